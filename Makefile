@@ -1,0 +1,115 @@
+# det -- deterministic fork/join runtime.  See README.md.
+#
+#   make          build build/lib/libdet.{a,so}, build/bin/detrun, the apps
+#   make demo     install missing packages, build, run the demo
+#   make test     install missing packages, build, run every test
+#   make sanitize the same tests under AddressSanitizer + UBSan
+#   make bench    benchmarks; writes papers/eval/RESULTS.md
+#   make lint     physical style checks
+#   make install PREFIX=/usr/local
+
+PREFIX  ?= /usr/local
+B       ?= build
+CC      ?= gcc
+VERSION := 0.1.0
+
+PKGS    := libxxhash libdw libelf
+OPT     ?= -O2
+CFLAGS_BASE := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -fPIC \
+	-D_GNU_SOURCE -Imerge -Ikern -Iuser/include -DDET_VERSION=\"$(VERSION)\"
+CFLAGS  += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
+	echo -lxxhash -ldw -lelf)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+LIB_SRCS  := $(wildcard merge/*.c) $(wildcard kern/*.c) \
+	$(wildcard user/lib/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+HDRS      := $(wildcard merge/*.h kern/*.h user/include/*.h user/lib/*.h)
+TEST_SRCS := $(wildcard tests/check_*.c)
+TESTS     := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+APP_SRCS  := $(wildcard user/apps/*.c)
+APPS      := $(APP_SRCS:user/apps/%.c=$(B)/apps/%)
+
+.PHONY: all deps demo test check sanitize bench lint install clean
+all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
+	$(B)/bin/detrun $(APPS) $(TESTS)
+
+deps:
+	@sh tests/deps.sh
+
+$(B)/obj/%.o: %.c $(HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/lib/libdet.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/lib/libdet.so: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(EXTRA_CFLAGS) -shared -Wl,-soname,libdet.so.0 -o $@ $^ $(LIBS)
+
+# In-place pkg-config file: usable straight from the build tree.
+$(B)/lib/pkgconfig/libdet.pc: user/libdet.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(abspath $(B))|;s|@LIBDIR@|$(abspath $(B))/lib|' \
+	    -e 's|@INCDIR@|$(abspath user/include)|;s|@VERSION@|$(VERSION)|' \
+	    $< > $@
+
+$(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+
+$(B)/apps/%: user/apps/%.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS) -lm
+
+$(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(B)/lib/libdet.a $(LIBS) \
+		$(CHECK_LIBS) -lm
+
+$(B)/bench/bench: papers/eval/bench.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh user/apps/demo.sh $(B)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/run.sh $(B)
+	@$(MAKE) --no-print-directory lint
+
+check: test
+
+# Same tests, instrumented.  Separate build dir so objects never mix.
+sanitize: deps
+	@$(MAKE) --no-print-directory B=build-san OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS=-fsanitize=address,undefined all
+	@DET_SANITIZE=1 sh tests/run.sh build-san
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(B)/bench/bench
+	@sh papers/eval/bench.sh $(B)
+
+lint:
+	@sh tests/lint.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(B)/lib/libdet.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/lib/libdet.so $(DESTDIR)$(PREFIX)/lib/libdet.so.0
+	ln -sf libdet.so.0 $(DESTDIR)$(PREFIX)/lib/libdet.so
+	install -m 644 user/include/det.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(B)/bin/detrun $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|;s|@LIBDIR@|$(PREFIX)/lib|' \
+	    -e 's|@INCDIR@|$(PREFIX)/include|;s|@VERSION@|$(VERSION)|' \
+	    user/libdet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libdet.pc
+
+clean:
+	rm -rf build build-san

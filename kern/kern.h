@@ -1,0 +1,63 @@
+/*
+ * kern.h -- what the user/ layer may call in kern/.
+ *
+ * The "micro-kernel": spaces are Linux processes.  A child starts as a
+ * copy-on-write copy of its parent; a snapshot holder keeps the fork-time
+ * memory readable until join; a dirty-page backend (dirty.h) tells which
+ * pages the child changed; the join merges them byte by byte (merge.h).
+ *
+ * Return values: 0, or a negative errno (-EINVAL, -ECHILD, -ENOMEM, ...),
+ * or one of the SPACE_E* codes below.  user/lib maps them to enum det_err.
+ */
+#ifndef KERN_KERN_H
+#define KERN_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "det.h"
+
+#define SPACE_ECONFLICT	(-10001)	/* write/write conflict */
+#define SPACE_EFAULT	(-10002)	/* child died or broke the rules */
+#define SPACE_EPOLICY	(-10003)	/* forbidden syscall */
+
+/* Join-time settings, taken from det_config by the caller. */
+struct space_opts {
+	int quiet;		/* no conflict report on stderr */
+	int apply_partial;	/* apply all but conflicting bytes */
+};
+
+/* Counters of this space (for --stats and benchmarks). */
+struct space_stats {
+	uint64_t forks;
+	uint64_t joins;
+	uint64_t pages_dirty;
+	uint64_t bytes_merged;
+	uint64_t conflicts;
+	uint64_t merge_ns;
+};
+
+/*
+ * Set the runtime up; called once from a constructor before main.
+ * Records which memory belongs to libc, ld.so and the runtime (never
+ * merged) and reads DET_DIRTY.  Returns 0 or -errno.
+ */
+int space_init(void);
+
+/* Name of the dirty-page backend in use, choosing it on first call;
+ * NULL (after one error line) when DET_DIRTY names none usable. */
+const char *space_backend(void);
+
+/* Names of the backends whose probe succeeds here, NULL-terminated. */
+const char *const *space_backends_available(void);
+
+int space_fork(unsigned child, det_fn fn, void *arg);
+int space_join(unsigned child, const struct space_opts *o,
+	       struct det_status *st, int sync);
+void space_exit(int code) __attribute__((noreturn));
+int space_barrier(void);
+unsigned space_depth(void);
+unsigned space_self(void);
+const struct space_stats *space_stats(void);
+
+#endif /* KERN_KERN_H */

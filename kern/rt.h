@@ -1,0 +1,143 @@
+/*
+ * rt.h -- the runtime's private state, shared by the kern/ modules.
+ *
+ * Invariant: every byte of mutable runtime state lives in memory the
+ * runtime mapped itself (rt_mmap), which is registered as excluded and
+ * therefore never merged.  The only runtime variable in the program's
+ * data/bss (when libdet.a is linked statically) is the `rt` pointer, set
+ * once before the first fork and identical in every space.
+ */
+#ifndef KERN_RT_H
+#define KERN_RT_H
+
+#ifndef KERN_INTERNAL
+#error "rt.h is private to kern/: include kern.h instead"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <ucontext.h>
+
+#include "det.h"
+#include "kern.h"
+#include "sym.h"
+
+#define PAGE_SIZE	4096UL
+#define PAGE_SHIFT	12
+#define PAGE_DOWN(a)	((uintptr_t)(a) & ~(PAGE_SIZE - 1))
+#define PAGE_UP(a)	(((uintptr_t)(a) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+
+#define RT_MAX_RANGES	512
+#define RT_STACK_SIZE	(8UL << 20)
+
+/* A half-open address range [lo, hi). */
+struct rt_range {
+	uintptr_t lo;
+	uintptr_t hi;
+};
+
+/* A set of ranges, sorted by lo, non-overlapping. */
+struct rt_rangeset {
+	size_t n;
+	struct rt_range r[RT_MAX_RANGES];
+};
+
+enum region_kind { REGION_EXE, REGION_HEAP, REGION_ANON };
+
+/* One merged region: page aligned, private, writable at fork time. */
+struct region {
+	uintptr_t lo;
+	uintptr_t hi;
+	size_t first;		/* index of its first page in the bitmap */
+	int kind;		/* enum region_kind */
+};
+
+/* The merged memory of a space at one instant (see space_map.c). */
+struct regions {
+	size_t n;
+	size_t npages;		/* total pages over all regions */
+	size_t bytes;		/* size of this allocation */
+	struct region r[];
+};
+
+/* Messages on the parent <-> child socket. */
+enum msg_type { MSG_DONE = 1, MSG_BARRIER, MSG_FAIL, MSG_ACK, MSG_EXIT };
+struct msg {
+	int type;
+	int code;		/* DONE: exit code; FAIL: -errno; ACK: result */
+	pid_t holder;		/* snapshot holder of the sender */
+	size_t npages;		/* dirty pages published */
+	uintptr_t sp;		/* stack pointer at publish */
+};
+
+enum slot_state { SLOT_FREE = 0, SLOT_RUNNING };
+
+/* A forked child, as its parent sees it. */
+struct child {
+	int state;		/* enum slot_state */
+	pid_t pid;
+	int pidfd;
+	int sock;		/* parent's end of the socket pair */
+	int peer;		/* child's end, until fork */
+	struct regions *map;	/* merged regions at fork */
+	uint8_t *bitmap;	/* shared with the child: dirty pages */
+	size_t bitmap_len;
+	void *stack;		/* the child's fn stack (reserved here) */
+};
+
+struct dirty_ops;
+
+struct rt {
+	int inited;
+	unsigned depth;		/* 0 in the root */
+	unsigned self;		/* child number, 0 in the root */
+	pid_t pid;		/* getpid() of this space */
+
+	/* Child side: how to publish to the parent. */
+	int parent_sock;
+	pid_t holder;
+	struct regions *map;
+	uint8_t *bitmap;
+	size_t bitmap_len;
+	const struct dirty_ops *dirty;
+	int dirty_failed;	/* dirty_select failed: said once */
+	void *dirty_state;
+	uintptr_t stack_lo;
+	det_fn fn;
+	void *arg;
+	ucontext_t start_ctx;	/* runs fn on the child's own stack */
+	ucontext_t barrier_ctx;	/* saved by det_barrier */
+	int barrier_rc;
+	volatile int resumed;	/* set in a process resumed after a barrier */
+
+	/* Set-up, once, in the root. */
+	struct rt_rangeset own;		/* runtime-private mappings */
+	struct rt_rangeset sys;		/* libc/ld.so/library memory */
+	struct rt_rangeset exe;		/* executable's writable segments */
+	struct rt_rangeset ignore;	/* bytes never merged (.got.plt) */
+	char exe_path[4096];
+	char *stdio_buf;
+
+	struct child child[DET_MAX_CHILDREN];
+	struct space_stats stats;
+	const char *avail[8];
+};
+
+extern struct rt *rt;
+
+/* rt.c */
+void *rt_mmap(size_t len, int shared);
+void rt_munmap(void *p, size_t len);
+void rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
+void rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
+int rt_range_find(const struct rt_rangeset *s, uintptr_t a);
+uint64_t rt_now_ns(void);
+
+/* space_map.c */
+int map_collect(struct regions **out);
+void map_free(struct regions *m);
+const struct region *map_find(const struct regions *m, uintptr_t a);
+int map_sys_init(void);
+
+#endif /* KERN_RT_H */

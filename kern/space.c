@@ -1,0 +1,481 @@
+/*
+ * space.c -- spaces as Linux processes: fork, snapshot holder, publish,
+ * join.
+ *
+ * Fork: the parent computes the merged regions (space_map.c), maps a
+ * shared dirty bitmap, and forks the child.  The child first forks a
+ * snapshot holder -- a frozen copy of the fork-time memory that shares
+ * every page copy-on-write -- then starts its dirty-page backend and runs
+ * fn on its own stack.  Publish (end of fn, det_exit, det_barrier): the
+ * child fills the bitmap and sends MSG_DONE, then waits.  Join: the
+ * parent reads the snapshot from /proc/HOLDER/mem and the child's pages
+ * from /proc/CHILD/mem and merges (space_merge.c), then lets the child
+ * exit.  Every space dies with its parent (PR_SET_PDEATHSIG).
+ */
+#define KERN_INTERNAL
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dirty.h"
+#include "log.h"
+#include "space.h"
+
+/* see kern.h */
+int
+space_init(void)
+{
+	struct rt *r;
+	unsigned i;
+	int err;
+
+	if (rt)
+		return 0;
+	r = mmap(NULL, PAGE_UP(sizeof(*r)), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return -errno;
+	rt = r;
+	rt_range_add(&rt->own, (uintptr_t)r, (uintptr_t)r + PAGE_UP(sizeof(*r)));
+	rt->pid = getpid();
+	rt->parent_sock = -1;
+	rt->holder = -1;
+	for (i = 0; i < DET_MAX_CHILDREN; i++)
+		rt->child[i].sock = rt->child[i].peer = -1;
+	err = map_sys_init();
+	if (err)
+		return err;
+	/* stdio buffers live in runtime memory: never merged, so parent
+	 * and children may printf freely between fork and join. */
+	rt->stdio_buf = rt_mmap(2 * BUFSIZ, 0);
+	if (rt->stdio_buf) {
+		setvbuf(stdout, rt->stdio_buf,
+			isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
+		setvbuf(stdin, rt->stdio_buf + BUFSIZ, _IOFBF, BUFSIZ);
+	}
+	rt->inited = 1;
+	return 0;
+}
+
+/* see kern.h */
+const char *
+space_backend(void)
+{
+	if (!rt->dirty && !rt->dirty_failed) {
+		rt->dirty = dirty_select(getenv("DET_DIRTY"));
+		rt->dirty_failed = rt->dirty == NULL;
+	}
+	return rt->dirty ? rt->dirty->name : NULL;
+}
+
+/* see kern.h */
+const char *const *
+space_backends_available(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; dirty_backends[i]; i++)
+		if (dirty_backends[i]->probe() == 0)
+			rt->avail[n++] = dirty_backends[i]->name;
+	rt->avail[n] = NULL;
+	return rt->avail;
+}
+
+unsigned
+space_depth(void)
+{
+	return rt->depth;
+}
+
+unsigned
+space_self(void)
+{
+	return rt->self;
+}
+
+const struct space_stats *
+space_stats(void)
+{
+	return &rt->stats;
+}
+
+/* Release everything a parent holds for slot c. */
+void
+slot_release(struct child *c)
+{
+	if (c->sock >= 0)
+		close(c->sock);
+	map_free(c->map);
+	rt_munmap(c->bitmap, c->bitmap_len);
+	rt_munmap(c->stack, RT_STACK_SIZE);
+	memset(c, 0, sizeof(*c));
+	c->sock = -1;
+	c->peer = -1;
+}
+
+/* Send one message; 0 or -errno. */
+int
+space_send(int sock, const struct msg *m)
+{
+	ssize_t n;
+
+	do
+		n = send(sock, m, sizeof(*m), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*m) ? 0 : -errno;
+}
+
+/* Receive one message; 0, or -EPIPE when the peer is gone. */
+int
+space_recv(int sock, struct msg *m)
+{
+	ssize_t n;
+
+	do
+		n = recv(sock, m, sizeof(*m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(*m))
+		return 0;
+	return n < 0 ? -errno : -EPIPE;
+}
+
+/*
+ * The snapshot holder: a frozen copy of the child's memory as of its
+ * start, read by the parent at join.  Holds no file descriptors, takes no
+ * signal but SIGKILL, and dies with the child.
+ */
+static void __attribute__((noreturn))
+holder_main(pid_t child)
+{
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != child)
+		_exit(0);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	close_range(0, ~0U, 0);
+	for (;;)
+		pause();
+}
+
+/*
+ * In a freshly forked space: release the parent's children (their
+ * sockets and memory), except c, whose resources this space adopts.
+ */
+static void
+child_forget_siblings(const struct child *c)
+{
+	unsigned i;
+
+	for (i = 0; i < DET_MAX_CHILDREN; i++) {
+		struct child *o = &rt->child[i];
+
+		if (o == c || o->state == SLOT_FREE)
+			continue;
+		if (o->stack == c->stack)
+			o->stack = NULL;
+		slot_release(o);
+	}
+}
+
+/* Child side failure before fn runs: tell the parent, and leave. */
+void
+child_fail(int err)
+{
+	struct msg m = { .type = MSG_FAIL, .code = err, .holder = -1 };
+
+	space_send(rt->parent_sock, &m);
+	if (rt->holder > 0)
+		kill(rt->holder, SIGKILL);
+	_exit(127);
+}
+
+/* Runs on the child's own stack (see child_start). */
+static void
+child_main(void)
+{
+	rt->fn(rt->arg);
+	space_exit(0);
+}
+
+/*
+ * Become a space: forget the parent's children, adopt sock/map/bitmap,
+ * fork the snapshot holder, start dirty tracking.  Returns only on
+ * success; failures end the process through child_fail.
+ */
+void
+space_become(unsigned child, const struct child *c, pid_t parent)
+{
+	int err;
+	pid_t h;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	rt->pid = getpid();
+	child_forget_siblings(c);
+	if (rt->parent_sock >= 0)
+		close(rt->parent_sock);
+	close(c->sock);
+	rt->parent_sock = c->peer;
+	rt->depth++;
+	rt->self = child;
+	rt->map = c->map;
+	rt->bitmap = c->bitmap;
+	rt->bitmap_len = c->bitmap_len;
+	rt->stack_lo = (uintptr_t)c->stack;
+	if (c == &rt->child[child]) {
+		memset(&rt->child[child], 0, sizeof(*c));
+		rt->child[child].sock = rt->child[child].peer = -1;
+	}
+	memset(&rt->stats, 0, sizeof(rt->stats));
+	h = fork();
+	if (h < 0)
+		child_fail(-errno);
+	if (h == 0)
+		holder_main(rt->pid);
+	rt->holder = h;
+	err = rt->dirty->begin(rt->map, &rt->dirty_state);
+	if (err)
+		child_fail(err);
+}
+
+/* The child process after fork: become a space, run fn on a new stack. */
+static void __attribute__((noreturn))
+child_start(unsigned child, const struct child *c, pid_t parent, det_fn fn,
+	    void *arg)
+{
+	space_become(child, c, parent);
+	rt->fn = fn;
+	rt->arg = arg;
+	getcontext(&rt->start_ctx);
+	rt->start_ctx.uc_stack.ss_sp = (void *)rt->stack_lo;
+	rt->start_ctx.uc_stack.ss_size = RT_STACK_SIZE;
+	rt->start_ctx.uc_link = NULL;
+	makecontext(&rt->start_ctx, child_main, 0);
+	setcontext(&rt->start_ctx);
+	child_fail(-errno);
+}
+
+/*
+ * Get what a new child of the caller needs: its merged regions, the
+ * shared dirty bitmap, a socket pair and its fn stack (reserved in the
+ * parent so the address stays free for a replacement after a barrier).
+ */
+int
+space_prepare(struct child *c)
+{
+	int sv[2], err;
+
+	c->stack = rt_mmap(RT_STACK_SIZE, 0);
+	if (!c->stack)
+		return -ENOMEM;
+	err = map_collect(&c->map);
+	if (err)
+		goto err_stack;
+	c->bitmap_len = (c->map->npages + 7) / 8 + 1;
+	c->bitmap = rt_mmap(c->bitmap_len, 1);
+	if (!c->bitmap) {
+		err = -ENOMEM;
+		goto err_map;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = -errno;
+		goto err_bitmap;
+	}
+	c->sock = sv[0];
+	c->peer = sv[1];
+	return 0;
+
+err_bitmap:
+	rt_munmap(c->bitmap, c->bitmap_len);
+	c->bitmap = NULL;
+err_map:
+	map_free(c->map);
+	c->map = NULL;
+err_stack:
+	rt_munmap(c->stack, RT_STACK_SIZE);
+	c->stack = NULL;
+	return err;
+}
+
+/* see kern.h */
+int
+space_fork(unsigned child, det_fn fn, void *arg)
+{
+	struct child *c;
+	pid_t pid;
+	int err;
+
+	if (child >= DET_MAX_CHILDREN || !fn)
+		return -EINVAL;
+	c = &rt->child[child];
+	if (c->state != SLOT_FREE)
+		return -EINVAL;
+	if (!space_backend())
+		return -EINVAL;
+	err = space_prepare(c);
+	if (err)
+		return err;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		err = (errno == EAGAIN || errno == ENOMEM) ? -ENOMEM : -errno;
+		close(c->peer);
+		slot_release(c);
+		return err;
+	}
+	if (pid == 0)
+		child_start(child, c, rt->pid, fn, arg);
+	close(c->peer);
+	c->peer = -1;
+	c->pid = pid;
+	c->state = SLOT_RUNNING;
+	rt->stats.forks++;
+	return 0;
+}
+
+/*
+ * Child side: collect the dirty pages into the shared bitmap and send
+ * `type` to the parent, then wait for its answer (returned in *reply).
+ */
+int
+space_publish(int type, int code, struct msg *reply)
+{
+	struct msg m = { .type = type, .code = code, .holder = rt->holder };
+	long n;
+	int err;
+
+	fflush(stdout);
+	fflush(stderr);
+	memset(rt->bitmap, 0, rt->bitmap_len);
+	n = rt->dirty->collect(rt->map, rt->dirty_state, rt->bitmap);
+	if (n < 0) {
+		m.type = MSG_FAIL;
+		m.code = (int)n;
+	} else {
+		m.npages = (size_t)n;
+	}
+	m.sp = (uintptr_t)__builtin_frame_address(0);
+	err = space_send(rt->parent_sock, &m);
+	if (err)
+		return err;
+	return space_recv(rt->parent_sock, reply);
+}
+
+/* Child side: end this space for good. */
+void
+child_leave(void)
+{
+	if (rt->holder > 0) {
+		kill(rt->holder, SIGKILL);
+		waitpid(rt->holder, NULL, 0);
+	}
+	_exit(0);
+}
+
+/* see kern.h */
+void
+space_exit(int code)
+{
+	struct msg reply;
+
+	if (rt->depth == 0)
+		exit(code);
+	space_publish(MSG_DONE, code, &reply);
+	child_leave();
+}
+
+/*
+ * Parent side: the child's socket closed without a message, so it died.
+ * Reap it and describe how.  Returns SPACE_EFAULT.
+ */
+static int
+join_dead(unsigned child, struct child *c, const struct space_opts *o,
+	  struct det_status *st)
+{
+	int ws = 0;
+
+	while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(ws)) {
+		st->signal = WTERMSIG(ws);
+		if (!o->quiet)
+			pr_report("det: child %u (depth %u) was killed by "
+				  "signal %d (%s); nothing of it applied",
+				  child, rt->depth + 1, st->signal,
+				  strsignal(st->signal));
+	} else {
+		st->exit_code = WEXITSTATUS(ws);
+		if (!o->quiet)
+			pr_report("det: child %u (depth %u) called exit(%d) "
+				  "instead of returning or det_exit; nothing "
+				  "of it applied", child, rt->depth + 1,
+				  st->exit_code);
+	}
+	return SPACE_EFAULT;
+}
+
+/* see kern.h */
+int
+space_join(unsigned child, const struct space_opts *o,
+	   struct det_status *st, int sync)
+{
+	struct child *c;
+	struct msg m, ack = { .type = MSG_ACK };
+	uint64_t t0;
+	int rc, err;
+
+	if (child >= DET_MAX_CHILDREN)
+		return -EINVAL;
+	c = &rt->child[child];
+	if (c->state != SLOT_RUNNING)
+		return -ECHILD;
+	for (;;) {
+		err = space_recv(c->sock, &m);
+		if (err) {
+			rc = join_dead(child, c, o, st);
+			slot_release(c);
+			return rc;
+		}
+		if (m.type == MSG_FAIL) {
+			st->sys_errno = -m.code;
+			space_send(c->sock, &ack);
+			waitpid(c->pid, NULL, 0);
+			slot_release(c);
+			return m.code;
+		}
+		t0 = rt_now_ns();
+		rc = merge_child(child, c, &m, o, st);
+		rt->stats.merge_ns += rt_now_ns() - t0;
+		rt->stats.pages_dirty += st->pages_dirty;
+		rt->stats.bytes_merged += st->bytes_merged;
+		rt->stats.conflicts += st->nconflicts;
+		if (m.type == MSG_BARRIER) {
+			err = space_resume(child, c, &m, rc);
+			if (err)
+				return err;
+			if (sync)
+				return rc;
+			continue;
+		}
+		st->exit_code = m.code;
+		ack.code = rc;
+		space_send(c->sock, &ack);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		slot_release(c);
+		rt->stats.joins++;
+		return rc;
+	}
+}

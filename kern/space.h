@@ -1,0 +1,35 @@
+/*
+ * space.h -- glue between the space_*.c files of kern/ (private).
+ */
+#ifndef KERN_SPACE_H
+#define KERN_SPACE_H
+
+#ifndef KERN_INTERNAL
+#error "space.h is private to kern/"
+#endif
+
+#include "rt.h"
+
+int space_send(int sock, const struct msg *m);
+int space_recv(int sock, struct msg *m);
+int space_prepare(struct child *c);
+void slot_release(struct child *c);
+/* In a new process: become child number `child` described by c. */
+void space_become(unsigned child, const struct child *c, pid_t parent);
+int space_publish(int type, int code, struct msg *reply);
+void child_fail(int err) __attribute__((noreturn));
+void child_leave(void) __attribute__((noreturn));
+int space_open_mem(pid_t pid);
+
+/* space_merge.c: merge what child published (message m) into the
+ * caller.  Fills st; returns 0, SPACE_ECONFLICT or -errno. */
+int merge_child(unsigned child, struct child *c, const struct msg *m,
+		const struct space_opts *o, struct det_status *st);
+
+/* space_barrier.c: replace a child stopped at det_barrier by a fresh
+ * copy of the caller that resumes the child's fn where it stopped and
+ * sees rc as det_barrier's result.  0 or -errno (slot released). */
+int space_resume(unsigned child, struct child *c, const struct msg *m,
+		 int rc);
+
+#endif /* KERN_SPACE_H */

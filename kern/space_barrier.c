@@ -1,0 +1,167 @@
+/*
+ * space_barrier.c -- det_barrier / det_sync: a child publishes, the
+ * parent merges, and the child continues from a fresh snapshot.
+ *
+ * "Fresh snapshot" means the parent's memory at det_sync.  The cheapest
+ * exact way to give a process that memory is to fork the parent again.
+ * So the parent forks a replacement process, which takes over the old
+ * child's continuation: its fn stack (copied to the same address: the
+ * parent keeps that range reserved) and the registers saved by
+ * getcontext in det_barrier.  The old process then exits.  State that
+ * lives elsewhere in the child (its private mappings, unflushed stdio)
+ * does not cross a barrier; stdio is flushed before publishing.
+ */
+#define KERN_INTERNAL
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "space.h"
+
+#define REDZONE	512
+
+/* see kern.h */
+int
+space_barrier(void)
+{
+	struct msg reply;
+	unsigned i;
+
+	if (rt->depth == 0)
+		return -EINVAL;
+	for (i = 0; i < DET_MAX_CHILDREN; i++)
+		if (rt->child[i].state != SLOT_FREE)
+			return -EINVAL;
+	rt->resumed = 0;
+	getcontext(&rt->barrier_ctx);
+	if (rt->resumed) {
+		/* In the replacement process: the barrier is over. */
+		rt->resumed = 0;
+		return rt->barrier_rc;
+	}
+	/* The parent answers MSG_EXIT: a replacement takes over (or, if it
+	 * could not make one, this child ends and det_sync says why). */
+	space_publish(MSG_BARRIER, 0, &reply);
+	child_leave();
+}
+
+/* In the replacement process: take over the old child's continuation. */
+static void __attribute__((noreturn))
+resume_main(unsigned child, const struct child *nc, pid_t parent,
+	    const ucontext_t *ctx, const uint8_t *stk, uintptr_t lo,
+	    uintptr_t hi, int rc)
+{
+	space_become(child, nc, parent);
+	memcpy((void *)lo, stk, hi - lo);
+	rt->barrier_ctx = *ctx;
+	rt->barrier_rc = rc;
+	rt->resumed = 1;
+	setcontext(&rt->barrier_ctx);
+	child_fail(-errno);
+}
+
+/*
+ * Read the old child's saved registers into *ctx and its live stack into
+ * a new buffer (*stk, [*lo, *hi)).  0 or -errno.
+ */
+static int
+resume_capture(const struct child *c, const struct msg *m, ucontext_t *ctx,
+	       uint8_t **stk, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t base = (uintptr_t)c->stack, sp;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = space_open_mem(c->pid);
+	if (fd < 0)
+		return fd;
+	n = pread(fd, ctx, sizeof(*ctx), (off_t)(uintptr_t)&rt->barrier_ctx);
+	if (n != (ssize_t)sizeof(*ctx)) {
+		err = n < 0 ? -errno : -EIO;
+		goto out;
+	}
+	sp = (uintptr_t)ctx->uc_mcontext.gregs[REG_RSP];
+	if (m->sp < sp)
+		sp = m->sp;
+	*hi = base + RT_STACK_SIZE;
+	*lo = sp - REDZONE;
+	if (sp < base + REDZONE || sp >= *hi) {
+		err = -EFAULT;
+		goto out;
+	}
+	*stk = rt_mmap(*hi - *lo, 0);
+	if (!*stk) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = pread(fd, *stk, *hi - *lo, (off_t)*lo);
+	if (n != (ssize_t)(*hi - *lo)) {
+		err = n < 0 ? -errno : -EIO;
+		rt_munmap(*stk, *hi - *lo);
+	}
+out:
+	close(fd);
+	return err;
+}
+
+/* see space.h */
+int
+space_resume(unsigned child, struct child *c, const struct msg *m, int rc)
+{
+	struct msg exit_msg = { .type = MSG_EXIT };
+	struct child nc = { .sock = -1, .peer = -1 };
+	uintptr_t lo = 0, hi = 0;
+	uint8_t *stk = NULL;
+	ucontext_t ctx;
+	pid_t pid;
+	int err;
+
+	err = resume_capture(c, m, &ctx, &stk, &lo, &hi);
+	if (err)
+		goto err_end;
+	err = space_prepare(&nc);
+	if (err)
+		goto err_stk;
+	/* The replacement runs on the same stack range as the old child. */
+	rt_munmap(nc.stack, RT_STACK_SIZE);
+	nc.stack = c->stack;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		nc.stack = NULL;
+		close(nc.peer);
+		slot_release(&nc);
+		goto err_stk;
+	}
+	if (pid == 0)
+		resume_main(child, &nc, rt->pid, &ctx, stk, lo, hi, rc);
+	close(nc.peer);
+	nc.peer = -1;
+	rt_munmap(stk, hi - lo);
+	space_send(c->sock, &exit_msg);
+	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	c->stack = NULL;
+	slot_release(c);
+	*c = nc;
+	c->pid = pid;
+	c->state = SLOT_RUNNING;
+	return 0;
+
+err_stk:
+	rt_munmap(stk, hi - lo);
+err_end:
+	pr_err("det_sync: cannot resume child %u from a fresh snapshot "
+	       "(%s); the child ended", child, strerror(-err));
+	space_send(c->sock, &exit_msg);
+	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	slot_release(c);
+	return err;
+}

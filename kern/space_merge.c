@@ -1,0 +1,331 @@
+/*
+ * space_merge.c -- the join: merge a child's published pages.
+ *
+ * Two phases make the join atomic.  Phase 1 only reads: for each dirty
+ * page it reads the fork-time snapshot from the holder; if the parent's
+ * page still equals it, the page is the child's alone (COPY); otherwise
+ * (BYTE) it reads the child's page and scans for conflicts.  Phase 2
+ * runs only when there is no conflict (or apply_partial is set): COPY
+ * pages are read from the child straight into place, BYTE pages get the
+ * byte merge.  Pages the parent no longer maps writable are skipped.
+ */
+#define KERN_INTERNAL
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dirty.h"
+#include "log.h"
+#include "merge.h"
+#include "space.h"
+
+#define RUN_PAGES	64		/* pages per read */
+#define PAGE_RUNS	(PAGE_SIZE / 2)	/* most conflict runs in a page */
+
+enum { PG_SKIP, PG_COPY, PG_BYTE };
+
+struct mctx {
+	int cfd;		/* /proc/CHILD/mem */
+	int sfd;		/* /proc/HOLDER/mem: the snapshot */
+	struct regions *cur;	/* the caller's merged regions now */
+	uint8_t *kind;		/* PG_* per bitmap index */
+	uint8_t *sbuf;		/* RUN_PAGES snapshot pages */
+	uint8_t *cbuf;		/* RUN_PAGES child pages */
+	struct merge_run *runs;	/* PAGE_RUNS */
+	struct det_status *st;
+	uintptr_t conf_end;	/* end of the last conflict run */
+};
+
+/* Read exactly len bytes at off; 0 or -errno (-EIO when short). */
+static int
+pread_full(int fd, void *buf, size_t len, uintptr_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Bytes of page a that are never merged (rt->ignore) take the snapshot's
+ * value in the child's copy c, so they neither apply nor conflict.
+ * Returns 1 when the page has such bytes.
+ */
+static int
+ignore_fix(uintptr_t a, uint8_t *c, const uint8_t *s)
+{
+	int hit = 0;
+	size_t i;
+
+	for (i = 0; i < rt->ignore.n; i++) {
+		uintptr_t lo = rt->ignore.r[i].lo, hi = rt->ignore.r[i].hi;
+
+		if (hi <= a || lo >= a + PAGE_SIZE)
+			continue;
+		lo = lo < a ? a : lo;
+		hi = hi > a + PAGE_SIZE ? a + PAGE_SIZE : hi;
+		if (c)
+			memcpy(c + (lo - a), s + (lo - a), hi - lo);
+		hit = 1;
+	}
+	return hit;
+}
+
+/* Record a conflicting run, joining it to the previous one if adjacent. */
+static void
+conflict_add(struct mctx *x, uintptr_t addr, size_t len)
+{
+	struct det_status *st = x->st;
+
+	if (x->conf_end == addr && st->nconflicts > 0) {
+		if (st->nconflicts <= 8)
+			st->conflicts[st->nconflicts - 1].len += len;
+	} else {
+		if (st->nconflicts < 8) {
+			st->conflicts[st->nconflicts].addr = addr;
+			st->conflicts[st->nconflicts].len = len;
+		}
+		st->nconflicts++;
+	}
+	x->conf_end = addr + len;
+}
+
+/* Phase 1 for the n dirty pages at a (bitmap index k). */
+static int
+scan_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
+{
+	int err, need_child = 0;
+	size_t i, j, nr;
+
+	err = pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		uintptr_t p = a + i * PAGE_SIZE;
+		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
+
+		if (!map_find(x->cur, p))
+			x->kind[k + i] = PG_SKIP;
+		else if (!ignore_fix(p, NULL, s) &&
+			 merge_equal((void *)p, s, PAGE_SIZE))
+			x->kind[k + i] = PG_COPY;
+		else
+			x->kind[k + i] = PG_BYTE;
+		need_child |= x->kind[k + i] == PG_BYTE;
+	}
+	if (!need_child)
+		return 0;
+	err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		uintptr_t p = a + i * PAGE_SIZE;
+		uint8_t *c = x->cbuf + i * PAGE_SIZE;
+		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
+
+		if (x->kind[k + i] != PG_BYTE)
+			continue;
+		ignore_fix(p, c, s);
+		nr = merge_conflicts(s, c, (const uint8_t *)p, PAGE_SIZE,
+				     x->runs, PAGE_RUNS);
+		for (j = 0; j < nr; j++)
+			conflict_add(x, p + x->runs[j].off, x->runs[j].len);
+	}
+	return 0;
+}
+
+/* Phase 2 for the n dirty pages at a (bitmap index k). */
+static int
+apply_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
+{
+	size_t i, j, need_byte = 0;
+	int err;
+
+	for (i = 0; i < n; i = j) {
+		uintptr_t p = a + i * PAGE_SIZE;
+
+		need_byte |= x->kind[k + i] == PG_BYTE;
+		for (j = i; j < n && x->kind[k + j] == PG_COPY; j++) {
+			volatile uint8_t *t = (uint8_t *)(a + j * PAGE_SIZE);
+
+			*t = *t;	/* let a tracking backend see it */
+		}
+		if (j == i) {
+			j++;
+			continue;
+		}
+		err = pread_full(x->cfd, (void *)p, (j - i) * PAGE_SIZE, p);
+		if (err)
+			return err;
+		x->st->bytes_merged += (j - i) * PAGE_SIZE;
+	}
+	if (!need_byte)
+		return 0;
+	err = pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
+	if (!err)
+		err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		uintptr_t p = a + i * PAGE_SIZE;
+		uint8_t *c = x->cbuf + i * PAGE_SIZE;
+		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
+
+		if (x->kind[k + i] != PG_BYTE)
+			continue;
+		ignore_fix(p, c, s);
+		x->st->bytes_merged += merge_apply((uint8_t *)p, s, c,
+						   PAGE_SIZE);
+	}
+	return 0;
+}
+
+typedef int (*run_fn)(struct mctx *x, uintptr_t a, size_t k, size_t n);
+
+/* Call fn on every run of consecutive dirty pages of map. */
+static int
+for_each_run(struct mctx *x, const struct regions *map,
+	     const uint8_t *bm, run_fn fn)
+{
+	size_t i, p, n, np;
+	int err;
+
+	for (i = 0; i < map->n; i++) {
+		const struct region *r = &map->r[i];
+
+		np = (r->hi - r->lo) >> PAGE_SHIFT;
+		for (p = 0; p < np; p += n) {
+			n = 0;
+			while (p + n < np && n < RUN_PAGES &&
+			       dirty_bit_get(bm, r->first + p + n))
+				n++;
+			if (n == 0) {
+				n = 1;
+				continue;
+			}
+			err = fn(x, r->lo + (p << PAGE_SHIFT), r->first + p, n);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Name the memory at addr for a conflict report. */
+static void
+describe(const struct regions *map, uintptr_t addr, char *buf, size_t len)
+{
+	const struct region *r;
+
+	if (sym_describe(addr, buf, len) == 0)
+		return;
+	r = map_find(map, addr);
+	snprintf(buf, len, "%s", !r ? "memory" :
+		 r->kind == REGION_HEAP ? "heap memory" :
+		 r->kind == REGION_EXE ? "program data" : "mapped memory");
+}
+
+/* Fill the `where` of the recorded conflicts and print them. */
+static void
+report(unsigned child, const struct regions *map, struct det_status *st,
+       const struct space_opts *o)
+{
+	size_t i, n = st->nconflicts < 8 ? st->nconflicts : 8;
+
+	for (i = 0; i < n; i++) {
+		struct det_conflict *cf = &st->conflicts[i];
+
+		describe(map, cf->addr, cf->where, sizeof(cf->where));
+		if (!o->quiet)
+			pr_report("conflict: %zu bytes at %#lx (%s) written by "
+				  "child %u and by an earlier join/parent",
+				  cf->len, (unsigned long)cf->addr, cf->where,
+				  child);
+	}
+	if (!o->quiet && st->nconflicts > n)
+		pr_report("conflict: ... and %zu more conflicting runs from "
+			  "child %u", st->nconflicts - n, child);
+	if (!o->quiet)
+		pr_report("det: join of child %u: %s", child,
+			  o->apply_partial ? "applied all but the conflicting "
+			  "bytes" : "nothing of it applied");
+}
+
+/* Open /proc/PID/mem; the fd or -errno. */
+int
+space_open_mem(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* see space.h */
+int
+merge_child(unsigned child, struct child *c, const struct msg *m,
+	    const struct space_opts *o, struct det_status *st)
+{
+	struct mctx x = { .st = st, .cfd = -1, .sfd = -1 };
+	size_t bufs = 2 * RUN_PAGES * PAGE_SIZE +
+		      PAGE_RUNS * sizeof(struct merge_run);
+	int err;
+
+	st->pages_dirty = m->npages;
+	if (m->npages == 0)
+		return 0;
+	x.cfd = space_open_mem(c->pid);
+	if (x.cfd < 0)
+		return x.cfd;
+	x.sfd = space_open_mem(m->holder);
+	if (x.sfd < 0) {
+		err = x.sfd;
+		goto err_cfd;
+	}
+	err = map_collect(&x.cur);
+	if (err)
+		goto err_sfd;
+	x.kind = rt_mmap(c->map->npages + 1, 0);
+	x.sbuf = rt_mmap(bufs, 0);
+	if (!x.kind || !x.sbuf) {
+		err = -ENOMEM;
+		goto err_mem;
+	}
+	x.cbuf = x.sbuf + RUN_PAGES * PAGE_SIZE;
+	x.runs = (struct merge_run *)(x.cbuf + RUN_PAGES * PAGE_SIZE);
+
+	err = for_each_run(&x, c->map, c->bitmap, scan_run);
+	if (err)
+		goto err_mem;
+	if (st->nconflicts == 0 || o->apply_partial) {
+		err = for_each_run(&x, c->map, c->bitmap, apply_run);
+		if (err)
+			goto err_mem;
+	}
+	if (st->nconflicts) {
+		report(child, c->map, st, o);
+		err = SPACE_ECONFLICT;
+	}
+err_mem:
+	rt_munmap(x.sbuf, bufs);
+	rt_munmap(x.kind, c->map->npages + 1);
+	map_free(x.cur);
+err_sfd:
+	close(x.sfd);
+err_cfd:
+	close(x.cfd);
+	return err;
+}

@@ -1,0 +1,202 @@
+/* check_sym.c -- sym_describe names the variable at an address. */
+#include <check.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sym.h"
+
+long counter;
+static char table[64];
+int arr[16] = { 1 };
+static char big[1 << 20];		/* .bss past the file-backed pages */
+static __thread long tcount;
+extern char **environ;
+
+/* Address of a static variable local to a function. */
+static int *
+local_hits(void)
+{
+	static int hits[4];
+
+	hits[0]++;
+	return hits;
+}
+
+/* sym_describe into a fresh buffer; checks the return value. */
+static const char *
+describe(const void *p, int want_rc)
+{
+	static char buf[256];
+
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(sym_describe((uintptr_t)p, buf, sizeof(buf)),
+			 want_rc);
+	return buf;
+}
+
+static int
+has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s);
+	size_t m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void
+teardown(void)
+{
+	sym_fini();
+}
+
+START_TEST(test_globals)
+{
+	ck_assert_str_eq(describe(&counter, 0), "counter+0 in check_sym.c");
+	ck_assert_str_eq(describe(table + 5, 0), "table+5 in check_sym.c");
+	ck_assert_str_eq(describe(&arr[3], 0), "arr+12 in check_sym.c");
+	ck_assert_str_eq(describe(&arr[15], 0), "arr+60 in check_sym.c");
+	ck_assert_str_eq(describe(&big[1 << 19], 0),
+			 "big+524288 in check_sym.c");
+	ck_assert_str_eq(describe(&big[(1 << 20) - 1], 0),
+			 "big+1048575 in check_sym.c");
+}
+END_TEST
+
+START_TEST(test_static_local)
+{
+	const char *s = describe(local_hits() + 1, 0);
+
+	ck_assert_msg(has_prefix(s, "hits") && strstr(s, "+4 in ") != NULL &&
+		      has_suffix(s, " in check_sym.c"), "got '%s'", s);
+}
+END_TEST
+
+START_TEST(test_tls)
+{
+	tcount = 1;
+	ck_assert_str_eq(describe(&tcount, 0), "tcount+0 in check_sym.c");
+	ck_assert_str_eq(describe((char *)&tcount + 3, 0),
+			 "tcount+3 in check_sym.c");
+}
+END_TEST
+
+START_TEST(test_function)
+{
+	ck_assert_str_eq(describe((const void *)(uintptr_t)sym_describe, 0),
+			 "sym_describe+0 in sym.c");
+}
+END_TEST
+
+START_TEST(test_unmapped)
+{
+	char *p;
+	char *heap;
+	const char *s;
+
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_str_eq(describe(p + 16, -1), "");
+	/* Twice: the second lookup rereads the module list. */
+	ck_assert_str_eq(describe(p, -1), "");
+	munmap(p, 4096);
+	heap = malloc(64);
+	ck_assert_ptr_nonnull(heap);
+	ck_assert_str_eq(describe(heap, -1), "");
+	free(heap);
+	ck_assert_str_eq(describe(NULL, -1), "");
+	s = describe((const void *)(uintptr_t)-1, -1);
+	ck_assert_str_eq(s, "");
+}
+END_TEST
+
+START_TEST(test_truncate)
+{
+	char buf[8];
+	char one[1];
+
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(sym_describe((uintptr_t)&counter, buf, 6), 0);
+	ck_assert_str_eq(buf, "count");
+	ck_assert_int_eq(buf[6], 'x');
+	one[0] = 'x';
+	ck_assert_int_eq(sym_describe((uintptr_t)&counter, one, 1), 0);
+	ck_assert_int_eq(one[0], '\0');
+	ck_assert_int_eq(sym_describe((uintptr_t)&counter, buf, 0), 0);
+	ck_assert_int_eq(buf[0], 'c');
+	ck_assert_int_eq(sym_describe((uintptr_t)&counter, NULL, 0), 0);
+}
+END_TEST
+
+START_TEST(test_libc)
+{
+	void *libc;
+	char *p;
+	const char *s;
+
+	s = describe(&stdout, 0);
+	ck_assert_msg(has_prefix(s, "stdout+0"), "got '%s'", s);
+	s = describe(&environ, 0);
+	ck_assert_msg(has_prefix(s, "environ+0") ||
+		      has_prefix(s, "__environ+0"), "got '%s'", s);
+	/* A libc object the program never references: libc's own copy. */
+	libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	ck_assert_ptr_nonnull(libc);
+	p = dlsym(libc, "_IO_2_1_stdout_");
+	ck_assert_ptr_nonnull(p);
+	s = describe(p + 8, 0);
+	ck_assert_msg(has_prefix(s, "_IO_2_1_stdout_+8 in "), "got '%s'", s);
+	dlclose(libc);
+}
+END_TEST
+
+START_TEST(test_fini_restart)
+{
+	ck_assert_str_eq(describe(&counter, 0), "counter+0 in check_sym.c");
+	sym_fini();
+	sym_fini();
+	ck_assert_str_eq(describe(&arr[1], 0), "arr+4 in check_sym.c");
+}
+END_TEST
+
+static Suite *
+sym_suite(void)
+{
+	Suite *s = suite_create("sym");
+	TCase *tc = tcase_create("describe");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_globals);
+	tcase_add_test(tc, test_static_local);
+	tcase_add_test(tc, test_tls);
+	tcase_add_test(tc, test_function);
+	tcase_add_test(tc, test_unmapped);
+	tcase_add_test(tc, test_truncate);
+	tcase_add_test(tc, test_libc);
+	tcase_add_test(tc, test_fini_restart);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(sym_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

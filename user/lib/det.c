@@ -1,0 +1,176 @@
+/*
+ * det.c -- libdet's public calls (see det.h): the error firewall.
+ *
+ * Every det_* entry point checks its arguments, calls kern/, and passes
+ * the result through det_rc(), so only enum det_err values ever reach a
+ * program.  Nothing here keeps mutable state except det_config, which
+ * programs may change before their first det_fork.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "det.h"
+#include "kern.h"
+
+struct det_config det_config = { .fallback_local = 1 };
+
+/* Map a kern/ result to enum det_err; fill st->code/sys_errno. */
+static int
+det_rc(int r, struct det_status *st)
+{
+	int code;
+
+	switch (r) {
+	case 0:
+		code = DET_OK;
+		break;
+	case SPACE_ECONFLICT:
+		code = DET_ECONFLICT;
+		break;
+	case SPACE_EFAULT:
+		code = DET_EFAULT;
+		break;
+	case SPACE_EPOLICY:
+		code = DET_EPOLICY;
+		break;
+	case -EINVAL:
+		code = DET_EINVAL;
+		break;
+	case -ECHILD:
+		code = DET_ENOCHILD;
+		break;
+	case -ENOMEM:
+	case -EAGAIN:
+		code = DET_ENOMEM;
+		break;
+	default:
+		code = DET_ESYS;
+		if (st)
+			st->sys_errno = r < 0 ? -r : r;
+		break;
+	}
+	if (st)
+		st->code = code;
+	return code;
+}
+
+/* Parse a 0/1 environment flag into *out; one error line if bad. */
+static void
+env_flag(const char *name, int *out)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return;
+	if (strcmp(v, "0") == 0 || strcmp(v, "1") == 0)
+		*out = v[0] - '0';
+	else
+		fprintf(stderr, "det: %s=%s: expected 0 or 1; ignored\n",
+			name, v);
+}
+
+/* Set the runtime up before main (and before any program constructor
+ * that runs after this one). */
+__attribute__((constructor(101))) static void
+det_init(void)
+{
+	int err = space_init();
+
+	if (err) {
+		fprintf(stderr, "det: cannot start the runtime: %s\n",
+			strerror(-err));
+		exit(2);
+	}
+	env_flag("DET_QUIET", &det_config.quiet);
+	env_flag("DET_APPLY_PARTIAL", &det_config.apply_partial);
+	env_flag("DET_FALLBACK_LOCAL", &det_config.fallback_local);
+}
+
+/* see det.h */
+int
+det_fork(unsigned child, det_fn fn, void *arg)
+{
+	if (child >= DET_MAX_CHILDREN || !fn)
+		return DET_EINVAL;
+	return det_rc(space_fork(child, fn, arg), NULL);
+}
+
+/* see det.h */
+int
+det_fork_on(unsigned child, unsigned node, det_fn fn, void *arg)
+{
+	/* No node list exists yet: only the local machine is a node. */
+	if (node != DET_NODE_LOCAL)
+		return DET_EINVAL;
+	return det_fork(child, fn, arg);
+}
+
+/* det_join and det_sync: one body. */
+static int
+join_common(unsigned child, struct det_status *st, int sync)
+{
+	struct det_status local;
+	struct space_opts o = {
+		.quiet = det_config.quiet,
+		.apply_partial = det_config.apply_partial,
+	};
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	st->syscall_nr = -1;
+	st->node = DET_NODE_LOCAL;
+	if (child >= DET_MAX_CHILDREN)
+		return det_rc(-EINVAL, st);
+	return det_rc(space_join(child, &o, st, sync), st);
+}
+
+/* see det.h */
+int
+det_join(unsigned child, struct det_status *st)
+{
+	return join_common(child, st, 0);
+}
+
+/* see det.h */
+int
+det_sync(unsigned child, struct det_status *st)
+{
+	return join_common(child, st, 1);
+}
+
+/* see det.h */
+void
+det_exit(int code)
+{
+	space_exit(code);
+}
+
+/* see det.h */
+int
+det_barrier(void)
+{
+	int r = space_barrier();
+
+	/* space_barrier returns the parent's det_sync result, already an
+	 * enum det_err, or a kern error of its own. */
+	if (r <= 0 && r >= DET_ESYS)
+		return r;
+	return det_rc(r, NULL);
+}
+
+/* see det.h */
+unsigned
+det_depth(void)
+{
+	return space_depth();
+}
+
+/* see det.h */
+unsigned
+det_self(void)
+{
+	return space_self();
+}
