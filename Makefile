@@ -48,7 +48,9 @@ $(B)/lib/libdet.a: $(LIB_OBJS)
 
 $(B)/lib/libdet.so: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(EXTRA_CFLAGS) -shared -Wl,-soname,libdet.so.0 -o $@ $^ $(LIBS)
+	$(CC) $(EXTRA_CFLAGS) -shared -Wl,-soname,libdet.so.0 -o $@.0 $^ \
+		$(LIBS)
+	ln -sf libdet.so.0 $@
 
 # In-place pkg-config file: usable straight from the build tree.
 $(B)/lib/pkgconfig/libdet.pc: user/libdet.pc.in Makefile

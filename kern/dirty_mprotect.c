@@ -65,7 +65,11 @@ mprot_handler(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 	return;
 crash:
+	/* A fault re-runs the instruction and dies; a signal that was
+	 * sent (raise, kill) must be sent again. */
 	signal(sig, SIG_DFL);
+	if (si->si_code <= 0)
+		raise(sig);
 	errno = saved;
 }
 

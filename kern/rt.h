@@ -92,7 +92,6 @@ struct rt {
 	int inited;
 	unsigned depth;		/* 0 in the root */
 	unsigned self;		/* child number, 0 in the root */
-	pid_t pid;		/* getpid() of this space */
 
 	/* Child side: how to publish to the parent. */
 	int parent_sock;

@@ -29,6 +29,18 @@
 #include "log.h"
 #include "space.h"
 
+/* Set up before main, wherever kern/ is linked (detrun included). */
+__attribute__((constructor(101))) static void
+space_init_early(void)
+{
+	int err = space_init();
+
+	if (err) {
+		pr_err("cannot start the runtime: %s", strerror(-err));
+		_exit(2);
+	}
+}
+
 /* see kern.h */
 int
 space_init(void)
@@ -44,8 +56,8 @@ space_init(void)
 	if (r == MAP_FAILED)
 		return -errno;
 	rt = r;
-	rt_range_add(&rt->own, (uintptr_t)r, (uintptr_t)r + PAGE_UP(sizeof(*r)));
-	rt->pid = getpid();
+	rt_range_add(&rt->own, (uintptr_t)r,
+		     (uintptr_t)r + PAGE_UP(sizeof(*r)));
 	rt->parent_sock = -1;
 	rt->holder = -1;
 	for (i = 0; i < DET_MAX_CHILDREN; i++)
@@ -215,13 +227,12 @@ child_main(void)
 void
 space_become(unsigned child, const struct child *c, pid_t parent)
 {
+	pid_t h, self;
 	int err;
-	pid_t h;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);
-	rt->pid = getpid();
 	child_forget_siblings(c);
 	if (rt->parent_sock >= 0)
 		close(rt->parent_sock);
@@ -238,11 +249,12 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 		rt->child[child].sock = rt->child[child].peer = -1;
 	}
 	memset(&rt->stats, 0, sizeof(rt->stats));
+	self = getpid();
 	h = fork();
 	if (h < 0)
 		child_fail(-errno);
 	if (h == 0)
-		holder_main(rt->pid);
+		holder_main(self);
 	rt->holder = h;
 	err = rt->dirty->begin(rt->map, &rt->dirty_state);
 	if (err)
@@ -336,7 +348,7 @@ space_fork(unsigned child, det_fn fn, void *arg)
 		return err;
 	}
 	if (pid == 0)
-		child_start(child, c, rt->pid, fn, arg);
+		child_start(child, c, getppid(), fn, arg);
 	close(c->peer);
 	c->peer = -1;
 	c->pid = pid;

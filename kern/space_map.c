@@ -187,9 +187,10 @@ range_add_minus(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi,
 int
 map_sys_init(void)
 {
+	struct rt_rangeset keep;
 	const char *p, *end;
 	struct maps_line ml;
-	size_t len, cap;
+	size_t len, cap, i;
 	uintptr_t tp;
 	char *buf;
 	ssize_t n;
@@ -204,9 +205,15 @@ map_sys_init(void)
 	buf = maps_read(&len, &cap);
 	if (!buf)
 		return -errno;
+	/* Anonymous memory from before main, less the executable's bss and
+	 * the runtime's own mappings (this very buffer among them: it is
+	 * freed below, and its addresses may later hold user memory). */
+	keep = rt->own;
+	for (i = 0; i < rt->exe.n; i++)
+		rt_range_add(&keep, rt->exe.r[i].lo, rt->exe.r[i].hi);
 	for (p = buf, end = buf + len; maps_next(&p, end, &ml) == 0;) {
 		if (ml.pathlen == 0 && ml.perms[1] == 'w')
-			range_add_minus(&rt->sys, ml.lo, ml.hi, &rt->exe);
+			range_add_minus(&rt->sys, ml.lo, ml.hi, &keep);
 	}
 	rt_munmap(buf, cap);
 
@@ -216,11 +223,19 @@ map_sys_init(void)
 	return 0;
 }
 
-/* Classify a writable private mapping; -1 when it is never merged. */
+/*
+ * Classify a writable private mapping; -1 when it is never merged.  A
+ * read-only mapping inside the regions this space tracks counts as
+ * writable: the mprotect backend made it read-only, not the program.
+ */
 static int
 map_kind(const struct maps_line *ml)
 {
-	if (strcmp(ml->perms, "rw-p") != 0)
+	const struct region *r = rt->map ? map_find(rt->map, ml->lo) : NULL;
+	int tracked = r && ml->hi <= r->hi;
+
+	if (strcmp(ml->perms, "rw-p") != 0 &&
+	    !(tracked && strcmp(ml->perms, "r--p") == 0))
 		return -1;
 	if (ml->pathlen == 0)
 		return REGION_ANON;

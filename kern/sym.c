@@ -19,6 +19,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <link.h>
 #include <stdlib.h>
@@ -77,25 +78,86 @@ sym_is_scope(int tag)
 	}
 }
 
-/* Find separate debug info as dwfl_standard_find_debuginfo does, but
- * never over the network: with DEBUGINFOD_URLS set, the standard search
- * would end by asking a debuginfod server (up to 90 s per module), so
- * then only the local build-id tree (/usr/lib/debug/.build-id) is
- * searched.  A conflict report must not hang on a download. */
+/* Append at most n bytes of string s. */
+static void
+sym_putn(struct sym_out *o, const char *s, size_t n)
+{
+	while (n-- > 0 && *s != '\0' && o->pos + 1 < o->len)
+		o->buf[o->pos++] = *s++;
+	if (o->len > 0)
+		o->buf[o->pos] = '\0';
+}
+
+/* Append string s. */
+static void
+sym_put(struct sym_out *o, const char *s)
+{
+	sym_putn(o, s, (size_t)-1);
+}
+
+/* Append v in decimal. */
+static void
+sym_put_u(struct sym_out *o, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp) - 1;
+
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	sym_put(o, tmp + i);
+}
+
+/* Find separate debug info, locally only: by build ID under
+ * /usr/lib/debug/.build-id (where Debian's -dbgsym packages put it), else
+ * by .gnu_debuglink next to the file, in its .debug/ directory or under
+ * /usr/lib/debug.  Unlike dwfl_standard_find_debuginfo this never asks a
+ * debuginfod server, nor loads its client (libcurl, gnutls): a conflict
+ * report must not hang on a download.  The debuglink CRC is not checked;
+ * libdwfl checks the build ID of what we return. */
 static int
 sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 		   Dwarf_Addr base, const char *file, const char *debuglink,
 		   GElf_Word crc, char **debuginfo_file_name)
 {
-	const char *urls = getenv("DEBUGINFOD_URLS");
+	static const char *const pre[] = { "", "", "/usr/lib/debug" };
+	static const char *const mid[] = { "/", "/.debug/", "/" };
+	char path[4096];
+	struct sym_out o;
+	const char *slash;
+	size_t dirlen;
+	size_t i;
+	int fd;
 
-	if (urls != NULL && urls[0] != '\0')
-		return dwfl_build_id_find_debuginfo(mod, userdata, modname,
-						    base, file, debuglink,
-						    crc, debuginfo_file_name);
-	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
-					    file, debuglink, crc,
-					    debuginfo_file_name);
+	fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file,
+					  debuglink, crc,
+					  debuginfo_file_name);
+	if (fd >= 0 || file == NULL || debuglink == NULL ||
+	    debuglink[0] == '\0' || strchr(debuglink, '/') != NULL)
+		return fd;
+	slash = strrchr(file, '/');
+	if (slash == NULL || file[0] != '/')
+		return -1;
+	dirlen = (size_t)(slash - file);
+	for (i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+		o.buf = path;
+		o.len = sizeof(path);
+		o.pos = 0;
+		sym_put(&o, pre[i]);
+		sym_putn(&o, file, dirlen);
+		sym_put(&o, mid[i]);
+		sym_put(&o, debuglink);
+		if (o.pos + 1 >= o.len || strcmp(path, file) == 0)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			*debuginfo_file_name = strdup(path);
+			return fd;
+		}
+	}
+	return -1;
 }
 
 static const Dwfl_Callbacks sym_callbacks = {
@@ -104,6 +166,7 @@ static const Dwfl_Callbacks sym_callbacks = {
 	.debuginfo_path = &sym_debuginfo_path,
 };
 
+/* Free a module cache (NULL is fine). */
 static void
 sym_mod_free(struct sym_mod *m)
 {
@@ -145,6 +208,7 @@ sym_free_cb(Dwfl_Module *mod, void **userdata, const char *name,
 	return DWARF_CB_OK;
 }
 
+/* Free the module caches, then the libdwfl session. */
 void
 sym_fini(void)
 {
@@ -271,19 +335,15 @@ sym_unit_file(Dwarf_Die *cudie)
 	return name;
 }
 
-/* If variable DIE `die` of a unit named `file` has a static location --
- * one address operation, or a TLS offset followed by
- * DW_OP_form_tls_address -- record it.  A concrete DIE whose abstract
- * origin lies in another unit (LTO) is named after that unit. */
-static void
-sym_add_var(struct sym_mod *m, Dwarf_Die *die, const char *file)
+/* The file to name DIE `die` of a unit named `file` after: the unit of
+ * its abstract origin when that lies in another unit (LTO's concrete
+ * DIEs live in "<artificial>" units), else `file` (may be NULL). */
+static const char *
+sym_die_file(Dwarf_Die *die, const char *file)
 {
 	Dwarf_Attribute at;
 	Dwarf_Die orig;
 	Dwarf_Die ocu;
-	Dwarf_Op *ops;
-	size_t nops;
-	Dwarf_Addr addr;
 	const char *ofile;
 
 	if (dwarf_attr(die, DW_AT_abstract_origin, &at) != NULL &&
@@ -291,8 +351,23 @@ sym_add_var(struct sym_mod *m, Dwarf_Die *die, const char *file)
 	    dwarf_diecu(&orig, &ocu, NULL, NULL) != NULL) {
 		ofile = sym_unit_file(&ocu);
 		if (ofile != NULL)
-			file = ofile;
+			return ofile;
 	}
+	return file;
+}
+
+/* If variable DIE `die` of a unit named `file` has a static location --
+ * one address operation, or a TLS offset followed by
+ * DW_OP_form_tls_address -- record it. */
+static void
+sym_add_var(struct sym_mod *m, Dwarf_Die *die, const char *file)
+{
+	Dwarf_Attribute at;
+	Dwarf_Op *ops;
+	size_t nops;
+	Dwarf_Addr addr;
+
+	file = sym_die_file(die, file);
 	if (file == NULL || dwarf_attr(die, DW_AT_location, &at) == NULL)
 		return;
 	if (dwarf_getlocation(&at, &ops, &nops) != 0)
@@ -305,8 +380,21 @@ sym_add_var(struct sym_mod *m, Dwarf_Die *die, const char *file)
 		sym_mod_add(m, addr, 1, file);
 }
 
-/* Record the static variables among the descendants of `parent`,
- * entering only scopes that can hold them. */
+/* Record the entry address of function DIE `die`, if it has one: its
+ * symbol has that address (no need for .debug_aranges, which clang does
+ * not emit). */
+static void
+sym_add_func(struct sym_mod *m, Dwarf_Die *die, const char *file)
+{
+	Dwarf_Addr pc;
+
+	file = sym_die_file(die, file);
+	if (file != NULL && dwarf_lowpc(die, &pc) == 0)
+		sym_mod_add(m, pc, 0, file);
+}
+
+/* Record the static variables and the functions among the descendants
+ * of `parent`, entering only scopes that can hold them. */
 static void
 sym_walk(struct sym_mod *m, Dwarf_Die *parent, const char *file, int depth)
 {
@@ -319,7 +407,9 @@ sym_walk(struct sym_mod *m, Dwarf_Die *parent, const char *file, int depth)
 		tag = dwarf_tag(&die);
 		if (tag == DW_TAG_variable)
 			sym_add_var(m, &die, file);
-		else if (sym_is_scope(tag) && dwarf_haschildren(&die) > 0)
+		else if (tag == DW_TAG_subprogram)
+			sym_add_func(m, &die, file);
+		if (sym_is_scope(tag) && dwarf_haschildren(&die) > 0)
 			sym_walk(m, &die, file, depth + 1);
 	} while (dwarf_siblingof(&die, &die) == 0);
 }
@@ -382,10 +472,10 @@ sym_mod_load(Dwfl_Module *mod)
 	return m;
 }
 
-/* Basename of the CU defining the variable at DWARF address `addr` (or
- * TLS offset when tls) in module `mod`, or NULL when unknown.  For
- * non-TLS symbols, `addr` is a runtime address, converted here; those
- * that are not variables (functions) are looked up in the CU ranges. */
+/* Basename of the CU defining the variable or function at `addr` (TLS
+ * offset when tls) in module `mod`, or NULL when unknown.  A non-TLS
+ * `addr` is a runtime address, converted here; when no DIE starts
+ * there, the CU whose ranges hold it is used. */
 static const char *
 sym_source_file(Dwfl_Module *mod, Dwarf_Addr addr, int tls)
 {
@@ -464,8 +554,8 @@ sym_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	if (probe == 0)
 		return 0;
-	p->probe = probe;
 	if (load) {
+		p->probe = probe;
 		p->found = 1;
 		return 1;
 	}
@@ -476,6 +566,7 @@ sym_phdr_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	start = (uintptr_t)info->dlpi_tls_data;
 	if (p->addr < start || p->addr - start >= tls->p_memsz)
 		return 0;
+	p->probe = probe;
 	p->tls_off = p->addr - start;
 	p->found = 2;
 	return 1;
@@ -522,36 +613,6 @@ sym_tls_symbol(Dwfl_Module *mod, GElf_Addr off, GElf_Sym *best)
 		bname = name;
 	}
 	return bname;
-}
-
-/* Append at most n bytes of string s. */
-static void
-sym_putn(struct sym_out *o, const char *s, size_t n)
-{
-	while (n-- > 0 && *s != '\0' && o->pos + 1 < o->len)
-		o->buf[o->pos++] = *s++;
-	if (o->len > 0)
-		o->buf[o->pos] = '\0';
-}
-
-static void
-sym_put(struct sym_out *o, const char *s)
-{
-	sym_putn(o, s, (size_t)-1);
-}
-
-static void
-sym_put_u(struct sym_out *o, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp) - 1;
-
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	sym_put(o, tmp + i);
 }
 
 /* Write "name+off[ in file]" for a symbol of `mod`: the source file when
@@ -623,6 +684,8 @@ sym_lookup(uintptr_t addr, struct sym_out *o)
 	return 0;
 }
 
+/* See sym.h.  Reads the module list on first use, and again when no
+ * module maps addr (it may have been dlopen'ed since). */
 int
 sym_describe(uintptr_t addr, char *buf, size_t len)
 {
@@ -639,7 +702,6 @@ sym_describe(uintptr_t addr, char *buf, size_t len)
 	}
 	rc = sym_lookup(addr, &o);
 	if (rc == -2 && !fresh && sym_report() == 0) {
-		/* Perhaps mapped since the module list was read (dlopen). */
 		o.pos = 0;
 		rc = sym_lookup(addr, &o);
 	}

@@ -38,12 +38,14 @@ describe(const void *p, int want_rc)
 	return buf;
 }
 
+/* Does s start with prefix? */
 static int
 has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Does s end with suffix? */
 static int
 has_suffix(const char *s, const char *suffix)
 {
@@ -53,12 +55,14 @@ has_suffix(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Each test leaves nothing cached (and nothing leaked). */
 static void
 teardown(void)
 {
 	sym_fini();
 }
 
+/* Globals of this file, data and .bss, whole and inside. */
 START_TEST(test_globals)
 {
 	ck_assert_str_eq(describe(&counter, 0), "counter+0 in check_sym.c");
@@ -72,15 +76,18 @@ START_TEST(test_globals)
 }
 END_TEST
 
+/* A function's static variable (gcc names it hits.N, clang
+ * local_hits.hits). */
 START_TEST(test_static_local)
 {
 	const char *s = describe(local_hits() + 1, 0);
 
-	ck_assert_msg(has_prefix(s, "hits") && strstr(s, "+4 in ") != NULL &&
-		      has_suffix(s, " in check_sym.c"), "got '%s'", s);
+	ck_assert_msg(strstr(s, "hits") != NULL &&
+		      has_suffix(s, "+4 in check_sym.c"), "got '%s'", s);
 }
 END_TEST
 
+/* A __thread variable of the calling thread. */
 START_TEST(test_tls)
 {
 	tcount = 1;
@@ -90,6 +97,7 @@ START_TEST(test_tls)
 }
 END_TEST
 
+/* Any sized symbol, here a function of another unit. */
 START_TEST(test_function)
 {
 	ck_assert_str_eq(describe((const void *)(uintptr_t)sym_describe, 0),
@@ -97,6 +105,7 @@ START_TEST(test_function)
 }
 END_TEST
 
+/* Addresses no symbol covers give -1 and "". */
 START_TEST(test_unmapped)
 {
 	char *p;
@@ -120,6 +129,7 @@ START_TEST(test_unmapped)
 }
 END_TEST
 
+/* Output is truncated to len and always NUL-terminated. */
 START_TEST(test_truncate)
 {
 	char buf[8];
@@ -138,6 +148,7 @@ START_TEST(test_truncate)
 }
 END_TEST
 
+/* Data symbols of libc (or their copies in the program). */
 START_TEST(test_libc)
 {
 	void *libc;
@@ -160,6 +171,7 @@ START_TEST(test_libc)
 }
 END_TEST
 
+/* sym_fini is idempotent and a later call starts over. */
 START_TEST(test_fini_restart)
 {
 	ck_assert_str_eq(describe(&counter, 0), "counter+0 in check_sym.c");
@@ -169,6 +181,7 @@ START_TEST(test_fini_restart)
 }
 END_TEST
 
+/* The suite: one case, 60 s timeout. */
 static Suite *
 sym_suite(void)
 {

@@ -18,9 +18,7 @@
 
 #include "kern.h"
 
-#define EXIT_USAGE	2	/* bad flags or missing program */
-#define EXIT_NOEXEC	126	/* program found but not executable */
-#define EXIT_NOTFOUND	127	/* program not found */
+#define EXIT_USAGE	2	/* bad flags, no program, cannot run it */
 
 static void
 usage(FILE *f)
@@ -36,8 +34,8 @@ usage(FILE *f)
 "  --help         this text\n"
 "  --version      print the version\n"
 "\n"
-"Exit status: PROGRAM's, or 2 for a usage error, 126 when PROGRAM is\n"
-"not executable, 127 when it is not found.\n");
+"Exit status: PROGRAM's; 2 when the flags are bad or PROGRAM cannot be\n"
+"run (not found, not executable).\n");
 }
 
 static void
@@ -107,5 +105,5 @@ main(int argc, char **argv)
 	execvp(argv[optind], &argv[optind]);
 	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[optind],
 		strerror(errno));
-	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+	return EXIT_USAGE;
 }

@@ -71,18 +71,10 @@ env_flag(const char *name, int *out)
 			name, v);
 }
 
-/* Set the runtime up before main (and before any program constructor
- * that runs after this one). */
-__attribute__((constructor(101))) static void
+/* Read the DET_* settings before main (kern/ set itself up already). */
+__attribute__((constructor(102))) static void
 det_init(void)
 {
-	int err = space_init();
-
-	if (err) {
-		fprintf(stderr, "det: cannot start the runtime: %s\n",
-			strerror(-err));
-		exit(2);
-	}
 	env_flag("DET_QUIET", &det_config.quiet);
 	env_flag("DET_APPLY_PARTIAL", &det_config.apply_partial);
 	env_flag("DET_FALLBACK_LOCAL", &det_config.fallback_local);

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Run every test of a build tree (default: build/).
+#  - each Check unit suite once;
+#  - the integration suite (check_det) once per dirty-page backend that
+#    works on this machine (detrun --backends);
+#  - the command-line tests of detrun and the apps (tests/cli.sh).
+# A suite's output goes to $B/tests/NAME.log; its Check summary is shown.
+# Ends with "N passed, N failed" and a non-zero status on any failure.
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 2
+passed=0
+failed=0
+
+run() {	# name, then the command
+	name=$1
+	shift
+	log="$B/tests/$name.log"
+	start=$(date +%s)
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		status=ok
+	else
+		failed=$((failed + 1))
+		status=FAILED
+	fi
+	printf '%-34s %-6s %3ss  %s\n' "$name" "$status" \
+		"$(($(date +%s) - start))" \
+		"$(grep -E '^[0-9]+%: Checks' "$log" | tail -1)"
+	if [ $status = FAILED ]; then
+		grep -E ':[EF]:|Assertion|error|FAIL' "$log" | head -20
+		echo "   (whole log: $log)"
+	fi
+}
+
+for t in "$B"/tests/check_*; do
+	case $t in
+	*.log|*/check_det) continue ;;
+	esac
+	run "$(basename "$t")" "$t"
+done
+
+backends=$("$B/bin/detrun" --backends)
+for b in pagemap_scan pagemap_excl mprotect hash; do
+	case " $(echo $backends) " in
+	*" $b "*) ;;
+	*) echo "check_det ($b): backend does not work on this machine:" \
+		"skipped"; continue ;;
+	esac
+	run "check_det[DET_DIRTY=$b]" env DET_DIRTY=$b "$B/tests/check_det"
+done
+
+run cli sh tests/cli.sh "$B"
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
