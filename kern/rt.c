@@ -95,6 +95,8 @@ rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi)
 {
 	size_t i;
 
+	if (lo >= hi)
+		return;
 	for (i = 0; i < s->n; i++) {
 		struct rt_range *r = &s->r[i];
 

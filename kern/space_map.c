@@ -6,8 +6,9 @@
  * than the executable, shared mappings, the runtime's own mappings
  * (rt->own), and "system" memory recorded once before main (rt->sys):
  * every library's writable segments (libc's stdio/locale/malloc state),
- * anonymous mappings that existed before main (ld.so's TLS blocks, link
- * maps, sanitizer shadow), and the pages around the thread pointer.
+ * anonymous mappings that existed before main next to a library (bss,
+ * ld.so's link maps) or holding the thread pointer (TLS), the pages
+ * around the thread pointer, and a sanitizer's shadow memory.
  * Exclusion is by address range, so a user mapping that the kernel glues
  * onto one of those VMAs is still merged.
  */
@@ -187,9 +188,9 @@ range_add_minus(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi,
 int
 map_sys_init(void)
 {
+	struct maps_line ml, prev, next;
 	struct rt_rangeset keep;
 	const char *p, *end;
-	struct maps_line ml;
 	size_t len, cap, i;
 	uintptr_t tp;
 	char *buf;
@@ -202,22 +203,41 @@ map_sys_init(void)
 	rt->exe_path[n] = 0;
 	dl_iterate_phdr(phdr_cb, &first);
 
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
 	buf = maps_read(&len, &cap);
 	if (!buf)
 		return -errno;
-	/* Anonymous memory from before main, less the executable's bss and
-	 * the runtime's own mappings (this very buffer among them: it is
-	 * freed below, and its addresses may later hold user memory). */
+	/* Anonymous memory from before main that sits against a library
+	 * (its bss, ld.so's allocations) or holds the thread pointer (TLS),
+	 * less the executable's bss and the runtime's own mappings (this
+	 * very buffer among them: it is freed below, and its addresses may
+	 * later hold user memory).  Other early mappings (a sanitizer's
+	 * heap, a program constructor's) are the program's: merged. */
 	keep = rt->own;
 	for (i = 0; i < rt->exe.n; i++)
 		rt_range_add(&keep, rt->exe.r[i].lo, rt->exe.r[i].hi);
+	memset(&prev, 0, sizeof(prev));
 	for (p = buf, end = buf + len; maps_next(&p, end, &ml) == 0;) {
-		if (ml.pathlen == 0 && ml.perms[1] == 'w')
-			range_add_minus(&rt->sys, ml.lo, ml.hi, &keep);
+		const char *q = p;
+		int lib = 0;
+
+		if (ml.pathlen == 0 && ml.perms[1] == 'w') {
+			lib = prev.hi == ml.lo && prev.pathlen > 0 &&
+			      prev.path[0] == '/';
+			if (maps_next(&q, end, &next) == 0)
+				lib |= next.lo == ml.hi && next.pathlen > 0 &&
+				       next.path[0] == '/';
+			if (lib || (tp >= ml.lo && tp < ml.hi))
+				range_add_minus(&rt->sys, ml.lo, ml.hi, &keep);
+		}
+		prev = ml;
 	}
 	rt_munmap(buf, cap);
+#ifdef __SANITIZE_ADDRESS__
+	/* AddressSanitizer's shadow memory (x86-64 layout). */
+	rt_range_add(&rt->sys, 0x00007fff8000UL, 0x10007fff8000UL);
+#endif
 
-	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
 	rt_range_add(&rt->sys, PAGE_DOWN(tp) - 4 * PAGE_SIZE,
 		     PAGE_UP(tp) + 2 * PAGE_SIZE);
 	return 0;

@@ -10,6 +10,12 @@ B=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
 passed=0
 failed=0
+# Under sanitizers: crashes must stay signals (tests check them), and
+# leak checks at exit are for the test processes, not forked spaces.
+if [ -n "$DET_SANITIZE" ]; then
+	export ASAN_OPTIONS=handle_segv=0:detect_leaks=0
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+fi
 
 run() {	# name, then the command
 	name=$1

@@ -252,6 +252,8 @@ main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "psort: a join failed (det error %d)%s\n", rc,
 			rc == DET_ECONFLICT ? ": write/write conflict" : "");
+		free(tmp);
+		free(a);
 		return 3;
 	}
 	for (i = 0; i < n; i++) {
@@ -263,5 +265,7 @@ main(int argc, char **argv)
 	}
 	printf("psort: %zu integers sorted, checksum %016llx\n", n,
 	       (unsigned long long)sum);
+	free(tmp);
+	free(a);
 	return 0;
 }
