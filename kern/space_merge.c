@@ -30,6 +30,8 @@ enum { PG_SKIP, PG_COPY, PG_BYTE };
 struct mctx {
 	int cfd;		/* /proc/CHILD/mem */
 	int sfd;		/* /proc/HOLDER/mem: the snapshot */
+	int ppm;		/* /proc/self/pagemap, or -1 */
+	int hpm;		/* /proc/HOLDER/pagemap, or -1 */
 	struct regions *cur;	/* the caller's merged regions now */
 	uint8_t *kind;		/* PG_* per bitmap index */
 	uint8_t *sbuf;		/* RUN_PAGES snapshot pages */
@@ -161,23 +163,58 @@ conflict_add(struct mctx *x, uintptr_t addr, size_t len)
 	x->conf_end = addr + len;
 }
 
+/*
+ * Mark in same[] the pages of [a, a + n pages) that the parent still
+ * shares with the snapshot holder: the same physical page (pagemap
+ * frame numbers, visible to root), so certainly unchanged since the
+ * fork, with no need to read or compare them.  Returns how many.
+ */
+static size_t
+shared_pages(struct mctx *x, uintptr_t a, size_t n, uint8_t *same)
+{
+	uint64_t pe[RUN_PAGES], he[RUN_PAGES], pfn = (1ull << 55) - 1;
+	off_t off = (off_t)((a >> PAGE_SHIFT) * sizeof(uint64_t));
+	size_t i, count = 0, len = n * sizeof(uint64_t);
+
+	memset(same, 0, n);
+	if (x->ppm < 0 || x->hpm < 0 ||
+	    pread(x->ppm, pe, len, off) != (ssize_t)len ||
+	    pread(x->hpm, he, len, off) != (ssize_t)len)
+		return 0;
+	for (i = 0; i < n; i++) {
+		/* present (bit 63), same nonzero frame */
+		if ((pe[i] >> 63) && (he[i] >> 63) && (pe[i] & pfn) &&
+		    (pe[i] & pfn) == (he[i] & pfn)) {
+			same[i] = 1;
+			count++;
+		}
+	}
+	return count;
+}
+
 /* Phase 1 for the n dirty pages at a (bitmap index k). */
 static int
 scan_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
 {
-	int err, need_child = 0;
+	uint8_t same[RUN_PAGES];
+	int err, need_child = 0, have_snap = 0;
 	size_t i, j, nr;
 
-	err = pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
-	if (err)
-		return err;
+	if (shared_pages(x, a, n, same) < n) {
+		err = pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
+		if (err)
+			return err;
+		have_snap = 1;
+	}
 	for (i = 0; i < n; i++) {
 		uintptr_t p = a + i * PAGE_SIZE;
 		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
 
 		if (!map_find(x->cur, p))
 			x->kind[k + i] = PG_SKIP;
-		else if (!ignore_fix(p, NULL, s) &&
+		else if (ignore_fix(p, NULL, s))
+			x->kind[k + i] = PG_BYTE;
+		else if (same[i] ||
 			 merge_equal(parent_view(x, p), s, PAGE_SIZE))
 			x->kind[k + i] = PG_COPY;
 		else
@@ -186,7 +223,9 @@ scan_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
 	}
 	if (!need_child)
 		return 0;
-	err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
+	err = have_snap ? 0 : pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
+	if (!err)
+		err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {
@@ -335,7 +374,9 @@ int
 merge_child(unsigned child, struct child *c, const struct msg *m,
 	    const struct space_opts *o, struct det_status *st)
 {
-	struct mctx x = { .st = st, .cfd = -1, .sfd = -1 };
+	struct mctx x = { .st = st, .cfd = -1, .sfd = -1, .ppm = -1,
+			  .hpm = -1 };
+	char path[64];
 	size_t bufs = (2 * RUN_PAGES + 1) * PAGE_SIZE +
 		      PAGE_RUNS * sizeof(struct merge_run);
 	int err;
@@ -351,6 +392,9 @@ merge_child(unsigned child, struct child *c, const struct msg *m,
 		err = x.sfd;
 		goto err_cfd;
 	}
+	x.ppm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)m->holder);
+	x.hpm = open(path, O_RDONLY | O_CLOEXEC);
 	err = map_collect(&x.cur);
 	if (err)
 		goto err_sfd;
@@ -381,6 +425,10 @@ err_mem:
 	rt_munmap(x.kind, c->map->npages + 1);
 	map_free(x.cur);
 err_sfd:
+	if (x.ppm >= 0)
+		close(x.ppm);
+	if (x.hpm >= 0)
+		close(x.hpm);
 	close(x.sfd);
 err_cfd:
 	close(x.cfd);
