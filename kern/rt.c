@@ -6,6 +6,7 @@
  */
 #define KERN_INTERNAL
 #include <assert.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -24,6 +25,10 @@ rt_mmap(size_t len, int shared)
 	void *p;
 
 	len = PAGE_UP(len);
+	if (rt && rt->own.n >= RT_MAX_OWN) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		 (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
 		 MAP_NORESERVE, -1, 0);
@@ -47,9 +52,8 @@ rt_munmap(void *p, size_t len)
 }
 
 /*
- * Add [lo, hi) to s, keeping it sorted and coalesced.  A full set keeps
- * growing its last range instead of dropping one: it may then cover too
- * much, never too little (callers use sets to exclude memory).
+ * Add [lo, hi) to s, keeping it sorted and coalesced.  When a new range
+ * does not fit, s is left as it was and s->overflow is set.
  */
 void
 rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi)
@@ -75,12 +79,7 @@ rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi)
 		return;
 	}
 	if (s->n == RT_MAX_RANGES) {
-		if (i == s->n)
-			i--;
-		if (lo < s->r[i].lo)
-			s->r[i].lo = lo;
-		if (hi > s->r[i].hi)
-			s->r[i].hi = hi;
+		s->overflow = 1;
 		return;
 	}
 	memmove(&s->r[i + 1], &s->r[i], (s->n - i) * sizeof(s->r[0]));
@@ -89,7 +88,8 @@ rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi)
 	s->n++;
 }
 
-/* Remove [lo, hi) from s (only whole ranges or their ends are cut). */
+/* Remove [lo, hi) from s.  Splitting a range in two needs a free slot:
+ * without one the range stays whole and s->overflow is set. */
 void
 rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi)
 {
@@ -116,6 +116,8 @@ rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi)
 			r->hi = lo;
 			r[1].lo = hi;
 			i++;
+		} else {
+			s->overflow = 1;
 		}
 	}
 }

@@ -28,7 +28,8 @@
 #define PAGE_DOWN(a)	((uintptr_t)(a) & ~(PAGE_SIZE - 1))
 #define PAGE_UP(a)	(((uintptr_t)(a) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 
-#define RT_MAX_RANGES	512
+#define RT_MAX_RANGES	1024
+#define RT_MAX_OWN	480	/* runtime mappings at once (rt_mmap) */
 #define RT_STACK_SIZE	(8UL << 20)
 
 /* A half-open address range [lo, hi). */
@@ -37,9 +38,12 @@ struct rt_range {
 	uintptr_t hi;
 };
 
-/* A set of ranges, sorted by lo, non-overlapping. */
+/* A set of ranges, sorted by lo, non-overlapping, non-touching.  A range
+ * that did not fit sets `overflow` (the set is then incomplete: users
+ * check it and fail rather than merge the wrong memory). */
 struct rt_rangeset {
 	size_t n;
+	int overflow;
 	struct rt_range r[RT_MAX_RANGES];
 };
 

@@ -240,6 +240,9 @@ map_sys_init(void)
 
 	rt_range_add(&rt->sys, PAGE_DOWN(tp) - 4 * PAGE_SIZE,
 		     PAGE_UP(tp) + 2 * PAGE_SIZE);
+	if (rt->sys.overflow || rt->exe.overflow || rt->ignore.overflow ||
+	    keep.overflow)
+		return -ENOSPC;
 	return 0;
 }
 
@@ -266,8 +269,9 @@ map_kind(const struct maps_line *ml)
 	return -1;
 }
 
-/* Append the parts of [lo, hi) outside `skip` to m (capacity cap). */
-static void
+/* Append the parts of [lo, hi) outside `skip` to m (capacity cap).
+ * 0, or -ENOMEM when they do not fit. */
+static int
 map_emit(struct regions *m, size_t cap, uintptr_t lo, uintptr_t hi,
 	 int kind, const struct rt_rangeset *skip)
 {
@@ -275,8 +279,11 @@ map_emit(struct regions *m, size_t cap, uintptr_t lo, uintptr_t hi,
 	size_t i;
 
 	pieces.n = 0;
+	pieces.overflow = 0;
 	range_add_minus(&pieces, lo, hi, skip);
-	for (i = 0; i < pieces.n && m->n < cap; i++) {
+	if (pieces.overflow || m->n + pieces.n > cap)
+		return -ENOMEM;
+	for (i = 0; i < pieces.n; i++) {
 		struct region *r = &m->r[m->n++];
 
 		r->lo = pieces.r[i].lo;
@@ -287,6 +294,7 @@ map_emit(struct regions *m, size_t cap, uintptr_t lo, uintptr_t hi,
 			r->kind = REGION_EXE;
 		m->npages += (r->hi - r->lo) >> PAGE_SHIFT;
 	}
+	return 0;
 }
 
 /*
@@ -311,6 +319,10 @@ map_collect(struct regions **out)
 	skip = rt->own;
 	for (i = 0; i < rt->sys.n; i++)
 		rt_range_add(&skip, rt->sys.r[i].lo, rt->sys.r[i].hi);
+	if (skip.overflow) {
+		rt_munmap(buf, cap);
+		return -ENOMEM;
+	}
 
 	mcap = lines + skip.n + 1;
 	bytes = sizeof(*m) + mcap * sizeof(m->r[0]);
@@ -323,8 +335,11 @@ map_collect(struct regions **out)
 	for (p = buf, end = buf + len; maps_next(&p, end, &ml) == 0;) {
 		int kind = map_kind(&ml);
 
-		if (kind >= 0)
-			map_emit(m, mcap, ml.lo, ml.hi, kind, &skip);
+		if (kind >= 0 && map_emit(m, mcap, ml.lo, ml.hi, kind, &skip)) {
+			map_free(m);
+			rt_munmap(buf, cap);
+			return -ENOMEM;
+		}
 	}
 	rt_munmap(buf, cap);
 	*out = m;

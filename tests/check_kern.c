@@ -275,25 +275,31 @@ START_TEST(test_rangeset_full)
 		rt_range_add(s, (4 * k + 1) * P, (4 * k + 4) * P);
 	ck_assert_uint_eq(s->n, RT_MAX_RANGES);
 	rs_check_shape(s, "full set");
-	/* A new range past the end: the last one grows over it. */
+	ck_assert_int_eq(s->overflow, 0);
+	/* A range that needs a new slot is refused: the set is unchanged
+	 * and says it overflowed (callers then fail, never merge). */
 	rt_range_add(s, 4 * RT_MAX_RANGES * P + 2 * P,
 		     4 * RT_MAX_RANGES * P + 3 * P);
 	ck_assert_uint_eq(s->n, RT_MAX_RANGES);
-	ck_assert_int_ge(rt_range_find(s, 4 * RT_MAX_RANGES * P + 2 * P), 0);
-	/* A new range before the first: the first one grows over it. */
-	rt_range_add(s, 0, P / 2);
+	ck_assert_int_lt(rt_range_find(s, 4 * RT_MAX_RANGES * P + 2 * P), 0);
+	ck_assert_int_eq(s->overflow, 1);
+	s->overflow = 0;
+	rt_range_add(s, 40 * P + 10, 40 * P + 20);
+	ck_assert_int_lt(rt_range_find(s, 40 * P + 10), 0);
+	ck_assert_int_eq(s->overflow, 1);
+	s->overflow = 0;
+	/* One that touches or overlaps a range needs no slot: it fits. */
+	rt_range_add(s, 0, 2 * P);
 	ck_assert_uint_eq(s->n, RT_MAX_RANGES);
 	ck_assert_int_eq(rt_range_find(s, 0), 0);
-	/* A new range in a gap: a neighbour grows over it. */
-	rt_range_add(s, 40 * P + 10, 40 * P + 20);
-	ck_assert_uint_eq(s->n, RT_MAX_RANGES);
-	ck_assert_int_ge(rt_range_find(s, 40 * P + 10), 0);
-	ck_assert_int_ge(rt_range_find(s, 40 * P + 19), 0);
+	ck_assert_int_eq(s->overflow, 0);
 	rs_check_shape(s, "full set");
-	/* A middle delete cannot split: the range stays whole. */
+	/* A middle delete cannot split: the range stays whole, and the
+	 * set says so. */
 	rt_range_del(s, 21 * P + 100, 22 * P);
 	ck_assert_uint_eq(s->n, RT_MAX_RANGES);
 	ck_assert_int_ge(rt_range_find(s, 21 * P + 100), 0);
+	ck_assert_int_eq(s->overflow, 1);
 	/* Cutting an end still works, and frees no slot. */
 	rt_range_del(s, 25 * P, 26 * P);
 	ck_assert_int_lt(rt_range_find(s, 25 * P), 0);

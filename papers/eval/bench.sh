@@ -31,6 +31,7 @@ RAW=$(mktemp) || exit 2
 trap 'rm -f "$RAW" "$RAW.md"' EXIT
 trap 'exit 130' INT TERM
 failed=0
+table_failed=
 t_start=$(date +%s)
 
 # run [VAR=VALUE...] ARGS...: one bench process, its stdout into $RAW.
@@ -91,8 +92,7 @@ thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
 	echo "- dirty-page backend in use: **$default** (the default, best" \
 		"that probes well); working here: $(echo $backends)"
 	awk -v D="$default" -v BK="$(echo $backends)" -v ALL="$ALL" \
-	    -f /dev/stdin "$RAW" <<'EOF' || { say "table: awk failed"
-		failed=$((failed + 1)); }
+	    -f /dev/stdin "$RAW" <<'EOF' || table_failed=1
 $1 == "R" { m[$2] = $3 }
 $1 == "I" { inf[$2] = $3 }
 $1 == "F" { nf++; fl[nf] = $0 }
@@ -274,5 +274,9 @@ EOF
 	echo '```'
 } >"$RAW.md"
 mv "$RAW.md" "$OUT"
+if [ -n "$table_failed" ]; then
+	say "the results table could not be made"
+	failed=$((failed + 1))
+fi
 say "wrote $OUT; $failed part(s) failed"
 [ "$failed" -eq 0 ]
