@@ -333,17 +333,20 @@ check_intervals(size_t len, size_t align, size_t a1, size_t b1,
 
 	fill_runs(runs, 2);
 	n = merge_conflicts(s, c, p, len, runs, 2);
-	ck_assert_msg(n == (ncf != 0) && (ncf == 0 ||
-		      (runs[0].off == lo && runs[0].len == ncf)),
-		      "[%s] len %zu align %zu child [%zu,%zu) parent "
-		      "[%zu,%zu): %zu runs, first {%zu,%zu}", impl, len,
-		      align, a1, b1, a2, b2, n, runs[0].off, runs[0].len);
-	ck_assert(runs[1].off == SENT && (ncf != 0 || runs[0].off == SENT));
+	/* plain ifs: a passing ck_assert costs a message to the runner */
+	if (n != (ncf != 0) || runs[1].off != SENT ||
+	    (ncf != 0 && (runs[0].off != lo || runs[0].len != ncf)) ||
+	    (ncf == 0 && runs[0].off != SENT))
+		ck_abort_msg("[%s] len %zu align %zu child [%zu,%zu) parent "
+			     "[%zu,%zu): %zu runs, first {%zu,%zu}", impl, len,
+			     align, a1, b1, a2, b2, n, runs[0].off,
+			     runs[0].len);
 
 	nw = merge_apply(p, s, c, len);
-	ck_assert_msg(nw == (b1 - a1) - ncf, "[%s] len %zu align %zu "
-		      "child [%zu,%zu) parent [%zu,%zu): wrote %zu", impl,
-		      len, align, a1, b1, a2, b2, nw);
+	if (nw != (b1 - a1) - ncf)
+		ck_abort_msg("[%s] len %zu align %zu child [%zu,%zu) parent "
+			     "[%zu,%zu): wrote %zu", impl, len, align, a1, b1,
+			     a2, b2, nw);
 	for (i = 0; i < len; i++) {
 		if (i >= a2 && i < b2)
 			want = s[i] ^ px;
@@ -659,13 +662,13 @@ random_cases(int impl, size_t count, int page)
 
 START_TEST(test_random_short)
 {
-	random_cases(_i, sanitized() ? NSHORT / 5 : NSHORT, 0);
+	random_cases(_i, sanitized() ? NSHORT / 2 : NSHORT, 0);
 }
 END_TEST
 
 START_TEST(test_random_pages)
 {
-	random_cases(_i, sanitized() ? NPAGES / 5 : NPAGES, 1);
+	random_cases(_i, sanitized() ? NPAGES / 2 : NPAGES, 1);
 }
 END_TEST
 
