@@ -22,6 +22,10 @@
 
 struct dirty_ops {
 	const char *name;
+	/* 1 when only user-space writes are seen: the kernel cannot write
+	 * into a tracked page (mprotect), so the runtime touches pages
+	 * from user space before writing them with a system call. */
+	int user_writes_only;
 	/* 0 when the mechanism works on this machine (a real trial). */
 	int (*probe)(void);
 	/* Start tracking m in the calling process; *state is private to

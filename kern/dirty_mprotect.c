@@ -185,6 +185,7 @@ err_unmap:
 
 const struct dirty_ops dirty_mprotect_ops = {
 	.name = "mprotect",
+	.user_writes_only = 1,
 	.probe = mprot_probe,
 	.begin = mprot_begin,
 	.collect = mprot_collect,

@@ -31,6 +31,7 @@
 #define RT_MAX_RANGES	1024
 #define RT_MAX_OWN	480	/* runtime mappings at once (rt_mmap) */
 #define RT_STACK_SIZE	(8UL << 20)
+#define RT_MAX_REAP	64
 
 /* A half-open address range [lo, hi). */
 struct rt_range {
@@ -123,6 +124,8 @@ struct rt {
 	char *stdio_buf;
 
 	struct child child[DET_MAX_CHILDREN];
+	pid_t reap[RT_MAX_REAP];	/* exiting children, reaped later */
+	size_t nreap;
 	struct space_stats stats;
 	const char *avail[8];
 };

@@ -133,6 +133,42 @@ slot_release(struct child *c)
 	c->peer = -1;
 }
 
+/*
+ * A joined child tears itself and its holder down after the parent's
+ * answer; the parent does not wait for that (page-table teardown of a
+ * large space takes milliseconds) but reaps it later, here.  With
+ * block set, waits for every one of them.
+ */
+void
+space_reap(int block)
+{
+	size_t i = 0;
+
+	while (i < rt->nreap) {
+		pid_t r = waitpid(rt->reap[i], NULL, block ? 0 : WNOHANG);
+
+		if (r == 0) {
+			i++;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		rt->reap[i] = rt->reap[--rt->nreap];
+	}
+}
+
+/* Reap pid later (see space_reap). */
+void
+space_reap_later(pid_t pid)
+{
+	if (rt->nreap == RT_MAX_REAP) {
+		while (waitpid(rt->reap[0], NULL, 0) < 0 && errno == EINTR)
+			;
+		rt->reap[0] = rt->reap[--rt->nreap];
+	}
+	rt->reap[rt->nreap++] = pid;
+}
+
 /* Send one message; 0 or -errno. */
 int
 space_send(int sock, const struct msg *m)
@@ -335,6 +371,7 @@ space_fork(unsigned child, det_fn fn, void *arg)
 		return -EINVAL;
 	if (!space_backend())
 		return -EINVAL;
+	space_reap(0);
 	err = space_prepare(c);
 	if (err)
 		return err;
@@ -484,8 +521,7 @@ space_join(unsigned child, const struct space_opts *o,
 		st->exit_code = m.code;
 		ack.code = rc;
 		space_send(c->sock, &ack);
-		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		space_reap_later(c->pid);
 		slot_release(c);
 		rt->stats.joins++;
 		return rc;

@@ -20,6 +20,8 @@ int space_publish(int type, int code, struct msg *reply);
 void child_fail(int err) __attribute__((noreturn));
 void child_leave(void) __attribute__((noreturn));
 int space_open_mem(pid_t pid);
+void space_reap(int block);
+void space_reap_later(pid_t pid);
 
 /* space_merge.c: merge what child published (message m) into the
  * caller.  Fills st; returns 0, SPACE_ECONFLICT or -errno. */

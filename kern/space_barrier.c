@@ -145,8 +145,7 @@ space_resume(unsigned child, struct child *c, const struct msg *m, int rc)
 	nc.peer = -1;
 	rt_munmap(stk, hi - lo);
 	space_send(c->sock, &exit_msg);
-	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	space_reap_later(c->pid);
 	c->stack = NULL;
 	slot_release(c);
 	*c = nc;

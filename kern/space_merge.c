@@ -37,6 +37,7 @@ struct mctx {
 	uint8_t *sbuf;		/* RUN_PAGES snapshot pages */
 	uint8_t *cbuf;		/* RUN_PAGES child pages */
 	uint8_t *pbuf;		/* one parent page (sanitizer builds) */
+	int touch;		/* our own tracking needs user writes */
 	struct merge_run *runs;	/* PAGE_RUNS */
 	struct det_status *st;
 	uintptr_t conf_end;	/* end of the last conflict run */
@@ -256,7 +257,8 @@ apply_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
 
 		need_byte |= x->kind[k + i] == PG_BYTE;
 		for (j = i; j < n && x->kind[k + j] == PG_COPY; j++)
-			page_touch(a + j * PAGE_SIZE);
+			if (x->touch)
+				page_touch(a + j * PAGE_SIZE);
 		if (j == i) {
 			j++;
 			continue;
@@ -392,6 +394,7 @@ merge_child(unsigned child, struct child *c, const struct msg *m,
 		err = x.sfd;
 		goto err_cfd;
 	}
+	x.touch = rt->depth > 0 && rt->dirty->user_writes_only;
 	x.ppm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)m->holder);
 	x.hpm = open(path, O_RDONLY | O_CLOEXEC);

@@ -112,14 +112,18 @@ nzhi(uint64_t x)
 INLINE uint64_t
 conf64_scalar(const uint8_t *s, const uint8_t *c, const uint8_t *p)
 {
-	uint64_t m = 0, sw, hi;
+	uint64_t hi[CHUNK / 8], any = 0, m = 0, sw;
 	unsigned w;
 
 	for (w = 0; w < CHUNK / 8; w++) {
 		sw = ld64(s + 8 * w);
-		hi = nzhi(ld64(c + 8 * w) ^ sw) & nzhi(ld64(p + 8 * w) ^ sw);
-		m |= (((hi >> 7) * GATHER) >> 56) << (8 * w);
+		hi[w] = nzhi(ld64(c + 8 * w) ^ sw) & nzhi(ld64(p + 8 * w) ^ sw);
+		any |= hi[w];
 	}
+	if (any == 0)
+		return 0;	/* the common case: skip the gathers */
+	for (w = 0; w < CHUNK / 8; w++)
+		m |= (((hi[w] >> 7) * GATHER) >> 56) << (8 * w);
 	return m;
 }
 
@@ -226,28 +230,15 @@ conflicts_avx2(const uint8_t *s, const uint8_t *c, const uint8_t *p,
 }
 
 /*
- * Merge one 32-byte block given its snap and child vectors; returns the
- * number of child bytes taken.  Stores only when something is taken.
+ * AVX2 merge_apply; same contract.  Needs avx2 at run time.  A 64-byte
+ * chunk is stored only when it takes at least one child byte, so a page
+ * the child did not change is never written.
  */
-AVX2_INLINE size_t
-apply32_avx2(uint8_t *p, __m256i sv, __m256i cv)
-{
-	__m256i pv = _mm256_loadu_si256((const __m256i *)p);
-	__m256i take = _mm256_andnot_si256(_mm256_cmpeq_epi8(cv, sv),
-					   _mm256_cmpeq_epi8(pv, sv));
-	uint32_t m = (uint32_t)_mm256_movemask_epi8(take);
-
-	if (m == 0)
-		return 0;
-	_mm256_storeu_si256((__m256i *)p, _mm256_blendv_epi8(pv, cv, take));
-	return (size_t)__builtin_popcount(m);
-}
-
-/* AVX2 merge_apply; same contract.  Needs avx2 at run time. */
 AVX2 static size_t
 apply_avx2(uint8_t *p, const uint8_t *s, const uint8_t *c, size_t len)
 {
-	__m256i s0, s1, c0, c1, d0, d1;
+	__m256i s0, s1, c0, c1, p0, p1, t0, t1;
+	uint64_t m;
 	size_t i, n = 0;
 
 	for (i = 0; i + CHUNK <= len; i += CHUNK) {
@@ -255,12 +246,26 @@ apply_avx2(uint8_t *p, const uint8_t *s, const uint8_t *c, size_t len)
 		s1 = _mm256_loadu_si256((const __m256i *)(s + i + 32));
 		c0 = _mm256_loadu_si256((const __m256i *)(c + i));
 		c1 = _mm256_loadu_si256((const __m256i *)(c + i + 32));
-		d0 = _mm256_xor_si256(s0, c0);
-		d1 = _mm256_xor_si256(s1, c1);
-		if (_mm256_testz_si256(d0, d0) == 0)
-			n += apply32_avx2(p + i, s0, c0);
-		if (_mm256_testz_si256(d1, d1) == 0)
-			n += apply32_avx2(p + i + 32, s1, c1);
+		t0 = _mm256_or_si256(_mm256_xor_si256(s0, c0),
+				     _mm256_xor_si256(s1, c1));
+		if (_mm256_testz_si256(t0, t0))
+			continue;	/* child left the chunk alone */
+		p0 = _mm256_loadu_si256((const __m256i *)(p + i));
+		p1 = _mm256_loadu_si256((const __m256i *)(p + i + 32));
+		/* take = child changed && parent did not */
+		t0 = _mm256_andnot_si256(_mm256_cmpeq_epi8(c0, s0),
+					 _mm256_cmpeq_epi8(p0, s0));
+		t1 = _mm256_andnot_si256(_mm256_cmpeq_epi8(c1, s1),
+					 _mm256_cmpeq_epi8(p1, s1));
+		m = (uint64_t)(uint32_t)_mm256_movemask_epi8(t0) |
+		    (uint64_t)(uint32_t)_mm256_movemask_epi8(t1) << 32;
+		if (m == 0)
+			continue;
+		_mm256_storeu_si256((__m256i *)(p + i),
+				    _mm256_blendv_epi8(p0, c0, t0));
+		_mm256_storeu_si256((__m256i *)(p + i + 32),
+				    _mm256_blendv_epi8(p1, c1, t1));
+		n += (size_t)__builtin_popcountll(m);
 	}
 	if (i < len)
 		n += apply_scalar(p + i, s + i, c + i, len - i);

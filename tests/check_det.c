@@ -549,6 +549,42 @@ START_TEST(test_parallel_for)
 }
 END_TEST
 
+/* Children of this process still around (running or zombie). */
+static int
+count_children(void)
+{
+	char path[64];
+	FILE *f;
+	int n = 0, c, prev = ' ';
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", getpid());
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF) {
+		if (c != ' ' && prev == ' ')
+			n++;
+		prev = c;
+	}
+	fclose(f);
+	return n;
+}
+
+START_TEST(test_many_rounds_bounded_processes)
+{
+	int round;
+
+	for (round = 0; round < 300; round++) {
+		ck_assert_int_eq(det_fork((unsigned)round % 3, small_child,
+					  (void *)(long)(round % 50)), DET_OK);
+		ck_assert_int_eq(det_join((unsigned)round % 3, NULL), DET_OK);
+	}
+	/* Joined children are reaped lazily, but never pile up. */
+	ck_assert_int_le(count_children(), 64 + 1);
+	ck_assert_int_eq(anon_buf[49], 3);
+}
+END_TEST
+
 /* ---- scale: many children, many pages, huge pages --------------------- */
 
 static void
@@ -721,6 +757,7 @@ det_suite(void)
 	tcase_add_test(tc, test_barrier_sync);
 	tcase_add_test(tc, test_parallel_for);
 	tcase_add_test(tc, test_many_children_many_pages);
+	tcase_add_test(tc, test_many_rounds_bounded_processes);
 	tcase_add_test(tc, test_transparent_huge_pages);
 	tcase_add_loop_test(tc, test_random_against_model, 0, 4);
 	suite_add_tcase(s, tc);

@@ -98,6 +98,9 @@ main(int argc, char **argv)
 			"[options] -- PROGRAM [ARGS...])\n");
 		return EXIT_USAGE;
 	}
+	/* Resolve every symbol at load: lazy binding would write the
+	 * program's .got.plt from whichever space calls a function first. */
+	setenv("LD_BIND_NOW", "1", 1);
 	/* Same addresses every run: no ASLR for the program. */
 	if (personality(0xffffffff) != -1 &&
 	    !(personality(0xffffffff) & ADDR_NO_RANDOMIZE))
