@@ -86,8 +86,8 @@ demo: deps
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@sh tests/run.sh $(B)
 	@$(MAKE) --no-print-directory lint
+	@sh tests/run.sh $(B)
 
 check: test
 

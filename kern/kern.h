@@ -51,6 +51,22 @@ const char *space_backend(void);
 /* Names of the backends whose probe succeeds here, NULL-terminated. */
 const char *const *space_backends_available(void);
 
+/*
+ * Memory [lo, hi) (page aligned) that the calling space made accessible
+ * itself after its fork -- the allocator's new heap chunks -- and that
+ * must reach the parent at join: published whole (its present pages),
+ * made read-write at the same addresses in the parent, which must have
+ * them reserved.  No-op in the root.  0, or -ENOMEM when too many.
+ */
+int space_new_range(uintptr_t lo, uintptr_t hi);
+
+/* Never merge [lo, hi): memory of the caller's own (an allocator's
+ * private state).  0, or -ENOMEM when too many ranges. */
+int space_exclude(uintptr_t lo, uintptr_t hi);
+
+/* 1 while child number `child` of the caller is forked and not joined. */
+int space_child_running(unsigned child);
+
 int space_fork(unsigned child, det_fn fn, void *arg);
 int space_join(unsigned child, const struct space_opts *o,
 	       struct det_status *st, int sync);

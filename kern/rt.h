@@ -73,6 +73,7 @@ struct msg {
 	int code;		/* DONE: exit code; FAIL: -errno; ACK: result */
 	pid_t holder;		/* snapshot holder of the sender */
 	size_t npages;		/* dirty pages published */
+	size_t nfresh;		/* fresh ranges published (see rt->fresh) */
 	uintptr_t sp;		/* stack pointer at publish */
 };
 
@@ -86,7 +87,8 @@ struct child {
 	int sock;		/* parent's end of the socket pair */
 	int peer;		/* child's end, until fork */
 	struct regions *map;	/* merged regions at fork */
-	uint8_t *bitmap;	/* shared with the child: dirty pages */
+	uint8_t *bitmap;	/* shared with the child: dirty pages, then
+				   its fresh ranges (rt_fresh_area) */
 	size_t bitmap_len;
 	void *stack;		/* the child's fn stack (reserved here) */
 };
@@ -108,6 +110,8 @@ struct rt {
 	int dirty_failed;	/* dirty_select failed: said once */
 	void *dirty_state;
 	uintptr_t stack_lo;
+	struct rt_rangeset fresh;	/* memory this space mapped itself
+					   and asked to merge (whole) */
 	det_fn fn;
 	void *arg;
 	ucontext_t start_ctx;	/* runs fn on the child's own stack */
@@ -131,6 +135,14 @@ struct rt {
 };
 
 extern struct rt *rt;
+
+/* The fresh-range list at the end of a child's shared area. */
+static inline struct rt_rangeset *
+rt_fresh_area(uint8_t *bitmap, size_t len)
+{
+	return (struct rt_rangeset *)(bitmap + len -
+				      sizeof(struct rt_rangeset));
+}
 
 /* rt.c */
 void *rt_mmap(size_t len, int shared);

@@ -101,6 +101,32 @@ space_backends_available(void)
 	return rt->avail;
 }
 
+/* see kern.h */
+int
+space_new_range(uintptr_t lo, uintptr_t hi)
+{
+	if (rt->depth == 0)
+		return 0;
+	rt_range_add(&rt->fresh, lo, hi);
+	return rt->fresh.overflow ? -ENOMEM : 0;
+}
+
+/* see kern.h */
+int
+space_exclude(uintptr_t lo, uintptr_t hi)
+{
+	rt_range_add(&rt->own, PAGE_DOWN(lo), PAGE_UP(hi));
+	return rt->own.overflow ? -ENOMEM : 0;
+}
+
+/* see kern.h */
+int
+space_child_running(unsigned child)
+{
+	return child < DET_MAX_CHILDREN &&
+	       rt->child[child].state == SLOT_RUNNING;
+}
+
 unsigned
 space_depth(void)
 {
@@ -280,6 +306,8 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	rt->bitmap = c->bitmap;
 	rt->bitmap_len = c->bitmap_len;
 	rt->stack_lo = (uintptr_t)c->stack;
+	rt->fresh.n = 0;
+	rt->fresh.overflow = 0;
 	if (c == &rt->child[child]) {
 		memset(&rt->child[child], 0, sizeof(*c));
 		rt->child[child].sock = rt->child[child].peer = -1;
@@ -330,7 +358,8 @@ space_prepare(struct child *c)
 	err = map_collect(&c->map);
 	if (err)
 		goto err_stack;
-	c->bitmap_len = (c->map->npages + 7) / 8 + 1;
+	c->bitmap_len = ((c->map->npages + 7) / 8 + 8) / 8 * 8 +
+			sizeof(struct rt_rangeset);
 	c->bitmap = rt_mmap(c->bitmap_len, 1);
 	if (!c->bitmap) {
 		err = -ENOMEM;
@@ -407,8 +436,14 @@ space_publish(int type, int code, struct msg *reply)
 
 	fflush(stdout);
 	fflush(stderr);
-	memset(rt->bitmap, 0, rt->bitmap_len);
+	memset(rt->bitmap, 0, rt->bitmap_len - sizeof(struct rt_rangeset));
 	n = rt->dirty->collect(rt->map, rt->dirty_state, rt->bitmap);
+	*rt_fresh_area(rt->bitmap, rt->bitmap_len) = rt->fresh;
+	m.nfresh = rt->fresh.n;
+	if (rt->fresh.overflow) {
+		m.type = MSG_FAIL;
+		m.code = -ENOMEM;
+	}
 	if (n < 0) {
 		m.type = MSG_FAIL;
 		m.code = (int)n;

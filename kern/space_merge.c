@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -319,6 +320,80 @@ for_each_run(struct mctx *x, const struct regions *map,
 	return 0;
 }
 
+/*
+ * Make the child's fresh ranges (see space_new_range) read-write here,
+ * at the same addresses (reserved by the caller's allocator).  All or
+ * nothing: 0, or -errno with every range put back.
+ */
+static int
+fresh_map(const struct rt_rangeset *f)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < f->n; i++) {
+		if (mprotect((void *)f->r[i].lo, f->r[i].hi - f->r[i].lo,
+			     PROT_READ | PROT_WRITE) < 0) {
+			err = errno == ENOMEM ? -EFAULT : -errno;
+			while (i-- > 0)
+				mprotect((void *)f->r[i].lo,
+					 f->r[i].hi - f->r[i].lo, PROT_NONE);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Copy the present pages of the child's fresh ranges into place (they
+ * are the child's alone: no conflict is possible), and pass the ranges
+ * on to our own parent when we are a child too.  0 or -errno.
+ */
+static int
+fresh_copy(struct mctx *x, pid_t child, const struct rt_rangeset *f)
+{
+	uint64_t e[RUN_PAGES];
+	char path[64];
+	size_t i, j, n, k;
+	uintptr_t a;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)child);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < f->n && !err; i++) {
+		for (a = f->r[i].lo; a < f->r[i].hi && !err;
+		     a += n * PAGE_SIZE) {
+			n = (f->r[i].hi - a) >> PAGE_SHIFT;
+			n = n < RUN_PAGES ? n : RUN_PAGES;
+			if (pread(fd, e, n * 8, (off_t)((a >> PAGE_SHIFT) * 8))
+			    != (ssize_t)(n * 8)) {
+				err = -EIO;
+				break;
+			}
+			for (j = 0; j < n && !err; j = k) {
+				for (k = j; k < n && (e[k] >> 62); k++)
+					;
+				if (k == j) {
+					k++;
+					continue;
+				}
+				err = pread_full(x->cfd,
+						 (void *)(a + j * PAGE_SIZE),
+						 (k - j) * PAGE_SIZE,
+						 a + j * PAGE_SIZE);
+				x->st->bytes_merged += (k - j) * PAGE_SIZE;
+				x->st->pages_dirty += k - j;
+			}
+		}
+		if (!err)
+			err = space_new_range(f->r[i].lo, f->r[i].hi);
+	}
+	close(fd);
+	return err;
+}
+
 /* Name the memory at addr for a conflict report. */
 static void
 describe(const struct regions *map, uintptr_t addr, char *buf, size_t len)
@@ -378,13 +453,17 @@ merge_child(unsigned child, struct child *c, const struct msg *m,
 {
 	struct mctx x = { .st = st, .cfd = -1, .sfd = -1, .ppm = -1,
 			  .hpm = -1 };
+	const struct rt_rangeset *fresh;
 	char path[64];
 	size_t bufs = (2 * RUN_PAGES + 1) * PAGE_SIZE +
 		      PAGE_RUNS * sizeof(struct merge_run);
 	int err;
 
+	fresh = rt_fresh_area(c->bitmap, c->bitmap_len);
+	if (fresh->n > RT_MAX_RANGES)
+		return -EINVAL;
 	st->pages_dirty = m->npages;
-	if (m->npages == 0)
+	if (m->npages == 0 && fresh->n == 0)
 		return 0;
 	x.cfd = space_open_mem(c->pid);
 	if (x.cfd < 0)
@@ -415,7 +494,12 @@ merge_child(unsigned child, struct child *c, const struct msg *m,
 	if (err)
 		goto err_mem;
 	if (st->nconflicts == 0 || o->apply_partial) {
+		err = fresh_map(fresh);
+		if (err)
+			goto err_mem;
 		err = for_each_run(&x, c->map, c->bitmap, apply_run);
+		if (!err)
+			err = fresh_copy(&x, c->pid, fresh);
 		if (err)
 			goto err_mem;
 	}

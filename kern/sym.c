@@ -1,4 +1,4 @@
-/* sym.c -- name the variable at an address, for conflict reports.
+/* sym.c -- name the variable or code at an address, for reports.
  *
  * libdwfl does the hard parts: the module list of this process (from
  * /proc/PID/maps), load biases, .symtab/.dynsym/.gnu_debugdata lookup
@@ -9,7 +9,9 @@
  *     module's TLS block in this thread, the symbol table the offset);
  *   - per module, a sorted table of the DWARF variables that have a
  *     static address (or TLS offset), naming the compilation unit that
- *     defines each one, to say which source file a symbol comes from.
+ *     defines each one, to say which source file a symbol comes from;
+ *   - for code addresses (return addresses), file:line from the line
+ *     table and the enclosing function symbol, looked up at pc - 1.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* dl_iterate_phdr */
@@ -108,6 +110,31 @@ sym_put_u(struct sym_out *o, uint64_t v)
 		v /= 10;
 	} while (v != 0);
 	sym_put(o, tmp + i);
+}
+
+/* Append v in hexadecimal, with "0x". */
+static void
+sym_put_x(struct sym_out *o, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp) - 1;
+
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = "0123456789abcdef"[v % 16];
+		v /= 16;
+	} while (v != 0);
+	sym_put(o, "0x");
+	sym_put(o, tmp + i);
+}
+
+/* Append the last component of path (all of it if it ends in '/'). */
+static void
+sym_put_base(struct sym_out *o, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	sym_put(o, slash != NULL && slash[1] != '\0' ? slash + 1 : path);
 }
 
 /* Find separate debug info, locally only: by build ID under
@@ -684,10 +711,87 @@ sym_lookup(uintptr_t addr, struct sym_out *o)
 	return 0;
 }
 
-/* See sym.h.  Reads the module list on first use, and again when no
- * module maps addr (it may have been dlopen'ed since). */
-int
-sym_describe(uintptr_t addr, char *buf, size_t len)
+/* The function symbol of `mod` containing code address `addr`, or NULL;
+ * sets *off to addr minus its start.  A sized symbol must cover addr;
+ * libdwfl offers a sizeless one (hand-written assembly) only when no
+ * sized symbol ends between it and addr. */
+static const char *
+sym_code_symbol(Dwfl_Module *mod, Dwarf_Addr addr, GElf_Off *off)
+{
+	const char *name;
+	GElf_Sym sym;
+
+	name = dwfl_module_addrinfo(mod, addr, off, &sym, NULL, NULL, NULL);
+	if (name == NULL || name[0] == '\0' || name[0] == '@')
+		return NULL;
+	if (sym.st_size != 0 && *off >= sym.st_size)
+		return NULL;
+	return name;
+}
+
+/* Describe return address pc into o (see sym_describe_code).  Returns 0,
+ * or -2 when no module maps pc - 1. */
+static int
+sym_lookup_code(uintptr_t pc, struct sym_out *o)
+{
+	Dwfl_Module *mod;
+	Dwfl_Line *line;
+	const char *file = NULL;
+	const char *name;
+	GElf_Off off = 0;
+	Dwarf_Addr start = 0;
+	Dwarf_Addr end = 0;
+	Dwarf_Addr bias;
+	int lineno = 0;
+
+	/* dwfl_addrmodule gives the last module for any address above it:
+	 * check the module's bounds. */
+	if (pc == 0)
+		return -2;
+	mod = dwfl_addrmodule(sym_dwfl, pc - 1);
+	if (mod == NULL)
+		return -2;
+	name = dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL,
+				NULL);
+	if (pc - 1 < start || pc - 1 >= end)
+		return -2;
+	line = dwfl_module_getsrc(mod, pc - 1);
+	if (line != NULL)
+		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	name = sym_code_symbol(mod, pc - 1, &off);
+	if (file != NULL && file[0] != '\0' && lineno > 0) {
+		sym_put_base(o, file);
+		sym_put(o, ":");
+		sym_put_u(o, (uint64_t)lineno);
+		if (name != NULL) {
+			sym_put(o, " (");
+			sym_putn(o, name, strcspn(name, "@"));
+			sym_put(o, ")");
+		}
+		return 0;
+	}
+	if (name != NULL) {
+		sym_putn(o, name, strcspn(name, "@"));
+		sym_put(o, "+");
+		sym_put_x(o, off + 1);
+		return 0;
+	}
+	name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL,
+				NULL);
+	if (dwfl_module_getelf(mod, &bias) == NULL)
+		bias = start;
+	sym_put_base(o, name != NULL ? name : "");
+	sym_put(o, "+");
+	sym_put_x(o, pc - bias);
+	return 0;
+}
+
+/* Run `lookup` for addr into buf (len bytes).  Reads the module list on
+ * first use, and again when no module maps addr (it may have been
+ * dlopen'ed since).  Returns 0, or -1 with buf "". */
+static int
+sym_run(int (*lookup)(uintptr_t, struct sym_out *), uintptr_t addr,
+	char *buf, size_t len)
 {
 	struct sym_out o = { buf, buf != NULL ? len : 0, 0 };
 	int fresh = 0;
@@ -700,10 +804,10 @@ sym_describe(uintptr_t addr, char *buf, size_t len)
 			return -1;
 		fresh = 1;
 	}
-	rc = sym_lookup(addr, &o);
+	rc = lookup(addr, &o);
 	if (rc == -2 && !fresh && sym_report() == 0) {
 		o.pos = 0;
-		rc = sym_lookup(addr, &o);
+		rc = lookup(addr, &o);
 	}
 	if (rc != 0) {
 		if (o.len > 0)
@@ -711,4 +815,18 @@ sym_describe(uintptr_t addr, char *buf, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/* See sym.h. */
+int
+sym_describe(uintptr_t addr, char *buf, size_t len)
+{
+	return sym_run(sym_lookup, addr, buf, len);
+}
+
+/* See sym.h. */
+int
+sym_describe_code(uintptr_t pc, char *buf, size_t len)
+{
+	return sym_run(sym_lookup_code, pc, buf, len);
 }

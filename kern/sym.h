@@ -1,10 +1,12 @@
-/* sym.h -- name the variable at an address, for conflict reports.
+/* sym.h -- name the variable or code at an address, for reports.
  *
  * Used by the parent when it reports a write/write conflict:
  *   conflict: 8 bytes at 0x55d0c0a01010 (counter+0 in prog.c) ...
- * sym_describe() produces the part in parentheses.  It works on the
- * address space of the calling process, through libdwfl, and caches
- * what it loads in process-global state: it is not thread-safe.
+ * sym_describe() produces the part in parentheses; sym_describe_code()
+ * names a call site (the allocator's recorded return addresses).  Both
+ * work on the address space of the calling process, through libdwfl,
+ * and cache what they load in process-global state shared with each
+ * other: they are not thread-safe.
  */
 #ifndef DET_SYM_H
 #define DET_SYM_H
@@ -27,8 +29,23 @@
  * Never aborts; any libdw/libelf failure just gives -1. */
 int sym_describe(uintptr_t addr, char *buf, size_t len);
 
-/* Release everything sym_describe cached (optional to call).  A later
- * sym_describe starts over. */
+/* Describe the code address `pc` of the CALLING process into buf (always
+ * NUL-terminated, truncated to len bytes).  pc is a RETURN address: the
+ * call site is the instruction before it, so file, line and function
+ * are those of pc - 1:
+ *   "matmult.c:42 (mult_rows)"  line info (basename of the source file)
+ *                               and the symbol containing the call;
+ *   "matmult.c:42"              line info, no symbol;
+ *   "mult_rows+0x1c"            a symbol, no line info;
+ *   "libfoo.so+0x1234"          neither: the basename of the module.
+ * Offsets are hexadecimal and of pc itself (not pc - 1): from the
+ * symbol's start, or the module's ELF address (what addr2line -e takes,
+ * after subtracting 1).  Returns 0 on success, -1 when no module maps
+ * pc - 1 (buf then holds "").  Never aborts. */
+int sym_describe_code(uintptr_t pc, char *buf, size_t len);
+
+/* Release everything sym_describe and sym_describe_code cached (optional
+ * to call).  A later call of either starts over. */
 void sym_fini(void);
 
 #endif /* DET_SYM_H */

@@ -1,10 +1,14 @@
-/* check_sym.c -- sym_describe names the variable at an address. */
+/* check_sym.c -- sym_describe names the variable at an address,
+ * sym_describe_code the call site of a return address. */
 #include <check.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sym.h"
@@ -26,6 +30,13 @@ local_hits(void)
 	return hits;
 }
 
+/* The return address of this call: a call site in the caller. */
+__attribute__((noinline, noclone)) static uintptr_t
+where_am_i(void)
+{
+	return (uintptr_t)__builtin_return_address(0);
+}
+
 /* sym_describe into a fresh buffer; checks the return value. */
 static const char *
 describe(const void *p, int want_rc)
@@ -35,6 +46,17 @@ describe(const void *p, int want_rc)
 	memset(buf, 'x', sizeof(buf));
 	ck_assert_int_eq(sym_describe((uintptr_t)p, buf, sizeof(buf)),
 			 want_rc);
+	return buf;
+}
+
+/* sym_describe_code into a fresh buffer; checks the return value. */
+static const char *
+describe_code(uintptr_t pc, int want_rc)
+{
+	static char buf[256];
+
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(sym_describe_code(pc, buf, sizeof(buf)), want_rc);
 	return buf;
 }
 
@@ -181,6 +203,118 @@ START_TEST(test_fini_restart)
 }
 END_TEST
 
+/* A call site of this file: file:line (function).  Check's
+ * START_TEST(name) defines the function name_fn. */
+START_TEST(test_code_line)
+{
+	char want[64];
+	uintptr_t pc = where_am_i(); int line = __LINE__;
+
+	snprintf(want, sizeof(want), "check_sym.c:%d (test_code_line_fn)",
+		 line);
+	ck_assert_str_eq(describe_code(pc, 0), want);
+	/* Again, from the cache. */
+	ck_assert_str_eq(describe_code(pc, 0), want);
+}
+END_TEST
+
+/* A call that is the last instruction of its function: pc is then the
+ * start of the next function, pc - 1 still the caller's. */
+__attribute__((noinline, noclone, noreturn)) static void
+last_call(uintptr_t *pc)
+{
+	*pc = (uintptr_t)__builtin_return_address(0);
+	abort();
+}
+
+/* Calls last_call (noreturn: nothing follows the call). */
+__attribute__((noinline, noclone)) static void
+ends_in_call(uintptr_t *pc, int go)
+{
+	if (go)
+		last_call(pc);
+}
+
+START_TEST(test_code_last_call)
+{
+	uintptr_t pc = 0;
+	const char *s;
+	char *slot;
+
+	/* Run it in a child: last_call aborts.  The pc comes back through
+	 * a shared page. */
+	slot = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(slot, MAP_FAILED);
+	if (fork() == 0) {
+		signal(SIGABRT, SIG_DFL);
+		ends_in_call((uintptr_t *)slot, 1);
+		_exit(0);
+	}
+	wait(NULL);
+	memcpy(&pc, slot, sizeof(pc));
+	munmap(slot, 4096);
+	ck_assert(pc != 0);
+	s = describe_code(pc, 0);
+	ck_assert_msg(has_prefix(s, "check_sym.c:") &&
+		      has_suffix(s, " (ends_in_call)"), "got '%s'", s);
+}
+END_TEST
+
+/* A call site inside libc: with its debug info (libc6-dbg) file:line
+ * (qsort), else qsort+0x8. */
+START_TEST(test_code_libc)
+{
+	void *libc;
+	void *f;
+	const char *s;
+
+	libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	ck_assert_ptr_nonnull(libc);
+	f = dlsym(libc, "qsort");
+	ck_assert_ptr_nonnull(f);
+	s = describe_code((uintptr_t)f + 8, 0);
+	ck_assert_msg(strcmp(s, "qsort+0x8") == 0 ||
+		      (strchr(s, ':') != NULL && has_suffix(s, " (qsort)")),
+		      "got '%s'", s);
+	dlclose(libc);
+}
+END_TEST
+
+/* Code no symbol covers (the ELF header of the program): the module's
+ * basename and the address in the ELF file. */
+START_TEST(test_code_module)
+{
+	const char *s;
+	char want[64];
+	uintptr_t phdr = getauxval(AT_PHDR);
+
+	ck_assert(phdr != 0);
+	s = describe_code(phdr + 1, 0);
+	snprintf(want, sizeof(want), "check_sym+0x");
+	ck_assert_msg(has_prefix(s, want), "got '%s'", s);
+}
+END_TEST
+
+/* No module: -1 and "".  Truncation keeps the NUL. */
+START_TEST(test_code_bad)
+{
+	char buf[8];
+	uintptr_t pc = where_am_i();
+
+	ck_assert_str_eq(describe_code(0x1, -1), "");
+	ck_assert_str_eq(describe_code(0, -1), "");
+	ck_assert_str_eq(describe_code((uintptr_t)-1, -1), "");
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(sym_describe_code(pc, buf, 6), 0);
+	ck_assert_str_eq(buf, "check");
+	ck_assert_int_eq(buf[6], 'x');
+	ck_assert_int_eq(sym_describe_code(pc, buf, 1), 0);
+	ck_assert_int_eq(buf[0], '\0');
+	ck_assert_int_eq(sym_describe_code(pc, NULL, 0), 0);
+}
+END_TEST
+
 /* The suite: one case, 60 s timeout. */
 static Suite *
 sym_suite(void)
@@ -198,6 +332,11 @@ sym_suite(void)
 	tcase_add_test(tc, test_truncate);
 	tcase_add_test(tc, test_libc);
 	tcase_add_test(tc, test_fini_restart);
+	tcase_add_test(tc, test_code_line);
+	tcase_add_test(tc, test_code_last_call);
+	tcase_add_test(tc, test_code_libc);
+	tcase_add_test(tc, test_code_module);
+	tcase_add_test(tc, test_code_bad);
 	suite_add_tcase(s, tc);
 	return s;
 }
