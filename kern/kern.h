@@ -64,6 +64,18 @@ int space_new_range(uintptr_t lo, uintptr_t hi);
  * private state).  0, or -ENOMEM when too many ranges. */
 int space_exclude(uintptr_t lo, uintptr_t hi);
 
+/*
+ * Hooks of the layer above: child_start(k) runs first thing in a new
+ * space (child number k; also in a space resumed after a barrier);
+ * describe(addr, buf, len) names memory in conflict reports before the
+ * symbol tables are tried (0 when it did).
+ */
+void space_set_hooks(void (*child_start)(unsigned child),
+		     int (*describe)(uintptr_t addr, char *buf, size_t len));
+
+/* "file.c:42 (func)" for a code address (a return address); 0 or -1. */
+int space_describe_code(uintptr_t pc, char *buf, size_t len);
+
 /* 1 while child number `child` of the caller is forked and not joined. */
 int space_child_running(unsigned child);
 

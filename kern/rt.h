@@ -127,6 +127,9 @@ struct rt {
 	char exe_path[4096];
 	char *stdio_buf;
 
+	void (*child_start_hook)(unsigned child);
+	int (*describe_hook)(uintptr_t addr, char *buf, size_t len);
+
 	struct child child[DET_MAX_CHILDREN];
 	pid_t reap[RT_MAX_REAP];	/* exiting children, reaped later */
 	size_t nreap;

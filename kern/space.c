@@ -112,9 +112,27 @@ space_new_range(uintptr_t lo, uintptr_t hi)
 }
 
 /* see kern.h */
+void
+space_set_hooks(void (*child_start)(unsigned child),
+		int (*describe)(uintptr_t addr, char *buf, size_t len))
+{
+	rt->child_start_hook = child_start;
+	rt->describe_hook = describe;
+}
+
+/* see kern.h */
+int
+space_describe_code(uintptr_t pc, char *buf, size_t len)
+{
+	return sym_describe_code(pc, buf, len);
+}
+
+/* see kern.h */
 int
 space_exclude(uintptr_t lo, uintptr_t hi)
 {
+	if (!rt)
+		return -EAGAIN;
 	rt_range_add(&rt->own, PAGE_DOWN(lo), PAGE_UP(hi));
 	return rt->own.overflow ? -ENOMEM : 0;
 }
@@ -323,6 +341,8 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	err = rt->dirty->begin(rt->map, &rt->dirty_state);
 	if (err)
 		child_fail(err);
+	if (rt->child_start_hook)
+		rt->child_start_hook(child);
 }
 
 /* The child process after fork: become a space, run fn on a new stack. */

@@ -400,6 +400,8 @@ describe(const struct regions *map, uintptr_t addr, char *buf, size_t len)
 {
 	const struct region *r;
 
+	if (rt->describe_hook && rt->describe_hook(addr, buf, len) == 0)
+		return;
 	if (sym_describe(addr, buf, len) == 0)
 		return;
 	r = map_find(map, addr);

@@ -1,40 +1,1000 @@
 /*
- * alloc.c -- det_malloc and friends.
+ * alloc.c -- the det allocator: one heap per space, at addresses that
+ * depend only on the space's place in the tree and on program order.
  *
- * For now these are glibc's allocator under det names: memory allocated
- * before a fork merges correctly, but a child that allocates writes
- * glibc's heap metadata and may conflict with its parent or siblings.
- * Per-space arenas at deterministic addresses are not built yet (see
- * README, "Not built yet").
+ * Address space.  At start-up the root reserves HEAP_SIZE bytes at the
+ * fixed address HEAP_BASE (PROT_NONE: no memory yet).  Every space owns
+ * a range of it: the root all of it; a child the range its parent
+ * carved out of its own free address space ("holes") at det_fork --
+ * a 1/64 share of the largest hole, so the sequence of grants, and with
+ * it every address, is a function of program order alone.
+ *
+ * Heap.  A space's heap lives at the start of its range: a header
+ * (struct heap, free lists, holes), then chunks of memory made
+ * read-write on demand (1 MiB, doubling to 64 MiB).  A child's chunks
+ * are new to its parent: kern publishes them whole at join
+ * (space_new_range) and maps them at the same addresses.  Blocks carry a
+ * 16-byte header (size class or pages, flags, the allocation site).
+ * Small sizes (<= 64 KiB) use 44 size classes with LIFO free lists;
+ * larger blocks get whole pages, reused first-fit.
+ *
+ * No false conflicts.  A space writes only its own heap's metadata.
+ * free() of a block outside the caller's range (its parent's, or an
+ * earlier-joined sibling's that the parent adopted) is deferred: noted
+ * in the caller's own heap, applied by the parent after a successful
+ * join, in order.  At join the parent also adopts the child's heap:
+ * its free blocks join the parent's free lists, its unused address space
+ * returns to the parent's holes.  A failed join returns the whole range.
+ *
+ * State that must never be merged (which heap is current, the grants
+ * handed to children) lives in `A`, a private mapping excluded from
+ * merging.  The heaps themselves are ordinary merged memory.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "alloc.h"
 #include "det.h"
+#include "kern.h"
+
+#define HEAP_BASE	0x200000000000UL	/* 32 TiB */
+#define HEAP_SIZE	0x200000000000UL	/* 32 TiB of addresses */
+#define PAGE		4096UL
+#define CHUNK_MIN	(1UL << 20)
+#define CHUNK_MAX	(64UL << 20)
+#define GRANT_MIN	(16UL << 20)
+#define NCLASS		44
+#define SMALL_MAX	65536UL
+#define NHOLES		64
+#define HDR		16
+
+#define HEAP_MAGIC	0xde7a11ec0ffee000ULL
+#define CHUNK_MAGIC	0xc4c4de7aU
+#define BLK_MAGIC	0xde7a
+
+#define F_FREE		1	/* on a free list */
+#define F_LARGE		2	/* npages counts whole pages */
+#define F_ALIAS		4	/* aligned alias: site = real header */
+
+#define ALIGN_UP(x, a)	(((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
+
+/* Before every block. */
+struct blk {
+	uint16_t magic;
+	uint8_t flags;
+	uint8_t cls;
+	uint32_t npages;
+	uintptr_t site;		/* return address of the allocating call */
+};
+
+/* At the start of every chunk; chunks of a heap are linked. */
+struct chunk {
+	uint32_t magic;
+	uint32_t pad;
+	uintptr_t end;		/* one past the chunk */
+	uintptr_t used;		/* blocks fill [chunk + 32, used) */
+	struct chunk *next;
+};
+
+/* A deferred free: a block of another space, freed here. */
+struct dfree {
+	struct dfree *next;
+	void *ptr;
+};
+
+struct hole {
+	uintptr_t lo;
+	uintptr_t hi;
+};
+
+/*
+ * A space's heap, at the start of its range: merged memory.  Invariant:
+ * only the owning space writes it while the space runs -- except
+ * child_used[k], which only child k writes (one byte each).
+ */
+struct heap {
+	uint64_t magic;
+	uintptr_t lo;		/* the space's range */
+	uintptr_t hi;
+	uintptr_t bump;		/* next byte of the current chunk */
+	struct chunk *cur;	/* the current chunk */
+	struct chunk *chunks;	/* all chunks, newest first */
+	size_t chunk_next;	/* size of the next chunk */
+	struct blk *free[NCLASS];
+	struct blk *large;	/* free large blocks */
+	struct dfree *dhead;	/* deferred frees, in order */
+	struct dfree *dtail;
+	size_t nholes;
+	struct hole holes[NHOLES];
+	uint8_t child_used[DET_MAX_CHILDREN];
+};
+
+/* Private, never merged (registered with space_exclude). */
+struct astate {
+	pthread_mutex_t lock;
+	int inited;
+	struct heap *h;		/* this space's heap; NULL until first use
+				   in a child */
+	struct hole mine;	/* this space's range */
+	uint8_t *used_flag;	/* child_used[self] in the parent's heap */
+	struct hole grant[DET_MAX_CHILDREN];	/* to our children */
+};
+
+static struct astate *A;	/* set once, before any fork */
+
+/* ---- size classes -------------------------------------------------- */
+
+/* Class of a small size n (1 <= n <= SMALL_MAX): 16-byte steps to 128,
+ * then four classes per doubling. */
+static unsigned
+size_class(size_t n)
+{
+	unsigned lg;
+	size_t base, q;
+
+	if (n <= 128)
+		return n ? (unsigned)((n + 15) / 16 - 1) : 0;
+	lg = 63 - (unsigned)__builtin_clzl(n - 1);
+	base = 1UL << lg;
+	q = (n - base + base / 4 - 1) / (base / 4);
+	return 8 + (lg - 7) * 4 + (unsigned)(q - 1);
+}
+
+static size_t
+class_size(unsigned c)
+{
+	unsigned lg;
+
+	if (c < 8)
+		return 16 * (c + 1);
+	lg = 7 + (c - 8) / 4;
+	return (1UL << lg) + ((c - 8) % 4 + 1) * ((1UL << lg) / 4);
+}
+
+/* Bytes a block occupies, header included. */
+static size_t
+blk_total(const struct blk *b)
+{
+	return (b->flags & F_LARGE) ? (size_t)b->npages * PAGE
+				    : HDR + class_size(b->cls);
+}
+
+static size_t
+blk_usable(const struct blk *b)
+{
+	return blk_total(b) - HDR;
+}
+
+/* ---- errors -------------------------------------------------------- */
+
+/* Bad use of the allocator: one line, then this space ends (SIGABRT:
+ * a child's parent sees DET_EFAULT; nothing of it is applied). */
+static void __attribute__((noreturn))
+bad_use(const char *what, const void *p)
+{
+	char line[160];
+	int n;
+
+	n = snprintf(line, sizeof(line), "det: %s(%p): %s; ending this "
+		     "space (depth %u)\n", what, p,
+		     "not a live block of the det allocator",
+		     space_depth());
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+	signal(SIGABRT, SIG_DFL);
+	raise(SIGABRT);
+	_exit(134);
+}
+
+/* ---- holes: free address space of a range --------------------------- */
+
+/* Return [lo, hi) to h's holes, merging neighbours.  A full table drops
+ * the smallest hole (address space is lost, never memory). */
+static void
+holes_put(struct heap *h, uintptr_t lo, uintptr_t hi)
+{
+	size_t i, j, small;
+
+	if (lo >= hi)
+		return;
+	for (i = 0; i < h->nholes && h->holes[i].hi < lo; i++)
+		;
+	if (i < h->nholes && h->holes[i].lo <= hi) {
+		if (lo < h->holes[i].lo)
+			h->holes[i].lo = lo;
+		if (hi > h->holes[i].hi)
+			h->holes[i].hi = hi;
+		j = i + 1;
+		if (j < h->nholes && h->holes[j].lo <= h->holes[i].hi) {
+			h->holes[i].hi = h->holes[j].hi;
+			memmove(&h->holes[j], &h->holes[j + 1],
+				(h->nholes - j - 1) * sizeof(h->holes[0]));
+			h->nholes--;
+		}
+		return;
+	}
+	if (h->nholes == NHOLES) {
+		for (small = 0, j = 1; j < NHOLES; j++)
+			if (h->holes[j].hi - h->holes[j].lo <
+			    h->holes[small].hi - h->holes[small].lo)
+				small = j;
+		if (h->holes[small].hi - h->holes[small].lo > hi - lo)
+			return;
+		memmove(&h->holes[small], &h->holes[small + 1],
+			(NHOLES - small - 1) * sizeof(h->holes[0]));
+		h->nholes--;
+		if (small < i)
+			i--;
+	}
+	memmove(&h->holes[i + 1], &h->holes[i],
+		(h->nholes - i) * sizeof(h->holes[0]));
+	h->holes[i].lo = lo;
+	h->holes[i].hi = hi;
+	h->nholes++;
+}
+
+/* Take `size` bytes from the lowest hole that has them; 0 if none. */
+static uintptr_t
+holes_take_low(struct heap *h, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < h->nholes; i++) {
+		uintptr_t lo = h->holes[i].lo;
+
+		if (h->holes[i].hi - lo < size)
+			continue;
+		h->holes[i].lo += size;
+		if (h->holes[i].lo == h->holes[i].hi) {
+			memmove(&h->holes[i], &h->holes[i + 1],
+				(h->nholes - i - 1) * sizeof(h->holes[0]));
+			h->nholes--;
+		}
+		return lo;
+	}
+	return 0;
+}
+
+/* ---- chunks --------------------------------------------------------- */
+
+/*
+ * Make a new chunk of at least `need` bytes read-write and link it.
+ * In a child the chunk is new memory for the parent: tell kern.
+ * Returns the chunk or NULL (ENOMEM).
+ */
+static struct chunk *
+chunk_new(struct heap *h, size_t need)
+{
+	size_t size = h->chunk_next;
+	struct chunk *c;
+	uintptr_t lo;
+
+	if (size < ALIGN_UP(need + sizeof(*c), CHUNK_MIN))
+		size = ALIGN_UP(need + sizeof(*c), CHUNK_MIN);
+	lo = holes_take_low(h, size);
+	if (!lo)
+		return NULL;
+	if (mprotect((void *)lo, size, PROT_READ | PROT_WRITE) < 0 ||
+	    space_new_range(lo, lo + size) < 0) {
+		holes_put(h, lo, lo + size);
+		return NULL;
+	}
+	if (h->chunk_next < CHUNK_MAX)
+		h->chunk_next *= 2;
+	c = (struct chunk *)lo;
+	c->magic = CHUNK_MAGIC;
+	c->end = lo + size;
+	c->used = lo + sizeof(*c);
+	c->next = h->chunks;
+	h->chunks = c;
+	return c;
+}
+
+/* Carve `total` bytes (a multiple of 16) for a new block. */
+static struct blk *
+carve(struct heap *h, size_t total)
+{
+	struct chunk *c;
+	struct blk *b;
+
+	if (!h->cur || h->bump + total > h->cur->end) {
+		c = chunk_new(h, total);
+		if (!c)
+			return NULL;
+		/* A block bigger than a quarter chunk gets its own chunk;
+		 * the current one stays current. */
+		if (total > CHUNK_MAX / 4 && h->cur) {
+			b = (struct blk *)(c + 1);
+			c->used = (uintptr_t)b + total;
+			return b;
+		}
+		if (h->cur)
+			h->cur->used = h->bump;
+		h->cur = c;
+		h->bump = (uintptr_t)(c + 1);
+	}
+	b = (struct blk *)h->bump;
+	h->bump += total;
+	h->cur->used = h->bump;
+	return b;
+}
+
+/* ---- heaps ---------------------------------------------------------- */
+
+/* Set up a heap over [lo, hi); its header lives in its first chunk. */
+static struct heap *
+heap_create(uintptr_t lo, uintptr_t hi)
+{
+	size_t first = ALIGN_UP(sizeof(struct heap), PAGE) + CHUNK_MIN;
+	struct heap *h;
+
+	if (hi - lo < first)
+		return NULL;
+	if (mprotect((void *)lo, first, PROT_READ | PROT_WRITE) < 0 ||
+	    space_new_range(lo, lo + first) < 0)
+		return NULL;
+	h = (struct heap *)lo;
+	memset(h, 0, sizeof(*h));
+	h->magic = HEAP_MAGIC;
+	h->lo = lo;
+	h->hi = hi;
+	h->chunk_next = CHUNK_MIN;
+	/* The rest of the first mapping is the first chunk. */
+	h->cur = (struct chunk *)(lo + ALIGN_UP(sizeof(*h), PAGE));
+	h->cur->magic = CHUNK_MAGIC;
+	h->cur->end = lo + first;
+	h->cur->used = (uintptr_t)(h->cur + 1);
+	h->chunks = h->cur;
+	h->bump = h->cur->used;
+	holes_put(h, lo + first, hi);
+	return h;
+}
+
+/* Keep `A` out of every merge (once the runtime is up: before any fork,
+ * alloc_fork_prepare calls this again). */
+static void
+alloc_exclude(void)
+{
+	space_exclude((uintptr_t)A, (uintptr_t)A + ALIGN_UP(sizeof(*A), PAGE));
+}
+
+/*
+ * First use in the process: map the private state, reserve the heap
+ * area and create the root heap.  Runs before main at the latest (the
+ * first malloc), so it allocates nothing itself.
+ */
+static int
+alloc_init(void)
+{
+	void *p;
+
+	if (A && A->inited)
+		return 0;
+	if (!A) {
+		p = mmap(NULL, ALIGN_UP(sizeof(*A), PAGE),
+			 PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		A = p;
+		pthread_mutex_init(&A->lock, NULL);
+	}
+	p = mmap((void *)HEAP_BASE, HEAP_SIZE, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+		 MAP_FIXED_NOREPLACE, -1, 0);
+	if (p != (void *)HEAP_BASE) {
+		static const char msg[] = "det: cannot reserve the heap "
+			"area at 0x200000000000 (already in use)\n";
+
+		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		if (p != MAP_FAILED)
+			munmap(p, HEAP_SIZE);
+		return -1;
+	}
+	alloc_exclude();
+	A->h = heap_create(HEAP_BASE, HEAP_BASE + HEAP_SIZE);
+	if (!A->h)
+		return -1;
+	A->inited = 1;
+	return 0;
+}
+
+/* The calling space's heap, made on first use in a child (lock held).
+ * NULL when out of memory. */
+static struct heap *
+alloc_current(void)
+{
+	if (!A->h && A->mine.hi) {
+		A->h = heap_create(A->mine.lo, A->mine.hi);
+		if (A->h && A->used_flag)
+			*A->used_flag = 1;
+	}
+	return A->h;
+}
+
+/* ---- allocation ----------------------------------------------------- */
+
+/* Allocate n bytes in the current heap (lock held). */
+static void *
+heap_alloc(struct heap *h, size_t n, uintptr_t site)
+{
+	struct blk *b, **pp;
+	size_t total;
+	unsigned c;
+
+	if (n == 0)
+		n = 1;
+	if (n <= SMALL_MAX) {
+		c = size_class(n);
+		b = h->free[c];
+		if (b) {
+			h->free[c] = *(struct blk **)(b + 1);
+		} else {
+			b = carve(h, HDR + class_size(c));
+			if (!b)
+				return NULL;
+		}
+		b->cls = (uint8_t)c;
+		b->npages = 0;
+		b->flags = 0;
+	} else {
+		if (n > HEAP_SIZE / 2)
+			return NULL;
+		total = ALIGN_UP(n + HDR, PAGE);
+		for (pp = &h->large; *pp; pp = (struct blk **)(*pp + 1))
+			if ((size_t)(*pp)->npages * PAGE >= total &&
+			    (size_t)(*pp)->npages * PAGE <= total * 2)
+				break;
+		b = *pp;
+		if (b) {
+			*pp = *(struct blk **)(b + 1);
+		} else {
+			b = carve(h, total);
+			if (!b)
+				return NULL;
+			b->npages = (uint32_t)(total / PAGE);
+		}
+		b->cls = 0;
+		b->flags = F_LARGE;
+	}
+	b->magic = BLK_MAGIC;
+	b->site = site;
+	return b + 1;
+}
+
+/* The header of block p, following an aligned alias; NULL if p is not
+ * a block of ours. */
+static struct blk *
+blk_of(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	struct blk *b;
+
+	if (a < HEAP_BASE + HDR || a >= HEAP_BASE + HEAP_SIZE || (a & 15))
+		return NULL;
+	b = (struct blk *)p - 1;
+	if (b->magic != BLK_MAGIC)
+		return NULL;
+	if (b->flags & F_ALIAS) {
+		b = (struct blk *)b->site;
+		if ((uintptr_t)b < HEAP_BASE ||
+		    (uintptr_t)b >= HEAP_BASE + HEAP_SIZE ||
+		    b->magic != BLK_MAGIC || (b->flags & F_ALIAS))
+			return NULL;
+	}
+	return b;
+}
+
+/* Put block b on h's free lists (h owns b's address). */
+static void
+heap_release(struct heap *h, struct blk *b)
+{
+	struct blk **list = (b->flags & F_LARGE) ? &h->large
+						 : &h->free[b->cls];
+
+	b->flags |= F_FREE;
+	*(struct blk **)(b + 1) = *list;
+	*list = b;
+}
+
+/* Free p in the current space (lock held). */
+static void
+heap_free(struct heap *h, void *p, const char *what)
+{
+	struct blk *b = blk_of(p);
+	struct dfree *d;
+
+	if (!b || (b->flags & F_FREE))
+		bad_use(what, p);
+	if ((uintptr_t)b >= h->lo && (uintptr_t)b < h->hi) {
+		heap_release(h, b);
+		return;
+	}
+	/* Another space's block: the parent frees it at join. */
+	d = heap_alloc(h, sizeof(*d), 0);
+	if (!d)
+		return;		/* out of memory: the block leaks */
+	d->next = NULL;
+	d->ptr = p;
+	if (h->dtail)
+		h->dtail->next = d;
+	else
+		h->dhead = d;
+	h->dtail = d;
+}
+
+/* ---- fork and join ---------------------------------------------------- */
+
+/* see alloc.h */
+int
+alloc_fork_prepare(unsigned child)
+{
+	struct heap *h;
+	size_t i, best = 0, size;
+	int rc = -ENOMEM;
+
+	if (alloc_init() < 0)
+		return -ENOMEM;
+	alloc_exclude();
+	pthread_mutex_lock(&A->lock);
+	h = alloc_current();
+	if (!h) {
+		pthread_mutex_unlock(&A->lock);
+		return -ENOMEM;
+	}
+	for (i = 1; i < h->nholes; i++)
+		if (h->holes[i].hi - h->holes[i].lo >
+		    h->holes[best].hi - h->holes[best].lo)
+			best = i;
+	if (h->nholes) {
+		size = (h->holes[best].hi - h->holes[best].lo) / 64;
+		size &= ~(CHUNK_MIN - 1);
+		if (size < GRANT_MIN)
+			size = h->holes[best].hi - h->holes[best].lo;
+		if (size >= GRANT_MIN) {
+			/* From the top of the hole: the heap grows up from
+			 * the bottom. */
+			A->grant[child].hi = h->holes[best].hi;
+			A->grant[child].lo = h->holes[best].hi - size;
+			h->holes[best].hi -= size;
+			if (h->holes[best].lo == h->holes[best].hi) {
+				memmove(&h->holes[best], &h->holes[best + 1],
+					(h->nholes - best - 1) *
+					sizeof(h->holes[0]));
+				h->nholes--;
+			}
+			h->child_used[child] = 0;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&A->lock);
+	return rc;
+}
+
+
+/* see alloc.h */
+void
+alloc_fork_abort(unsigned child)
+{
+	pthread_mutex_lock(&A->lock);
+	holes_put(A->h, A->grant[child].lo, A->grant[child].hi);
+	memset(&A->grant[child], 0, sizeof(A->grant[child]));
+	pthread_mutex_unlock(&A->lock);
+}
+
+/* see alloc.h */
+void
+alloc_child_start(unsigned child)
+{
+	struct heap *parent, *mine;
+
+	if (!A || !A->inited)
+		return;
+	/* This space's range is the grant; its heap is made on first use,
+	 * and until then the parent's heap is read, never written.  A
+	 * space resumed after a barrier finds the heap it had made, merged
+	 * into the parent's memory it was forked from. */
+	parent = A->h;
+	mine = (struct heap *)A->grant[child].lo;
+	A->mine = A->grant[child];
+	A->used_flag = parent ? &parent->child_used[child] : NULL;
+	A->h = NULL;
+	if (parent && parent->child_used[child] && mine->magic == HEAP_MAGIC)
+		A->h = mine;
+	memset(A->grant, 0, sizeof(A->grant));
+}
+
+/* Move every block of list `from` onto list *to (both of the parent). */
+static void
+list_adopt(struct blk **to, struct blk *from)
+{
+	while (from) {
+		struct blk *next = *(struct blk **)(from + 1);
+
+		*(struct blk **)(from + 1) = *to;
+		*to = from;
+		from = next;
+	}
+}
+
+/*
+ * Take over child heap ch, now merged into ours: apply its deferred
+ * frees in order, adopt its free blocks, chunks and unused addresses.
+ */
+static void
+heap_adopt(struct heap *h, struct heap *ch)
+{
+	struct dfree *d, *next;
+	struct chunk *tail;
+	unsigned c;
+	size_t i;
+
+	for (d = ch->dhead; d; d = next) {
+		struct blk *b = blk_of(d->ptr);
+
+		next = d->next;
+		if (!b || (b->flags & F_FREE))
+			fprintf(stderr, "det: free(%p) in a child: not a live "
+				"block (double free?); ignored at join\n",
+				d->ptr);
+		else
+			heap_free(h, d->ptr, "free");
+		heap_release(h, blk_of(d));
+	}
+	for (c = 0; c < NCLASS; c++)
+		list_adopt(&h->free[c], ch->free[c]);
+	list_adopt(&h->large, ch->large);
+	if (ch->chunks) {
+		for (tail = ch->chunks; tail->next; tail = tail->next)
+			;
+		tail->next = h->chunks;
+		h->chunks = ch->chunks;
+	}
+	for (i = 0; i < ch->nholes; i++)
+		holes_put(h, ch->holes[i].lo, ch->holes[i].hi);
+}
+
+/* see alloc.h */
+void
+alloc_join_done(unsigned child, int applied)
+{
+	struct hole g;
+	struct heap *h, *ch;
+
+	if (!A || !A->inited)
+		return;
+	pthread_mutex_lock(&A->lock);
+	h = A->h;
+	g = A->grant[child];
+	memset(&A->grant[child], 0, sizeof(A->grant[child]));
+	ch = (struct heap *)g.lo;
+	if (h && g.hi) {
+		if (applied && h->child_used[child] &&
+		    ch->magic == HEAP_MAGIC && ch->lo == g.lo)
+			heap_adopt(h, ch);
+		else
+			holes_put(h, g.lo, g.hi);
+		h->child_used[child] = 0;
+	}
+	pthread_mutex_unlock(&A->lock);
+}
+
+/*
+ * Conflict reports: "heap block of N bytes allocated at SITE" for an
+ * address inside a live or free block of the calling space's heap.
+ * 0, or -1 when addr is not in a block.
+ */
+static int
+alloc_describe(uintptr_t addr, char *buf, size_t len)
+{
+	char site[80];
+	struct chunk *c;
+	struct blk *b;
+	uintptr_t p;
+
+	if (!A || !A->h || addr < HEAP_BASE || addr >= HEAP_BASE + HEAP_SIZE)
+		return -1;
+	for (c = A->h->chunks; c; c = c->next) {
+		if (addr < (uintptr_t)c || addr >= c->end)
+			continue;
+		for (p = (uintptr_t)(c + 1); p < c->used; p += blk_total(b)) {
+			b = (struct blk *)p;
+			if (b->magic != BLK_MAGIC || blk_total(b) == 0)
+				return -1;
+			if (addr >= p + blk_total(b))
+				continue;
+			if (addr < p + HDR) {
+				snprintf(buf, len, "heap block header");
+				return 0;
+			}
+			if (!b->site || space_describe_code(b->site, site,
+							    sizeof(site)))
+				snprintf(site, sizeof(site), "%#lx",
+					 (unsigned long)b->site);
+			snprintf(buf, len, "heap block of %zu bytes "
+				 "allocated at %s", blk_usable(b), site);
+			return 0;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+/* see alloc.h */
+void
+alloc_register(void)
+{
+	space_set_hooks(alloc_child_start, alloc_describe);
+}
+
+/* ---- the API ---------------------------------------------------------- */
+
+static void *
+do_malloc(size_t n, uintptr_t site)
+{
+	struct heap *h;
+	void *p = NULL;
+
+	if ((!A || !A->inited) && alloc_init() < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_lock(&A->lock);
+	h = alloc_current();
+	if (h)
+		p = heap_alloc(h, n, site);
+	pthread_mutex_unlock(&A->lock);
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+static void
+do_free(void *p, const char *what)
+{
+	struct heap *h;
+
+	if (!p)
+		return;
+	if (!A || !A->inited)
+		bad_use(what, p);
+	pthread_mutex_lock(&A->lock);
+	h = alloc_current();
+	if (h)
+		heap_free(h, p, what);
+	pthread_mutex_unlock(&A->lock);
+}
+
+static void *
+do_calloc(size_t n, size_t size, uintptr_t site)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = do_malloc(n * size, site);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+static void *
+do_realloc(void *p, size_t n, uintptr_t site)
+{
+	struct blk *b;
+	void *q;
+	size_t old;
+
+	if (!p)
+		return do_malloc(n, site);
+	if (n == 0) {
+		do_free(p, "realloc");
+		return NULL;
+	}
+	b = blk_of(p);
+	if (!b || (b->flags & F_FREE))
+		bad_use("realloc", p);
+	old = blk_usable(b) - ((uintptr_t)p - (uintptr_t)(b + 1));
+	/* Shrinking or growing within the block: keep it, if it is ours
+	 * (writing another space's header would be a false conflict). */
+	if (n <= old && n >= old / 2 && !(b->flags & F_LARGE) &&
+	    A->h && (uintptr_t)b >= A->h->lo && (uintptr_t)b < A->h->hi)
+		return p;
+	q = do_malloc(n, site);
+	if (!q)
+		return NULL;
+	memcpy(q, p, n < old ? n : old);
+	do_free(p, "realloc");
+	return q;
+}
+
+static void *
+do_memalign(size_t align, size_t n, uintptr_t site)
+{
+	uintptr_t raw, q;
+	struct blk *alias, *b;
+	void *p;
+
+	if (align <= 16)
+		return do_malloc(n, site);
+	if (n > SIZE_MAX - align - HDR) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = do_malloc(n + align + HDR, site);
+	if (!p)
+		return NULL;
+	raw = (uintptr_t)p;
+	if (!(raw & (align - 1)))
+		return p;
+	q = ALIGN_UP(raw + HDR, align);
+	b = (struct blk *)p - 1;
+	alias = (struct blk *)q - 1;
+	alias->magic = BLK_MAGIC;
+	alias->flags = F_ALIAS;
+	alias->cls = 0;
+	alias->npages = 0;
+	alias->site = (uintptr_t)b;
+	return (void *)q;
+}
+
+#define SITE	((uintptr_t)__builtin_return_address(0))
 
 /* see det.h */
 void *
 det_malloc(size_t n)
 {
-	return malloc(n);
+	return do_malloc(n, SITE);
 }
 
 /* see det.h */
 void *
 det_calloc(size_t n, size_t size)
 {
-	return calloc(n, size);
+	return do_calloc(n, size, SITE);
 }
 
 /* see det.h */
 void *
 det_realloc(void *p, size_t n)
 {
-	return realloc(p, n);
+	return do_realloc(p, n, SITE);
 }
 
 /* see det.h */
 void
 det_free(void *p)
 {
-	free(p);
+	do_free(p, "free");
 }
+
+/* see det.h */
+size_t
+det_malloc_usable_size(void *p)
+{
+	struct blk *b;
+
+	if (!p)
+		return 0;
+	b = blk_of(p);
+	if (!b || (b->flags & F_FREE))
+		bad_use("malloc_usable_size", p);
+	return blk_usable(b) - ((uintptr_t)p - (uintptr_t)(b + 1));
+}
+
+/* see det.h */
+int
+det_posix_memalign(void **out, size_t align, size_t n)
+{
+	void *p;
+
+	if (!align || (align & (align - 1)) || align % sizeof(void *))
+		return EINVAL;
+	p = do_memalign(align, n, SITE);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+/*
+ * The standard names, so that every allocation of the program and of
+ * libc (stdio, qsort, strdup...) comes from the space's own heap.  Not
+ * in sanitizer builds: AddressSanitizer owns malloc there.
+ */
+#ifndef __SANITIZE_ADDRESS__
+void *
+malloc(size_t n)
+{
+	return do_malloc(n, SITE);
+}
+
+void
+free(void *p)
+{
+	do_free(p, "free");
+}
+
+void *
+calloc(size_t n, size_t size)
+{
+	return do_calloc(n, size, SITE);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	return do_realloc(p, n, SITE);
+}
+
+void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return do_realloc(p, n * size, SITE);
+}
+
+int
+posix_memalign(void **out, size_t align, size_t n)
+{
+	void *p;
+
+	if (!align || (align & (align - 1)) || align % sizeof(void *))
+		return EINVAL;
+	p = do_memalign(align, n, SITE);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+void *
+aligned_alloc(size_t align, size_t n)
+{
+	if (!align || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return do_memalign(align, n, SITE);
+}
+
+void *
+memalign(size_t align, size_t n)
+{
+	if (!align || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return do_memalign(align, n, SITE);
+}
+
+void *
+valloc(size_t n)
+{
+	return do_memalign(PAGE, n, SITE);
+}
+
+void *
+pvalloc(size_t n)
+{
+	return do_memalign(PAGE, ALIGN_UP(n, PAGE), SITE);
+}
+
+size_t
+malloc_usable_size(void *p)
+{
+	return det_malloc_usable_size(p);
+}
+#endif /* __SANITIZE_ADDRESS__ */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "det.h"
 #include "kern.h"
 
@@ -75,6 +76,7 @@ env_flag(const char *name, int *out)
 __attribute__((constructor(102))) static void
 det_init(void)
 {
+	alloc_register();
 	env_flag("DET_QUIET", &det_config.quiet);
 	env_flag("DET_APPLY_PARTIAL", &det_config.apply_partial);
 	env_flag("DET_FALLBACK_LOCAL", &det_config.fallback_local);
@@ -84,9 +86,16 @@ det_init(void)
 int
 det_fork(unsigned child, det_fn fn, void *arg)
 {
-	if (child >= DET_MAX_CHILDREN || !fn)
+	int r;
+
+	if (child >= DET_MAX_CHILDREN || !fn || space_child_running(child))
 		return DET_EINVAL;
-	return det_rc(space_fork(child, fn, arg), NULL);
+	if (alloc_fork_prepare(child) < 0)
+		return DET_ENOMEM;
+	r = space_fork(child, fn, arg);
+	if (r)
+		alloc_fork_abort(child);
+	return det_rc(r, NULL);
 }
 
 /* see det.h */
@@ -114,9 +123,18 @@ join_common(unsigned child, struct det_status *st, int sync)
 	memset(st, 0, sizeof(*st));
 	st->syscall_nr = -1;
 	st->node = DET_NODE_LOCAL;
+	int was, r;
+
 	if (child >= DET_MAX_CHILDREN)
 		return det_rc(-EINVAL, st);
-	return det_rc(space_join(child, &o, st, sync), st);
+	was = space_child_running(child);
+	r = space_join(child, &o, st, sync);
+	/* The child is gone: its heap becomes ours if the join applied
+	 * its memory; otherwise its address range returns. */
+	if (was && !space_child_running(child))
+		alloc_join_done(child, r == 0 ||
+				(r == SPACE_ECONFLICT && o.apply_partial));
+	return det_rc(r, st);
 }
 
 /* see det.h */

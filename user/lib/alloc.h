@@ -1,0 +1,18 @@
+/*
+ * alloc.h -- the det allocator's hooks for det.c (see alloc.c).
+ */
+#ifndef USER_ALLOC_H
+#define USER_ALLOC_H
+
+/* Parent, before forking child: carve its address range.  0 or -ENOMEM. */
+int alloc_fork_prepare(unsigned child);
+/* Parent, when the fork failed: take the range back. */
+void alloc_fork_abort(unsigned child);
+/* Parent, after child ended: adopt its heap (applied) or take the range
+ * back (the join applied nothing). */
+void alloc_join_done(unsigned child, int applied);
+/* Install the allocator's hooks into kern: a new space's start, and
+ * conflict descriptions for heap memory. */
+void alloc_register(void);
+
+#endif /* USER_ALLOC_H */
