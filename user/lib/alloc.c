@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -128,6 +129,22 @@ struct astate {
 };
 
 static struct astate *A;	/* set once, before any fork */
+
+/* The lock, taken only once the process has more than one thread
+ * (__libc_single_threaded stays 0 once a thread was created). */
+static void
+lock(void)
+{
+	if (!__libc_single_threaded)
+		pthread_mutex_lock(&A->lock);
+}
+
+static void
+unlock(void)
+{
+	if (!__libc_single_threaded)
+		pthread_mutex_unlock(&A->lock);
+}
 
 /* ---- size classes -------------------------------------------------- */
 
@@ -543,10 +560,10 @@ alloc_fork_prepare(unsigned child)
 	if (alloc_init() < 0)
 		return -ENOMEM;
 	alloc_exclude();
-	pthread_mutex_lock(&A->lock);
+	lock();
 	h = alloc_current();
 	if (!h) {
-		pthread_mutex_unlock(&A->lock);
+		unlock();
 		return -ENOMEM;
 	}
 	for (i = 1; i < h->nholes; i++)
@@ -574,7 +591,7 @@ alloc_fork_prepare(unsigned child)
 			rc = 0;
 		}
 	}
-	pthread_mutex_unlock(&A->lock);
+	unlock();
 	return rc;
 }
 
@@ -583,10 +600,10 @@ alloc_fork_prepare(unsigned child)
 void
 alloc_fork_abort(unsigned child)
 {
-	pthread_mutex_lock(&A->lock);
+	lock();
 	holes_put(A->h, A->grant[child].lo, A->grant[child].hi);
 	memset(&A->grant[child], 0, sizeof(A->grant[child]));
-	pthread_mutex_unlock(&A->lock);
+	unlock();
 }
 
 /* see alloc.h */
@@ -670,7 +687,7 @@ alloc_join_done(unsigned child, int applied)
 
 	if (!A || !A->inited)
 		return;
-	pthread_mutex_lock(&A->lock);
+	lock();
 	h = A->h;
 	g = A->grant[child];
 	memset(&A->grant[child], 0, sizeof(A->grant[child]));
@@ -683,7 +700,7 @@ alloc_join_done(unsigned child, int applied)
 			holes_put(h, g.lo, g.hi);
 		h->child_used[child] = 0;
 	}
-	pthread_mutex_unlock(&A->lock);
+	unlock();
 }
 
 /*
@@ -746,11 +763,11 @@ do_malloc(size_t n, uintptr_t site)
 		errno = ENOMEM;
 		return NULL;
 	}
-	pthread_mutex_lock(&A->lock);
+	lock();
 	h = alloc_current();
 	if (h)
 		p = heap_alloc(h, n, site);
-	pthread_mutex_unlock(&A->lock);
+	unlock();
 	if (!p)
 		errno = ENOMEM;
 	return p;
@@ -765,11 +782,11 @@ do_free(void *p, const char *what)
 		return;
 	if (!A || !A->inited)
 		bad_use(what, p);
-	pthread_mutex_lock(&A->lock);
+	lock();
 	h = alloc_current();
 	if (h)
 		heap_free(h, p, what);
-	pthread_mutex_unlock(&A->lock);
+	unlock();
 }
 
 static void *
