@@ -32,6 +32,7 @@
 #define RT_MAX_OWN	480	/* runtime mappings at once (rt_mmap) */
 #define RT_STACK_SIZE	(8UL << 20)
 #define RT_MAX_REAP	64
+#define RT_MAX_HOLDERS	(DET_MAX_CHILDREN + 1)
 
 /* A half-open address range [lo, hi). */
 struct rt_range {
@@ -71,13 +72,19 @@ enum msg_type { MSG_DONE = 1, MSG_BARRIER, MSG_FAIL, MSG_ACK, MSG_EXIT };
 struct msg {
 	int type;
 	int code;		/* DONE: exit code; FAIL: -errno; ACK: result */
-	pid_t holder;		/* snapshot holder of the sender */
 	size_t npages;		/* dirty pages published */
 	size_t nfresh;		/* fresh ranges published (see rt->fresh) */
 	uintptr_t sp;		/* stack pointer at publish */
 };
 
 enum slot_state { SLOT_FREE = 0, SLOT_RUNNING };
+
+/* A snapshot holder of this space (space_holder.c). */
+struct holder {
+	pid_t pid;		/* 0: free slot */
+	int refs;		/* running children using it */
+	struct regions *map;	/* the merged regions it holds */
+};
 
 /* A forked child, as its parent sees it. */
 struct child {
@@ -91,6 +98,7 @@ struct child {
 				   its fresh ranges (rt_fresh_area) */
 	size_t bitmap_len;
 	void *stack;		/* the child's fn stack (reserved here) */
+	int holder;		/* index in rt->holders, or -1 */
 };
 
 struct dirty_ops;
@@ -102,7 +110,6 @@ struct rt {
 
 	/* Child side: how to publish to the parent. */
 	int parent_sock;
-	pid_t holder;
 	struct regions *map;
 	uint8_t *bitmap;
 	size_t bitmap_len;
@@ -131,6 +138,8 @@ struct rt {
 	int (*describe_hook)(uintptr_t addr, char *buf, size_t len);
 
 	struct child child[DET_MAX_CHILDREN];
+	struct holder holders[RT_MAX_HOLDERS];
+	int hcur;			/* the current holder, or -1 */
 	pid_t reap[RT_MAX_REAP];	/* exiting children, reaped later */
 	size_t nreap;
 	struct space_stats stats;

@@ -59,9 +59,11 @@ space_init(void)
 	rt_range_add(&rt->own, (uintptr_t)r,
 		     (uintptr_t)r + PAGE_UP(sizeof(*r)));
 	rt->parent_sock = -1;
-	rt->holder = -1;
-	for (i = 0; i < DET_MAX_CHILDREN; i++)
+	rt->hcur = -1;
+	for (i = 0; i < DET_MAX_CHILDREN; i++) {
 		rt->child[i].sock = rt->child[i].peer = -1;
+		rt->child[i].holder = -1;
+	}
 	err = map_sys_init();
 	if (err)
 		return err;
@@ -169,12 +171,14 @@ slot_release(struct child *c)
 {
 	if (c->sock >= 0)
 		close(c->sock);
+	holder_put(c);
 	map_free(c->map);
 	rt_munmap(c->bitmap, c->bitmap_len);
 	rt_munmap(c->stack, RT_STACK_SIZE);
 	memset(c, 0, sizeof(*c));
 	c->sock = -1;
 	c->peer = -1;
+	c->holder = -1;
 }
 
 /*
@@ -240,26 +244,6 @@ space_recv(int sock, struct msg *m)
 }
 
 /*
- * The snapshot holder: a frozen copy of the child's memory as of its
- * start, read by the parent at join.  Holds no file descriptors, takes no
- * signal but SIGKILL, and dies with the child.
- */
-static void __attribute__((noreturn))
-holder_main(pid_t child)
-{
-	sigset_t all;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != child)
-		_exit(0);
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, NULL);
-	close_range(0, ~0U, 0);
-	for (;;)
-		pause();
-}
-
-/*
  * In a freshly forked space: release the parent's children (their
  * sockets and memory), except c, whose resources this space adopts.
  */
@@ -283,11 +267,9 @@ child_forget_siblings(const struct child *c)
 void
 child_fail(int err)
 {
-	struct msg m = { .type = MSG_FAIL, .code = err, .holder = -1 };
+	struct msg m = { .type = MSG_FAIL, .code = err };
 
 	space_send(rt->parent_sock, &m);
-	if (rt->holder > 0)
-		kill(rt->holder, SIGKILL);
 	_exit(127);
 }
 
@@ -300,19 +282,19 @@ child_main(void)
 }
 
 /*
- * Become a space: forget the parent's children, adopt sock/map/bitmap,
- * fork the snapshot holder, start dirty tracking.  Returns only on
- * success; failures end the process through child_fail.
+ * Become a space: forget the parent's children and holders, adopt
+ * sock/map/bitmap, start dirty tracking.  Returns only on success;
+ * failures end the process through child_fail.
  */
 void
 space_become(unsigned child, const struct child *c, pid_t parent)
 {
-	pid_t h, self;
 	int err;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);
+	holder_forget();
 	child_forget_siblings(c);
 	if (rt->parent_sock >= 0)
 		close(rt->parent_sock);
@@ -329,15 +311,9 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	if (c == &rt->child[child]) {
 		memset(&rt->child[child], 0, sizeof(*c));
 		rt->child[child].sock = rt->child[child].peer = -1;
+		rt->child[child].holder = -1;
 	}
 	memset(&rt->stats, 0, sizeof(rt->stats));
-	self = getpid();
-	h = fork();
-	if (h < 0)
-		child_fail(-errno);
-	if (h == 0)
-		holder_main(self);
-	rt->holder = h;
 	err = rt->dirty->begin(rt->map, &rt->dirty_state);
 	if (err)
 		child_fail(err);
@@ -424,6 +400,12 @@ space_fork(unsigned child, det_fn fn, void *arg)
 	err = space_prepare(c);
 	if (err)
 		return err;
+	err = holder_get(c);
+	if (err) {
+		close(c->peer);
+		slot_release(c);
+		return err;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -450,7 +432,7 @@ space_fork(unsigned child, det_fn fn, void *arg)
 int
 space_publish(int type, int code, struct msg *reply)
 {
-	struct msg m = { .type = type, .code = code, .holder = rt->holder };
+	struct msg m = { .type = type, .code = code };
 	long n;
 	int err;
 
@@ -477,14 +459,11 @@ space_publish(int type, int code, struct msg *reply)
 	return space_recv(rt->parent_sock, reply);
 }
 
-/* Child side: end this space for good. */
+/* Child side: end this space for good (its own holders and unjoined
+ * children die with it). */
 void
 child_leave(void)
 {
-	if (rt->holder > 0) {
-		kill(rt->holder, SIGKILL);
-		waitpid(rt->holder, NULL, 0);
-	}
 	_exit(0);
 }
 

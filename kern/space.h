@@ -21,6 +21,12 @@ void child_fail(int err) __attribute__((noreturn));
 void child_leave(void) __attribute__((noreturn));
 int space_open_mem(pid_t pid);
 void space_reap(int block);
+
+/* space_holder.c */
+int holder_get(struct child *c);
+void holder_put(struct child *c);
+pid_t holder_pid(const struct child *c);
+void holder_forget(void);
 void space_reap_later(pid_t pid);
 
 /* space_merge.c: merge what child published (message m) into the

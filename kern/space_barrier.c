@@ -113,7 +113,7 @@ int
 space_resume(unsigned child, struct child *c, const struct msg *m, int rc)
 {
 	struct msg exit_msg = { .type = MSG_EXIT };
-	struct child nc = { .sock = -1, .peer = -1 };
+	struct child nc = { .sock = -1, .peer = -1, .holder = -1 };
 	uintptr_t lo = 0, hi = 0;
 	uint8_t *stk = NULL;
 	ucontext_t ctx;
@@ -129,6 +129,13 @@ space_resume(unsigned child, struct child *c, const struct msg *m, int rc)
 	/* The replacement runs on the same stack range as the old child. */
 	rt_munmap(nc.stack, RT_STACK_SIZE);
 	nc.stack = c->stack;
+	err = holder_get(&nc);
+	if (err) {
+		nc.stack = NULL;
+		close(nc.peer);
+		slot_release(&nc);
+		goto err_stk;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();

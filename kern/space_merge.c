@@ -470,14 +470,14 @@ merge_child(unsigned child, struct child *c, const struct msg *m,
 	x.cfd = space_open_mem(c->pid);
 	if (x.cfd < 0)
 		return x.cfd;
-	x.sfd = space_open_mem(m->holder);
+	x.sfd = space_open_mem(holder_pid(c));
 	if (x.sfd < 0) {
 		err = x.sfd;
 		goto err_cfd;
 	}
 	x.touch = rt->depth > 0 && rt->dirty->user_writes_only;
 	x.ppm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)m->holder);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)holder_pid(c));
 	x.hpm = open(path, O_RDONLY | O_CLOEXEC);
 	err = map_collect(&x.cur);
 	if (err)

@@ -8,7 +8,11 @@
 # choose the dirty-page backend), collects its "R/I/F" lines, and writes
 # RESULTS.md: the command, date, machine, backend, ONE table of det
 # against baselines measured in this same run, and the raw numbers.
-# Progress goes to stderr.  BENCH_QUICK=1: few repetitions (a smoke
+# The allocator benchmark (papers/eval/allocbench.c) is built here, twice
+# (plain, for glibc malloc and LD_PRELOADed jemalloc; and with libdet.a
+# and -DWITH_DET, for the det allocator), each run a fresh process; its
+# "S" samples are turned into "R" medians.  Progress goes to stderr.
+# BENCH_QUICK=1: few repetitions, fewer allocator operations (a smoke
 # test; RESULTS.md then says so).
 B=${1:-build}
 cd "$(dirname "$0")/../.." || exit 2
@@ -18,9 +22,12 @@ ALL="pagemap_scan pagemap_excl mprotect hash"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	R_FORK4=20 R_FORK1G=3 R_MERGE=3 R_JOIN64=3 R_FW=3 R_SCALE=2
+	R_ALLOC=1 A_OPS=1000000
 else
 	R_FORK4=300 R_FORK1G=15 R_MERGE=21 R_JOIN64=15 R_FW=15 R_SCALE=11
+	R_ALLOC=3 A_OPS=10000000
 fi
+A_SLOTS=100000 A_SPLIT=4
 
 say() {
 	echo "bench: $*" >&2
@@ -28,16 +35,18 @@ say() {
 
 [ -x "$BIN" ] || { say "$BIN missing: run make bench"; exit 2; }
 RAW=$(mktemp) || exit 2
-trap 'rm -f "$RAW" "$RAW.md"' EXIT
+trap 'rm -f "$RAW" "$RAW.md" "$RAW.alloc"' EXIT
 trap 'exit 130' INT TERM
 failed=0
+TO=
 table_failed=
 t_start=$(date +%s)
 
-# run [VAR=VALUE...] ARGS...: one bench process, its stdout into $RAW.
+# run [VAR=VALUE...] ARGS...: one bench process, its stdout into $RAW
+# (into $RAW.alloc while TO=alloc).
 run() {
 	say "[$(($(date +%s) - t_start))s] $*"
-	if ! env "$@" >>"$RAW"; then
+	if ! env "$@" >>"$RAW${TO:+.$TO}"; then
 		say "FAILED: $*"
 		failed=$((failed + 1))
 	fi
@@ -66,6 +75,79 @@ for b in $ALL; do
 done
 # 5. join time against dirty pages.
 run "$BIN" joinscale "$R_SCALE"
+# 6. the allocator: glibc malloc, jemalloc (LD_PRELOAD) and det's on one
+# workload in one space, alternated; then det's split over children.
+AG=$B/bench/allocbench_glibc
+AD=$B/bench/allocbench_det
+ASRC=papers/eval/allocbench.c
+say "building $AG and $AD"
+rm -f "$AG" "$AD"
+cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE "$ASRC" -o "$AG" ||
+	{ say "FAILED: building $AG"; failed=$((failed + 1)); }
+# shellcheck disable=SC2046
+cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DWITH_DET \
+	-Iuser/include -Wl,-z,now "$ASRC" -o "$AD" "$B/lib/libdet.a" \
+	$(pkg-config --libs libxxhash libdw libelf) ||
+	{ say "FAILED: building $AD"; failed=$((failed + 1)); }
+JE=$(dpkg -L libjemalloc2 2>/dev/null | grep 'libjemalloc.so.2$' |
+	head -n 1)
+if [ -z "$JE" ] || [ ! -f "$JE" ]; then
+	say "libjemalloc2 is not installed: jemalloc skipped"
+	JE=
+fi
+{
+	echo "I alloc.ops $A_OPS"
+	echo "I alloc.slots $A_SLOTS"
+	echo "I alloc.split $A_SPLIT"
+	echo "I alloc.jemalloc ${JE:-none}"
+} >>"$RAW"
+: >"$RAW.alloc"
+if [ -x "$AG" ] && [ -x "$AD" ]; then
+	TO=alloc
+	r=0
+	while [ $r -lt "$R_ALLOC" ]; do
+		r=$((r + 1))
+		run "$AG" one glibc "$A_OPS" "$A_SLOTS"
+		[ -n "$JE" ] && run LD_PRELOAD="$JE" "$AG" one \
+			jemalloc "$A_OPS" "$A_SLOTS"
+		run "$AD" one det "$A_OPS" "$A_SLOTS"
+	done
+	r=0
+	while [ $r -lt "$R_ALLOC" ]; do
+		r=$((r + 1))
+		run "$AD" split split1 1 "$A_OPS" "$A_SLOTS"
+		run "$AD" split "split$A_SPLIT" "$A_SPLIT" \
+			"$A_OPS" "$A_SLOTS"
+	done
+	TO=
+fi
+# Samples to medians; a fact (checksum, addresses) that differs between
+# runs of one kind is shown with all its values.
+awk '
+$1 == "S" {
+	if (!($2 in n)) { ord[++no] = $2; unit[$2] = $4 }
+	v[$2, ++n[$2]] = $3
+}
+$1 == "I" {
+	if (!($2 in fv)) { ford[++nf] = $2; fv[$2] = $3 }
+	else if (index(" " fv[$2] " ", " " $3 " ") == 0) fv[$2] = fv[$2] " " $3
+}
+$1 == "F" { print }
+END {
+	for (i = 1; i <= no; i++) {
+		k = ord[i]; c = n[k]
+		for (a = 1; a <= c; a++) s[a] = v[k, a] + 0
+		for (a = 2; a <= c; a++)
+			for (b = a; b > 1 && s[b - 1] > s[b]; b--) {
+				t = s[b]; s[b] = s[b - 1]; s[b - 1] = t
+			}
+		med = c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
+		printf "R %s %.6g %.6g %.6g %d %s\n", k, med, s[1], s[c], c,
+		       unit[k]
+	}
+	for (i = 1; i <= nf; i++)
+		print "I " ford[i] " " fv[ford[i]]
+}' "$RAW.alloc" >>"$RAW"
 t_total=$(($(date +%s) - t_start))
 say "[${t_total}s] all parts done; writing $OUT"
 
@@ -79,8 +161,8 @@ thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
 	echo
 	echo "Written by \`papers/eval/bench.sh\`; do not edit by hand."
 	echo
-	echo "- command: \`make bench\` (benchmark source:" \
-		"\`papers/eval/bench.c\`)"
+	echo "- command: \`make bench\` (benchmark sources:" \
+		"\`papers/eval/bench.c\`, \`papers/eval/allocbench.c\`)"
 	[ "${BENCH_QUICK:-0}" = 1 ] &&
 		echo "- **BENCH_QUICK=1: few repetitions, smoke test only**"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), run took" \
@@ -94,7 +176,7 @@ thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
 	awk -v D="$default" -v BK="$(echo $backends)" -v ALL="$ALL" \
 	    -f /dev/stdin "$RAW" <<'EOF' || table_failed=1
 $1 == "R" { m[$2] = $3; mn[$2] = $4 }
-$1 == "I" { inf[$2] = $3 }
+$1 == "I" { inf[$2] = $3; if (NF > 3) multi[$2] = 1 }
 $1 == "F" { nf++; fl[nf] = $0 }
 function has(k) { return k in m }
 function fx(x, d) { return sprintf("%." d "f", x) }
@@ -103,6 +185,67 @@ function row(a, b, c, d, e, f) {
 	printf "| %s | %s | %s | %s | %s | %s |\n", a, b, c, d, e, f
 }
 function yn(ok) { return ok ? "yes" : "**no**" }
+function mibs(k) { return fx(m[k] / 1024, 1) " MiB" }
+function mops(p) { return fx(m[p "mops"], 2) " M ops/s (" fx(m[p "sec"], 2) \
+	" s)" }
+# The allocator rows (allocbench.c): det's speed and peak RSS against
+# glibc malloc's (jemalloc's alongside), then det split over children.
+function alloc_rows(   w, g, j, d, i, n, k, c, sp) {
+	w = "malloc-heavy workload in one space (" inf["alloc.ops"] / 1e6 \
+	    " M ops: free a random slot's block, malloc 16 B - 64 KiB; " \
+	    inf["alloc.slots"] " slots)"
+	g = "alloc.glibc."; j = "alloc.jemalloc."; d = "alloc.det."
+	if (!has(d "mops") || !has(g "mops")) {
+		row(w ": speed", "failed", "", "", ">= 0.8x", "-")
+		row("the same: peak RSS", "failed", "", "", "<= 1.3x", "-")
+	} else {
+		row(w ": speed", mops(d), mops(g) " glibc " \
+		    "malloc" (has(j "mops") ? "; jemalloc " mops(j) \
+		    : ""), fx(m[d "mops"] / m[g "mops"], 2) "x", ">= 0.8x",
+		    yn(m[d "mops"] / m[g "mops"] >= 0.8))
+		row("the same: peak RSS (ru_maxrss)", mibs(d "rss"),
+		    mibs(g "rss") " glibc malloc" (has(j "rss") ? \
+		    "; jemalloc " mibs(j "rss") : ""),
+		    fx(m[d "rss"] / m[g "rss"], 2) "x", "<= 1.3x",
+		    yn(m[d "rss"] / m[g "rss"] <= 1.3))
+	}
+	if (has(d "mops") && has(j "mops"))
+		row("the same, det against jemalloc (LD_PRELOAD " \
+		    "libjemalloc.so.2)", mops(d) ", " mibs(d "rss"),
+		    mops(j) ", " mibs(j "rss"), "speed " \
+		    fx(m[d "mops"] / m[j "mops"], 2) "x, RSS " \
+		    fx(m[d "rss"] / m[j "rss"], 2) "x", "- (info)", "-")
+	split("1 " inf["alloc.split"], sp, " ")
+	for (i = 1; i <= 2; i++) {
+		n = sp[i]; k = "alloc.split" n "."
+		w = "the same workload split over " n " det child" \
+		    (n > 1 ? "ren" : "") " (" inf["alloc.ops"] / n / 1e6 \
+		    " M ops on " inf["alloc.slots"] / n " slots" \
+		    (n > 1 ? " each), forked together, joined in order" : \
+		    "), then joined")
+		if (!has(k "sec")) {
+			row(w, "failed", "", "", "- (info)", "-")
+			continue
+		}
+		row(w, "total " fx(m[k "sec"], 2) " s; join cost " \
+		    fx(m[k "joinper"], 1) " ms per child (" \
+		    fx(m[k "mb_merged"], 0) " MB of heap copied in all; " \
+		    "det_join calls " fx(m[k "join"], 0) " ms in all, " \
+		    "waiting included)", "child run time " \
+		    fx(m[k "child"], 2) " s (CPU " fx(m[k "childcpu"], 2) \
+		    " s); one space: " fx(m[d "sec"], 2) " s",
+		    "join cost / child run time " fx(m[k "joinpct"], 1) "%",
+		    "- (info)", "-")
+	}
+	c = inf[d "check"]
+	acheck = (c != "" && inf[g "check"] == c && \
+		  (!has(j "mops") || inf[j "check"] == c) && \
+		  inf["alloc.split1.check"] == c && !multi[g "check"] && \
+		  !multi[d "check"] && !multi[j "check"] && \
+		  !multi["alloc.split1.check"])
+	aaddr = !multi[d "addrs"] && \
+		!multi["alloc.split" inf["alloc.split"] ".addrs"]
+}
 function fork_row(mib, b, tgt,   k, d, r, u, s, what) {
 	k = "fork." mib "." b
 	what = "fork+join, child changes nothing, " \
@@ -216,6 +359,7 @@ END {
 		    "per-page cost at 4096 pages: " fx(p4, 2) \
 		    " ms/1000 pages (marginal " fx(q4, 2) ")", rc, tgt, met)
 	}
+	alloc_rows()
 	print ""
 	print "## Notes"
 	print ""
@@ -259,6 +403,26 @@ END {
 		      " snapshot page, compare it with the parent's, copy" \
 		      " the child's page into place (/proc/PID/mem)," \
 		      " after a copy-on-write fault in the parent."
+	if ("alloc.ops" in inf)
+		print "- Allocator workload (`allocbench.c`, one source built" \
+		      " twice: plain for glibc malloc and jemalloc, linked" \
+		      " with libdet.a for det): each operation frees a random" \
+		      " slot's block and mallocs a new one, writing its" \
+		      " first and last byte (other pages of a block are never" \
+		      " touched, so RSS counts the pages the allocator's" \
+		      " placement makes resident); sizes 7 in 8 from 16-512" \
+		      " B, 1 in 8 from 513 B-64 KiB, log-uniform (mean ~1.8" \
+		      " KiB); fixed seed. Each kind is its own process, runs" \
+		      " alternated. Checksums of the bytes read back agree" \
+		      " (glibc, jemalloc, det, det in 1 child): " \
+		      yn(acheck) ". det's addresses (hash of every malloc" \
+		      " result) identical in every run: " yn(aaddr) "." \
+		      " Split runs: a join's cost is from the later of the" \
+		      " det_join call and the child's end to its return; it" \
+		      " is mostly the copy of the child's resident heap pages" \
+		      " (fresh to the parent) from the child. Child run" \
+		      " time is wall-clock (2 CPUs for all children), CPU" \
+		      " is the child's own."
 	for (i = 1; i <= nf; i++) {
 		if (i == 1) {
 			print ""

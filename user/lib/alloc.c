@@ -112,9 +112,13 @@ struct heap {
 	struct blk *large;	/* free large blocks */
 	struct dfree *dhead;	/* deferred frees, in order */
 	struct dfree *dtail;
+	uint8_t child_used[DET_MAX_CHILDREN];
+};
+
+/* Free address space of a range, sorted, coalesced. */
+struct holeset {
 	size_t nholes;
 	struct hole holes[NHOLES];
-	uint8_t child_used[DET_MAX_CHILDREN];
 };
 
 /* Private, never merged (registered with space_exclude). */
@@ -125,6 +129,10 @@ struct astate {
 				   in a child */
 	struct hole mine;	/* this space's range */
 	uint8_t *used_flag;	/* child_used[self] in the parent's heap */
+	struct holeset space;	/* this range's free address space: kept
+				   here, so forks and joins of children that
+				   do not allocate leave the heap untouched
+				   (and the snapshot holder reusable) */
 	struct hole grant[DET_MAX_CHILDREN];	/* to our children */
 };
 
@@ -215,7 +223,7 @@ bad_use(const char *what, const void *p)
 /* Return [lo, hi) to h's holes, merging neighbours.  A full table drops
  * the smallest hole (address space is lost, never memory). */
 static void
-holes_put(struct heap *h, uintptr_t lo, uintptr_t hi)
+holes_put(struct holeset *h, uintptr_t lo, uintptr_t hi)
 {
 	size_t i, j, small;
 
@@ -259,7 +267,7 @@ holes_put(struct heap *h, uintptr_t lo, uintptr_t hi)
 
 /* Take `size` bytes from the lowest hole that has them; 0 if none. */
 static uintptr_t
-holes_take_low(struct heap *h, size_t size)
+holes_take_low(struct holeset *h, size_t size)
 {
 	size_t i;
 
@@ -279,6 +287,42 @@ holes_take_low(struct heap *h, size_t size)
 	return 0;
 }
 
+/*
+ * Add to hs the parts of heap ch's range that it does not use: all but
+ * its header and its chunks (a space's grants to children that were
+ * never joined are free again: nothing of them was ever mapped here).
+ * With too many chunks to sort, returns nothing (addresses are lost,
+ * never memory).
+ */
+static void
+holes_from_heap(struct holeset *hs, struct heap *ch)
+{
+	struct hole used[512];
+	struct chunk *c;
+	size_t n = 0, i, j;
+	uintptr_t at;
+
+	used[n].lo = ch->lo;
+	used[n++].hi = ch->lo + ALIGN_UP(sizeof(*ch), PAGE);
+	for (c = ch->chunks; c; c = c->next) {
+		if (n == 512)
+			return;
+		/* insertion sort by address */
+		for (i = n; i > 0 && used[i - 1].lo > (uintptr_t)c; i--)
+			used[i] = used[i - 1];
+		used[i].lo = (uintptr_t)c;
+		used[i].hi = c->end;
+		n++;
+	}
+	for (at = ch->lo, j = 0; j < n; j++) {
+		if (used[j].lo > at)
+			holes_put(hs, at, used[j].lo);
+		if (used[j].hi > at)
+			at = used[j].hi;
+	}
+	holes_put(hs, at, ch->hi);
+}
+
 /* ---- chunks --------------------------------------------------------- */
 
 /*
@@ -295,12 +339,12 @@ chunk_new(struct heap *h, size_t need)
 
 	if (size < ALIGN_UP(need + sizeof(*c), CHUNK_MIN))
 		size = ALIGN_UP(need + sizeof(*c), CHUNK_MIN);
-	lo = holes_take_low(h, size);
+	lo = holes_take_low(&A->space, size);
 	if (!lo)
 		return NULL;
 	if (mprotect((void *)lo, size, PROT_READ | PROT_WRITE) < 0 ||
 	    space_new_range(lo, lo + size) < 0) {
-		holes_put(h, lo, lo + size);
+		holes_put(&A->space, lo, lo + size);
 		return NULL;
 	}
 	if (h->chunk_next < CHUNK_MAX)
@@ -345,7 +389,8 @@ carve(struct heap *h, size_t total)
 
 /* ---- heaps ---------------------------------------------------------- */
 
-/* Set up a heap over [lo, hi); its header lives in its first chunk. */
+/* Set up a heap over [lo, hi) for the calling space; its header lives
+ * in its first chunk, the rest of the range is free address space. */
 static struct heap *
 heap_create(uintptr_t lo, uintptr_t hi)
 {
@@ -370,7 +415,8 @@ heap_create(uintptr_t lo, uintptr_t hi)
 	h->cur->used = (uintptr_t)(h->cur + 1);
 	h->chunks = h->cur;
 	h->bump = h->cur->used;
-	holes_put(h, lo + first, hi);
+	A->space.nholes = 0;
+	holes_put(&A->space, lo + first, hi);
 	return h;
 }
 
@@ -553,6 +599,7 @@ heap_free(struct heap *h, void *p, const char *what)
 int
 alloc_fork_prepare(unsigned child)
 {
+	struct holeset *hs;
 	struct heap *h;
 	size_t i, best = 0, size;
 	int rc = -ENOMEM;
@@ -566,28 +613,31 @@ alloc_fork_prepare(unsigned child)
 		unlock();
 		return -ENOMEM;
 	}
-	for (i = 1; i < h->nholes; i++)
-		if (h->holes[i].hi - h->holes[i].lo >
-		    h->holes[best].hi - h->holes[best].lo)
+	hs = &A->space;
+	for (i = 1; i < hs->nholes; i++)
+		if (hs->holes[i].hi - hs->holes[i].lo >
+		    hs->holes[best].hi - hs->holes[best].lo)
 			best = i;
-	if (h->nholes) {
-		size = (h->holes[best].hi - h->holes[best].lo) / 64;
+	if (hs->nholes) {
+		size = (hs->holes[best].hi - hs->holes[best].lo) / 64;
 		size &= ~(CHUNK_MIN - 1);
 		if (size < GRANT_MIN)
-			size = h->holes[best].hi - h->holes[best].lo;
+			size = hs->holes[best].hi - hs->holes[best].lo;
 		if (size >= GRANT_MIN) {
 			/* From the top of the hole: the heap grows up from
 			 * the bottom. */
-			A->grant[child].hi = h->holes[best].hi;
-			A->grant[child].lo = h->holes[best].hi - size;
-			h->holes[best].hi -= size;
-			if (h->holes[best].lo == h->holes[best].hi) {
-				memmove(&h->holes[best], &h->holes[best + 1],
-					(h->nholes - best - 1) *
-					sizeof(h->holes[0]));
-				h->nholes--;
+			A->grant[child].hi = hs->holes[best].hi;
+			A->grant[child].lo = hs->holes[best].hi - size;
+			hs->holes[best].hi -= size;
+			if (hs->holes[best].lo == hs->holes[best].hi) {
+				memmove(&hs->holes[best],
+					&hs->holes[best + 1],
+					(hs->nholes - best - 1) *
+					sizeof(hs->holes[0]));
+				hs->nholes--;
 			}
-			h->child_used[child] = 0;
+			if (h->child_used[child])
+				h->child_used[child] = 0;
 			rc = 0;
 		}
 	}
@@ -601,7 +651,7 @@ void
 alloc_fork_abort(unsigned child)
 {
 	lock();
-	holes_put(A->h, A->grant[child].lo, A->grant[child].hi);
+	holes_put(&A->space, A->grant[child].lo, A->grant[child].hi);
 	memset(&A->grant[child], 0, sizeof(A->grant[child]));
 	unlock();
 }
@@ -623,8 +673,11 @@ alloc_child_start(unsigned child)
 	A->mine = A->grant[child];
 	A->used_flag = parent ? &parent->child_used[child] : NULL;
 	A->h = NULL;
-	if (parent && parent->child_used[child] && mine->magic == HEAP_MAGIC)
+	A->space.nholes = 0;
+	if (parent && parent->child_used[child] && mine->magic == HEAP_MAGIC) {
 		A->h = mine;
+		holes_from_heap(&A->space, mine);
+	}
 	memset(A->grant, 0, sizeof(A->grant));
 }
 
@@ -651,7 +704,6 @@ heap_adopt(struct heap *h, struct heap *ch)
 	struct dfree *d, *next;
 	struct chunk *tail;
 	unsigned c;
-	size_t i;
 
 	for (d = ch->dhead; d; d = next) {
 		struct blk *b = blk_of(d->ptr);
@@ -674,8 +726,7 @@ heap_adopt(struct heap *h, struct heap *ch)
 		tail->next = h->chunks;
 		h->chunks = ch->chunks;
 	}
-	for (i = 0; i < ch->nholes; i++)
-		holes_put(h, ch->holes[i].lo, ch->holes[i].hi);
+	holes_from_heap(&A->space, ch);
 }
 
 /* see alloc.h */
@@ -697,8 +748,9 @@ alloc_join_done(unsigned child, int applied)
 		    ch->magic == HEAP_MAGIC && ch->lo == g.lo)
 			heap_adopt(h, ch);
 		else
-			holes_put(h, g.lo, g.hi);
-		h->child_used[child] = 0;
+			holes_put(&A->space, g.lo, g.hi);
+		if (h->child_used[child])
+			h->child_used[child] = 0;
 	}
 	unlock();
 }

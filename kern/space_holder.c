@@ -1,0 +1,209 @@
+/*
+ * space_holder.c -- snapshot holders, shared and reused.
+ *
+ * A holder is a process forked from a parent at det_fork that does
+ * nothing: it keeps the fork-time memory (copy-on-write, so for free
+ * until somebody writes) readable through /proc/HOLDER/mem for the 3-way
+ * merge.  One holder serves every child forked while the parent's merged
+ * memory is unchanged: before a fork, the current holder is checked
+ * against the parent -- same regions, and every page the same physical
+ * frame (pagemap, readable by root) or absent in both -- and reused if
+ * it still matches; otherwise a new one is forked.  A holder lives while
+ * children use it; the current one is kept after the last join, so a
+ * loop of fork/join rounds over unchanged memory forks no holder at all.
+ * The price: while it lives, the parent's first write to each page takes
+ * a copy-on-write fault.
+ */
+#define KERN_INTERNAL
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "space.h"
+
+#define PM_CHUNK	512
+#define PM_PRESENT	(1ull << 63)
+#define PM_SWAPPED	(1ull << 62)
+#define PM_PFN		((1ull << 55) - 1)
+
+/*
+ * The holder itself: no descriptors, every signal but SIGKILL blocked,
+ * dies with its parent.
+ */
+static void __attribute__((noreturn))
+holder_main(pid_t parent)
+{
+	sigset_t all;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	close_range(0, ~0U, 0);
+	for (;;)
+		pause();
+}
+
+/* 1 when every region of m lies inside a region of h (both sorted). */
+static int
+regions_within(const struct regions *m, const struct regions *h)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < m->n; i++) {
+		while (j < h->n && h->r[j].hi <= m->r[i].lo)
+			j++;
+		if (j == h->n || h->r[j].lo > m->r[i].lo ||
+		    h->r[j].hi < m->r[i].hi)
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 when the pagemap entries a (ours) and b (the holder's) show the
+ * same content for certain. */
+static int
+same_page(uint64_t a, uint64_t b)
+{
+	if ((a | b) & PM_SWAPPED)
+		return 0;
+	if (!(a & PM_PRESENT) && !(b & PM_PRESENT))
+		return 1;
+	return (a & PM_PRESENT) && (b & PM_PRESENT) && (a & PM_PFN) &&
+	       (a & PM_PFN) == (b & PM_PFN);
+}
+
+/*
+ * Does holder h still show exactly the caller's merged memory m?
+ * Compares pagemaps region by region; any doubt (unreadable frame
+ * numbers, a read error) is "no".
+ */
+static int
+holder_valid(const struct holder *h, const struct regions *m)
+{
+	uint64_t a[PM_CHUNK], b[PM_CHUNK];
+	char path[64];
+	int fa, fb, ok = 0;
+	size_t i, k, n;
+	uintptr_t p;
+
+	if (!regions_within(m, h->map))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)h->pid);
+	fa = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fb = open(path, O_RDONLY | O_CLOEXEC);
+	if (fa < 0 || fb < 0)
+		goto out;
+	for (i = 0; i < m->n; i++) {
+		for (p = m->r[i].lo; p < m->r[i].hi; p += n * PAGE_SIZE) {
+			off_t off = (off_t)((p >> PAGE_SHIFT) * 8);
+
+			n = (m->r[i].hi - p) >> PAGE_SHIFT;
+			n = n < PM_CHUNK ? n : PM_CHUNK;
+			if (pread(fa, a, n * 8, off) != (ssize_t)(n * 8) ||
+			    pread(fb, b, n * 8, off) != (ssize_t)(n * 8))
+				goto out;
+			for (k = 0; k < n; k++)
+				if (!same_page(a[k], b[k]))
+					goto out;
+		}
+	}
+	ok = 1;
+out:
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return ok;
+}
+
+/* Kill holder h (its memory goes with it) and free its slot. */
+static void
+holder_kill(struct holder *h)
+{
+	kill(h->pid, SIGKILL);
+	space_reap_later(h->pid);
+	map_free(h->map);
+	memset(h, 0, sizeof(*h));
+}
+
+/*
+ * Give child slot c (whose merged regions c->map were just collected) a
+ * holder of the caller's memory as of now: the current one if it still
+ * matches, else a new one.  0 or -errno.
+ */
+int
+holder_get(struct child *c)
+{
+	struct holder *h = rt->hcur >= 0 ? &rt->holders[rt->hcur] : NULL;
+	pid_t self = getpid(), pid;
+	int i;
+
+	if (h && holder_valid(h, c->map)) {
+		h->refs++;
+		c->holder = rt->hcur;
+		return 0;
+	}
+	if (h && h->refs == 0)
+		holder_kill(h);
+	rt->hcur = -1;
+	for (i = 0; i < RT_MAX_HOLDERS && rt->holders[i].pid; i++)
+		;
+	if (i == RT_MAX_HOLDERS)
+		return -ENOMEM;
+	h = &rt->holders[i];
+	h->map = rt_mmap(c->map->bytes, 0);
+	if (!h->map)
+		return -ENOMEM;
+	memcpy(h->map, c->map, c->map->bytes);
+	pid = fork();
+	if (pid < 0) {
+		map_free(h->map);
+		h->map = NULL;
+		return errno == EAGAIN ? -ENOMEM : -errno;
+	}
+	if (pid == 0)
+		holder_main(self);
+	h->pid = pid;
+	h->refs = 1;
+	rt->hcur = i;
+	c->holder = i;
+	return 0;
+}
+
+/* Child slot c no longer needs its holder. */
+void
+holder_put(struct child *c)
+{
+	struct holder *h;
+
+	if (c->holder < 0)
+		return;
+	h = &rt->holders[c->holder];
+	c->holder = -1;
+	if (!h->pid)		/* forgotten: a parent's holder */
+		return;
+	if (--h->refs == 0 && h != &rt->holders[rt->hcur])
+		holder_kill(h);
+}
+
+/* The pid of child slot c's holder. */
+pid_t
+holder_pid(const struct child *c)
+{
+	return c->holder >= 0 ? rt->holders[c->holder].pid : -1;
+}
+
+/* In a new space: the parent's holders are not ours (and not ours to
+ * kill: they die with the parent). */
+void
+holder_forget(void)
+{
+	memset(rt->holders, 0, sizeof(rt->holders));
+	rt->hcur = -1;
+}
