@@ -32,12 +32,15 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 HDRS      := $(wildcard merge/*.h kern/*.h user/include/*.h user/lib/*.h)
 TEST_SRCS := $(wildcard tests/check_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
-APP_SRCS  := $(wildcard user/apps/*.c)
+APP_SRCS  := $(filter-out %_pthread.c,$(wildcard user/apps/*.c))
 APPS      := $(APP_SRCS:user/apps/%.c=$(B)/apps/%)
+# The pthreads twins of the apps: same flags, no libdet (glibc malloc).
+PT_SRCS   := $(wildcard user/apps/*_pthread.c)
+PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
 
 .PHONY: all deps demo test check sanitize bench lint install clean
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
-	$(B)/bin/detrun $(APPS) $(TESTS)
+	$(B)/bin/detrun $(APPS) $(PT_APPS) $(TESTS)
 
 deps:
 	@sh tests/deps.sh
@@ -67,7 +70,11 @@ $(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS)
 
-$(B)/apps/%: user/apps/%.c $(B)/lib/libdet.a
+$(B)/apps/%_pthread: user/apps/%_pthread.c $(wildcard user/apps/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -pthread $< -o $@ -lm
+
+$(B)/apps/%: user/apps/%.c $(B)/lib/libdet.a $(wildcard user/apps/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS) -lm
 
