@@ -83,6 +83,7 @@ enum slot_state { SLOT_FREE = 0, SLOT_RUNNING };
 struct holder {
 	pid_t pid;		/* 0: free slot */
 	int refs;		/* running children using it */
+	int wfd;		/* closing it ends the holder */
 	struct regions *map;	/* the merged regions it holds */
 };
 

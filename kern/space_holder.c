@@ -31,22 +31,27 @@
 #define PM_PFN		((1ull << 55) - 1)
 
 /*
- * The holder itself: no descriptors, every signal but SIGKILL blocked,
- * dies with its parent.
+ * The holder itself: every signal but SIGKILL blocked, no descriptor but
+ * the read end of a pipe whose write end its parent holds; it exits when
+ * the parent closes it (no kill(2): children are sandboxed) or dies.
  */
 static void __attribute__((noreturn))
-holder_main(pid_t parent)
+holder_main(pid_t parent, int rfd)
 {
 	sigset_t all;
+	char c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
-	close_range(0, ~0U, 0);
-	for (;;)
-		pause();
+	if (rfd > 0)
+		close_range(0, (unsigned)rfd - 1, 0);
+	close_range((unsigned)rfd + 1, ~0U, 0);
+	while (read(rfd, &c, 1) != 0)
+		;
+	_exit(0);
 }
 
 /* 1 when every region of m lies inside a region of h (both sorted). */
@@ -122,11 +127,11 @@ out:
 	return ok;
 }
 
-/* Kill holder h (its memory goes with it) and free its slot. */
+/* End holder h (its memory goes with it) and free its slot. */
 static void
 holder_kill(struct holder *h)
 {
-	kill(h->pid, SIGKILL);
+	close(h->wfd);
 	space_reap_later(h->pid);
 	map_free(h->map);
 	memset(h, 0, sizeof(*h));
@@ -142,7 +147,7 @@ holder_get(struct child *c)
 {
 	struct holder *h = rt->hcur >= 0 ? &rt->holders[rt->hcur] : NULL;
 	pid_t self = getpid(), pid;
-	int i;
+	int i, p[2];
 
 	if (h && holder_valid(h, c->map)) {
 		h->refs++;
@@ -161,19 +166,28 @@ holder_get(struct child *c)
 	if (!h->map)
 		return -ENOMEM;
 	memcpy(h->map, c->map, c->map->bytes);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto err_map;
 	pid = fork();
 	if (pid < 0) {
-		map_free(h->map);
-		h->map = NULL;
-		return errno == EAGAIN ? -ENOMEM : -errno;
+		close(p[0]);
+		close(p[1]);
+		goto err_map;
 	}
 	if (pid == 0)
-		holder_main(self);
+		holder_main(self, p[0]);
+	close(p[0]);
+	h->wfd = p[1];
 	h->pid = pid;
 	h->refs = 1;
 	rt->hcur = i;
 	c->holder = i;
 	return 0;
+
+err_map:
+	map_free(h->map);
+	h->map = NULL;
+	return errno == EAGAIN ? -ENOMEM : -errno;
 }
 
 /* Child slot c no longer needs its holder. */
@@ -199,11 +213,16 @@ holder_pid(const struct child *c)
 	return c->holder >= 0 ? rt->holders[c->holder].pid : -1;
 }
 
-/* In a new space: the parent's holders are not ours (and not ours to
- * kill: they die with the parent). */
+/* In a new space: the parent's holders are not ours (they end with the
+ * parent); drop our copies of their pipes. */
 void
 holder_forget(void)
 {
+	int i;
+
+	for (i = 0; i < RT_MAX_HOLDERS; i++)
+		if (rt->holders[i].pid)
+			close(rt->holders[i].wfd);
 	memset(rt->holders, 0, sizeof(rt->holders));
 	rt->hcur = -1;
 }

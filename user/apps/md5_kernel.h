@@ -1,0 +1,412 @@
+/*
+ * md5_kernel.h -- the kernel shared by md5.c (det) and md5_pthread.c.
+ *
+ * Brute-force search of an MD5 preimage, after Determinator's md5
+ * benchmark.  The search space is the first SIZE million 6-letter
+ * lowercase strings, in base-26 order ("aaaaaa", "aaaaab", ...); the
+ * target is the MD5 of the candidate at 7/10 of the space.  The space is
+ * cut into equal contiguous parts, one per worker; every worker scans
+ * its part completely (no early exit, so the work does not depend on
+ * where the secret lies), records its first match and the sum of the
+ * first digest word over its part (proof that the whole part was
+ * hashed).  The main program takes the lowest match in worker order.
+ *
+ * MD5 is implemented here from RFC 1321 (a benchmark kernel, not a
+ * security use) and checked against two test vectors at start-up.
+ *
+ * Everything here is static: each program includes it once.  Only the
+ * drivers (fork/join or pthreads) differ between the two programs.
+ */
+#ifndef MD5_KERNEL_H
+#define MD5_KERNEL_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MD5_MAX_WORKERS	256	/* det's DET_MAX_CHILDREN */
+#define MD5_LEN		6	/* letters in a candidate */
+#define MD5_SPACE_MAX	308	/* 26^6 = 308915776: at most 308 million */
+#define MD5_SIZE_DEF	12	/* default -s: 12 million candidates */
+#define MD5_NONE	UINT64_MAX	/* "no match" */
+
+/* What one worker found over its part [lo, hi) of the space. */
+struct md5_result {
+	uint64_t match;		/* first matching index, or MD5_NONE */
+	uint64_t sum;		/* sum of the digests' first words */
+};
+
+/* The parsed command line. */
+struct md5_opts {
+	unsigned workers;	/* -t */
+	int seq;		/* --seq */
+	int verify;		/* --verify */
+	uint64_t size;		/* candidates: -s million */
+};
+
+static const uint32_t md5_k[64] = {
+	0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee,
+	0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+	0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be,
+	0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+	0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa,
+	0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+	0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+	0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+	0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c,
+	0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+	0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05,
+	0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+	0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039,
+	0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+	0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
+	0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+};
+
+static const unsigned char md5_r[64] = {
+	7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+	5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
+	4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+	6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+};
+
+/* Little-endian 32-bit load, whatever the host. */
+static inline uint32_t
+md5_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+	       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* RFC 1321 compression of one 64-byte block (as 16 words) into h. */
+static inline void
+md5_compress(uint32_t h[4], const uint32_t w[16])
+{
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], f, t;
+	unsigned i, g;
+
+	for (i = 0; i < 64; i++) {
+		if (i < 16) {
+			f = (b & c) | (~b & d);
+			g = i;
+		} else if (i < 32) {
+			f = (d & b) | (~d & c);
+			g = (5 * i + 1) % 16;
+		} else if (i < 48) {
+			f = b ^ c ^ d;
+			g = (3 * i + 5) % 16;
+		} else {
+			f = c ^ (b | ~d);
+			g = (7 * i) % 16;
+		}
+		t = d;
+		d = c;
+		c = b;
+		f += a + md5_k[i] + w[g];
+		b += f << md5_r[i] | f >> (32 - md5_r[i]);
+		a = t;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+}
+
+static const uint32_t md5_iv[4] = {
+	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
+};
+
+/* MD5 of msg[0, n) into out[16]: the general path (any length). */
+static void
+md5_digest(const void *msg, size_t n, unsigned char out[16])
+{
+	const unsigned char *m = msg;
+	unsigned char tail[128];
+	uint32_t h[4], w[16];
+	size_t done, rest, tn, i, j;
+	uint64_t bits = (uint64_t)n * 8;
+
+	memcpy(h, md5_iv, sizeof(h));
+	for (done = 0; n - done >= 64; done += 64) {
+		for (j = 0; j < 16; j++)
+			w[j] = md5_le32(m + done + 4 * j);
+		md5_compress(h, w);
+	}
+	rest = n - done;
+	tn = rest < 56 ? 64 : 128;
+	memset(tail, 0, sizeof(tail));
+	memcpy(tail, m + done, rest);
+	tail[rest] = 0x80;
+	for (i = 0; i < 8; i++)
+		tail[tn - 8 + i] = (unsigned char)(bits >> (8 * i));
+	for (i = 0; i < tn; i += 64) {
+		for (j = 0; j < 16; j++)
+			w[j] = md5_le32(tail + i + 4 * j);
+		md5_compress(h, w);
+	}
+	for (i = 0; i < 16; i++)
+		out[i] = (unsigned char)(h[i / 4] >> (8 * (i % 4)));
+}
+
+/* Lower-case hex of a 16-byte digest into hex[33]. */
+static void
+md5_hex(const unsigned char d[16], char hex[33])
+{
+	unsigned i;
+
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Check md5_digest against RFC 1321's vectors; 0 when it agrees. */
+static int
+md5_selftest(void)
+{
+	static const char *const vec[][2] = {
+		{ "", "d41d8cd98f00b204e9800998ecf8427e" },
+		{ "abc", "900150983cd24fb0d6963f7d28e17f72" },
+	};
+	unsigned char d[16];
+	char hex[33];
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		md5_digest(vec[i][0], strlen(vec[i][0]), d);
+		md5_hex(d, hex);
+		if (strcmp(hex, vec[i][1]) != 0) {
+			fprintf(stderr, "md5: self-test failed: md5(\"%s\") "
+				"= %s, expected %s\n", vec[i][0], hex,
+				vec[i][1]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Candidate number idx as MD5_LEN letters (last letter varies fastest). */
+static void
+md5_candidate(uint64_t idx, char s[MD5_LEN + 1])
+{
+	int i;
+
+	for (i = MD5_LEN - 1; i >= 0; i--) {
+		s[i] = (char)('a' + idx % 26);
+		idx /= 26;
+	}
+	s[MD5_LEN] = '\0';
+}
+
+/* The secret's index: 7/10 of the way into the space. */
+static uint64_t
+md5_secret(uint64_t size)
+{
+	return size / 10 * 7 + 12345;	/* size >= 1 million */
+}
+
+/*
+ * The kernel: hash candidates [lo, hi) and compare with target (the
+ * digest as 4 state words).  Builds the padded one-block message once
+ * and steps the letters like an odometer.
+ */
+static void
+md5_search(uint64_t lo, uint64_t hi, const uint32_t target[4],
+	   struct md5_result *res)
+{
+	unsigned char blk[64];
+	char s[MD5_LEN + 1];
+	uint32_t w[16], h[4];
+	uint64_t idx, sum = 0, match = MD5_NONE;
+	int i;
+
+	md5_candidate(lo, s);
+	memset(blk, 0, sizeof(blk));
+	memcpy(blk, s, MD5_LEN);
+	blk[MD5_LEN] = 0x80;
+	blk[56] = MD5_LEN * 8;
+	for (i = 0; i < 16; i++)
+		w[i] = md5_le32(blk + 4 * i);
+	for (idx = lo; idx < hi; idx++) {
+		memcpy(h, md5_iv, sizeof(h));
+		md5_compress(h, w);
+		sum += h[0];
+		if (h[0] == target[0] && h[1] == target[1] &&
+		    h[2] == target[2] && h[3] == target[3] &&
+		    match == MD5_NONE)
+			match = idx;
+		for (i = MD5_LEN - 1; i >= 0; i--) {	/* next candidate */
+			if (blk[i] != 'z') {
+				blk[i]++;
+				break;
+			}
+			blk[i] = 'a';
+		}
+		w[0] = md5_le32(blk);
+		w[1] = md5_le32(blk + 4);
+	}
+	res->match = match;
+	res->sum = sum;
+}
+
+/* Worker k of n gets [size * k / n, size * (k + 1) / n). */
+static uint64_t
+md5_bound(uint64_t size, unsigned k, unsigned n)
+{
+	return size / n * k + size % n * k / n;
+}
+
+/* Combine the workers' results in worker order into one. */
+static struct md5_result
+md5_combine(const struct md5_result *r, unsigned n)
+{
+	struct md5_result all = { MD5_NONE, 0 };
+	unsigned k;
+
+	for (k = 0; k < n; k++) {
+		if (all.match == MD5_NONE)
+			all.match = r[k].match;
+		all.sum += r[k].sum;
+	}
+	return all;
+}
+
+/* Target digest (state words) of the secret candidate for this size. */
+static void
+md5_target(uint64_t size, uint32_t target[4])
+{
+	unsigned char d[16];
+	char s[MD5_LEN + 1];
+	unsigned i;
+
+	md5_candidate(md5_secret(size), s);
+	md5_digest(s, MD5_LEN, d);
+	for (i = 0; i < 4; i++)
+		target[i] = md5_le32(d + 4 * i);
+}
+
+/* The --help text. */
+static void
+md5_usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-t N] [--seq] [-s SIZE] [--verify]\n"
+		"Find the 6-letter string whose MD5 is the target among "
+		"SIZE million candidates\n(default %d, at most %d) with N "
+		"workers (default 2); --seq: no workers.\n", prog,
+		MD5_SIZE_DEF, MD5_SPACE_MAX);
+}
+
+/* Parse the command line into o; 0, or the exit status to return. */
+static int
+md5_parse(int argc, char **argv, const char *prog, struct md5_opts *o)
+{
+	static const struct option opts[] = {
+		{ "seq", no_argument, NULL, 'S' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	char *end;
+	int c;
+
+	*o = (struct md5_opts){ 2, 0, 0, MD5_SIZE_DEF * 1000000ull };
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			v = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || v == 0 ||
+			    v > MD5_MAX_WORKERS) {
+				fprintf(stderr, "%s: -t %s: expected 1..%d\n",
+					prog, optarg, MD5_MAX_WORKERS);
+				return 2;
+			}
+			o->workers = (unsigned)v;
+			break;
+		case 's':
+			v = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || v == 0 || v > MD5_SPACE_MAX) {
+				fprintf(stderr, "%s: -s %s: expected 1..%d "
+					"(million candidates)\n", prog,
+					optarg, MD5_SPACE_MAX);
+				return 2;
+			}
+			o->size = v * 1000000ull;
+			break;
+		case 'S':
+			o->seq = 1;
+			break;
+		case 'V':
+			o->verify = 1;
+			break;
+		case 'h':
+			md5_usage(stdout, prog);
+			exit(0);
+		default:
+			fprintf(stderr, "%s: bad option %s (try --help)\n",
+				prog, argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* FNV-1a of a 64-bit value, folded into h. */
+static uint64_t
+md5_fnv(uint64_t h, uint64_t v)
+{
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		h = (h ^ (v >> (8 * i) & 0xff)) * 1099511628211ull;
+	return h;
+}
+
+/* Print the result line; 0, or 1 when nothing was found. */
+static int
+md5_report(const struct md5_result *r, uint64_t size)
+{
+	uint64_t ck = 1469598103934665603ull;
+	char s[MD5_LEN + 1];
+
+	if (r->match == MD5_NONE) {
+		fprintf(stderr, "md5: no preimage found\n");
+		return 1;
+	}
+	md5_candidate(r->match, s);
+	ck = md5_fnv(ck, size);
+	ck = md5_fnv(ck, r->match);
+	ck = md5_fnv(ck, r->sum);
+	printf("md5: preimage \"%s\" (candidate %llu of %llu) checksum "
+	       "%016llx\n", s, (unsigned long long)r->match,
+	       (unsigned long long)size, (unsigned long long)ck);
+	return 0;
+}
+
+/* --verify: compare r with a sequential search; 0, or 1 on mismatch. */
+static int
+md5_verify(const struct md5_result *r, uint64_t size,
+	   const uint32_t target[4])
+{
+	struct md5_result s;
+
+	md5_search(0, size, target, &s);
+	if (s.match != r->match || s.sum != r->sum) {
+		fprintf(stderr, "md5: verify: parallel result (match %llu, "
+			"sum %016llx) differs from sequential (match %llu, "
+			"sum %016llx)\n", (unsigned long long)r->match,
+			(unsigned long long)r->sum,
+			(unsigned long long)s.match,
+			(unsigned long long)s.sum);
+		return 1;
+	}
+	return 0;
+}
+
+#endif /* MD5_KERNEL_H */
