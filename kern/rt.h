@@ -68,7 +68,14 @@ struct regions {
 };
 
 /* Messages on the parent <-> child socket. */
-enum msg_type { MSG_DONE = 1, MSG_BARRIER, MSG_FAIL, MSG_ACK, MSG_EXIT };
+enum msg_type {
+	MSG_DONE = 1,		/* child: finished, dirty pages published */
+	MSG_BARRIER,		/* child: at det_barrier, published */
+	MSG_FAIL,		/* child: runtime failure (code: -errno) */
+	MSG_POLICY,		/* child: refused syscall (code: its number) */
+	MSG_ACK,		/* parent: merged (code: result) */
+	MSG_EXIT,		/* parent: a replacement took over, leave */
+};
 struct msg {
 	int type;
 	int code;		/* DONE: exit code; FAIL: -errno; ACK: result */
@@ -108,6 +115,15 @@ struct rt {
 	int inited;
 	unsigned depth;		/* 0 in the root */
 	unsigned self;		/* child number, 0 in the root */
+	char path[80];		/* "0", "0.3", "0.3.1": the place in the tree */
+	uint64_t path_hash;
+
+	/* The sandbox (sandbox.c). */
+	void *bpf;		/* the filter, built once */
+	size_t bpf_len;
+	int sandboxed;		/* this process runs under it */
+	uint64_t rand_state;	/* getrandom stream of this space */
+	uint64_t clock_ns;	/* the logical clock */
 
 	/* Child side: how to publish to the parent. */
 	int parent_sock;

@@ -27,6 +27,7 @@
 
 #include "dirty.h"
 #include "log.h"
+#include "sandbox.h"
 #include "space.h"
 
 /* Set up before main, wherever kern/ is linked (detrun included). */
@@ -60,6 +61,7 @@ space_init(void)
 		     (uintptr_t)r + PAGE_UP(sizeof(*r)));
 	rt->parent_sock = -1;
 	rt->hcur = -1;
+	strcpy(rt->path, "0");
 	for (i = 0; i < DET_MAX_CHILDREN; i++) {
 		rt->child[i].sock = rt->child[i].peer = -1;
 		rt->child[i].holder = -1;
@@ -289,6 +291,7 @@ child_main(void)
 void
 space_become(unsigned child, const struct child *c, pid_t parent)
 {
+	size_t i;
 	int err;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -302,6 +305,11 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	rt->parent_sock = c->peer;
 	rt->depth++;
 	rt->self = child;
+	space_child_path(child, rt->path, sizeof(rt->path));
+	rt->path_hash = 1469598103934665603ull;
+	for (i = 0; rt->path[i]; i++)
+		rt->path_hash = (rt->path_hash ^ (uint8_t)rt->path[i]) *
+				1099511628211ull;
 	rt->map = c->map;
 	rt->bitmap = c->bitmap;
 	rt->bitmap_len = c->bitmap_len;
@@ -315,6 +323,8 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	}
 	memset(&rt->stats, 0, sizeof(rt->stats));
 	err = rt->dirty->begin(rt->map, &rt->dirty_state);
+	if (!err)
+		err = sandbox_enter();
 	if (err)
 		child_fail(err);
 	if (rt->child_start_hook)
@@ -394,7 +404,7 @@ space_fork(unsigned child, det_fn fn, void *arg)
 	c = &rt->child[child];
 	if (c->state != SLOT_FREE)
 		return -EINVAL;
-	if (!space_backend())
+	if (!space_backend() || sandbox_prepare())
 		return -EINVAL;
 	space_reap(0);
 	err = space_prepare(c);
@@ -479,6 +489,44 @@ space_exit(int code)
 	child_leave();
 }
 
+/* "0.3" -> "0.3.k": the path of our child k. */
+void
+space_child_path(unsigned k, char *buf, size_t len)
+{
+	char tmp[sizeof(rt->path) + 16];
+
+	snprintf(tmp, sizeof(tmp), "%s.%u", rt->path, k);
+	snprintf(buf, len, "%.*s", (int)(sizeof(rt->path) - 1), tmp);
+}
+
+/*
+ * Parent side: child called a refused system call (nr, or -1 when it
+ * was refused with signals blocked).  Reap it, say so.  SPACE_EPOLICY.
+ */
+static int
+join_policy(unsigned child, struct child *c, const struct space_opts *o,
+	    struct det_status *st, long nr)
+{
+	char path[sizeof(rt->path)], name[64];
+
+	space_reap_later(c->pid);
+	st->syscall_nr = nr;
+	if (o->quiet)
+		return SPACE_EPOLICY;
+	space_child_path(child, path, sizeof(path));
+	if (nr < 0) {
+		pr_report("det: child %u (space %s) was stopped by the sandbox "
+			  "with signals blocked (typically while creating a "
+			  "thread); the system call is not known", child,
+			  path);
+		return SPACE_EPOLICY;
+	}
+	sandbox_syscall_name(nr, name, sizeof(name));
+	pr_report("child %u (space %s) called %s(2), which a child may not; "
+		  "run with --allow %s to permit it", child, path, name, name);
+	return SPACE_EPOLICY;
+}
+
 /*
  * Parent side: the child's socket closed without a message, so it died.
  * Reap it and describe how.  Returns SPACE_EFAULT.
@@ -491,6 +539,10 @@ join_dead(unsigned child, struct child *c, const struct space_opts *o,
 
 	while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
 		;
+	if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS) {
+		c->pid = 0;
+		return join_policy(child, c, o, st, -1);
+	}
 	if (WIFSIGNALED(ws)) {
 		st->signal = WTERMSIG(ws);
 		if (!o->quiet)
@@ -528,6 +580,11 @@ space_join(unsigned child, const struct space_opts *o,
 		err = space_recv(c->sock, &m);
 		if (err) {
 			rc = join_dead(child, c, o, st);
+			slot_release(c);
+			return rc;
+		}
+		if (m.type == MSG_POLICY) {
+			rc = join_policy(child, c, o, st, m.code);
 			slot_release(c);
 			return rc;
 		}

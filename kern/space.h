@@ -21,6 +21,7 @@ void child_fail(int err) __attribute__((noreturn));
 void child_leave(void) __attribute__((noreturn));
 int space_open_mem(pid_t pid);
 void space_reap(int block);
+void space_child_path(unsigned k, char *buf, size_t len);
 
 /* space_holder.c */
 int holder_get(struct child *c);

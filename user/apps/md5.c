@@ -6,7 +6,7 @@
  * Children 0..N-1 each scan one part of the search space (see
  * md5_kernel.h) and write their result into their own slot of a global
  * array; the parent joins them in order and combines the slots.  SIZE
- * is the space in million candidates (default 12).  --seq runs the
+ * is the space in million candidates (default 16).  --seq runs the
  * kernel in the root space, without det_fork.  The output line is the
  * same as md5_pthread's, for any N.
  */

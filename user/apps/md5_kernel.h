@@ -29,7 +29,7 @@
 #define MD5_MAX_WORKERS	256	/* det's DET_MAX_CHILDREN */
 #define MD5_LEN		6	/* letters in a candidate */
 #define MD5_SPACE_MAX	308	/* 26^6 = 308915776: at most 308 million */
-#define MD5_SIZE_DEF	12	/* default -s: 12 million candidates */
+#define MD5_SIZE_DEF	16	/* default -s: 16 million candidates */
 #define MD5_NONE	UINT64_MAX	/* "no match" */
 
 /* What one worker found over its part [lo, hi) of the space. */
@@ -65,13 +65,6 @@ static const uint32_t md5_k[64] = {
 	0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 };
 
-static const unsigned char md5_r[64] = {
-	7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-	5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-	4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-	6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-};
-
 /* Little-endian 32-bit load, whatever the host. */
 static inline uint32_t
 md5_le32(const unsigned char *p)
@@ -80,34 +73,87 @@ md5_le32(const unsigned char *p)
 	       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* RFC 1321's four auxiliary functions and the step of each round. */
+#define MD5_F(x, y, z)	(((x) & (y)) | (~(x) & (z)))
+#define MD5_G(x, y, z)	(((x) & (z)) | ((y) & ~(z)))
+#define MD5_H(x, y, z)	((x) ^ (y) ^ (z))
+#define MD5_I(x, y, z)	((y) ^ ((x) | ~(z)))
+#define MD5_STEP(fn, a, b, c, d, x, s, k) do {			\
+		(a) += fn((b), (c), (d)) + (x) + (k);		\
+		(a) = ((a) << (s) | (a) >> (32 - (s))) + (b);	\
+	} while (0)
+
 /* RFC 1321 compression of one 64-byte block (as 16 words) into h. */
 static inline void
 md5_compress(uint32_t h[4], const uint32_t w[16])
 {
-	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], f, t;
-	unsigned i, g;
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
+	const uint32_t *k = md5_k;
 
-	for (i = 0; i < 64; i++) {
-		if (i < 16) {
-			f = (b & c) | (~b & d);
-			g = i;
-		} else if (i < 32) {
-			f = (d & b) | (~d & c);
-			g = (5 * i + 1) % 16;
-		} else if (i < 48) {
-			f = b ^ c ^ d;
-			g = (3 * i + 5) % 16;
-		} else {
-			f = c ^ (b | ~d);
-			g = (7 * i) % 16;
-		}
-		t = d;
-		d = c;
-		c = b;
-		f += a + md5_k[i] + w[g];
-		b += f << md5_r[i] | f >> (32 - md5_r[i]);
-		a = t;
-	}
+	MD5_STEP(MD5_F, a, b, c, d, w[0], 7, k[0]);
+	MD5_STEP(MD5_F, d, a, b, c, w[1], 12, k[1]);
+	MD5_STEP(MD5_F, c, d, a, b, w[2], 17, k[2]);
+	MD5_STEP(MD5_F, b, c, d, a, w[3], 22, k[3]);
+	MD5_STEP(MD5_F, a, b, c, d, w[4], 7, k[4]);
+	MD5_STEP(MD5_F, d, a, b, c, w[5], 12, k[5]);
+	MD5_STEP(MD5_F, c, d, a, b, w[6], 17, k[6]);
+	MD5_STEP(MD5_F, b, c, d, a, w[7], 22, k[7]);
+	MD5_STEP(MD5_F, a, b, c, d, w[8], 7, k[8]);
+	MD5_STEP(MD5_F, d, a, b, c, w[9], 12, k[9]);
+	MD5_STEP(MD5_F, c, d, a, b, w[10], 17, k[10]);
+	MD5_STEP(MD5_F, b, c, d, a, w[11], 22, k[11]);
+	MD5_STEP(MD5_F, a, b, c, d, w[12], 7, k[12]);
+	MD5_STEP(MD5_F, d, a, b, c, w[13], 12, k[13]);
+	MD5_STEP(MD5_F, c, d, a, b, w[14], 17, k[14]);
+	MD5_STEP(MD5_F, b, c, d, a, w[15], 22, k[15]);
+	MD5_STEP(MD5_G, a, b, c, d, w[1], 5, k[16]);
+	MD5_STEP(MD5_G, d, a, b, c, w[6], 9, k[17]);
+	MD5_STEP(MD5_G, c, d, a, b, w[11], 14, k[18]);
+	MD5_STEP(MD5_G, b, c, d, a, w[0], 20, k[19]);
+	MD5_STEP(MD5_G, a, b, c, d, w[5], 5, k[20]);
+	MD5_STEP(MD5_G, d, a, b, c, w[10], 9, k[21]);
+	MD5_STEP(MD5_G, c, d, a, b, w[15], 14, k[22]);
+	MD5_STEP(MD5_G, b, c, d, a, w[4], 20, k[23]);
+	MD5_STEP(MD5_G, a, b, c, d, w[9], 5, k[24]);
+	MD5_STEP(MD5_G, d, a, b, c, w[14], 9, k[25]);
+	MD5_STEP(MD5_G, c, d, a, b, w[3], 14, k[26]);
+	MD5_STEP(MD5_G, b, c, d, a, w[8], 20, k[27]);
+	MD5_STEP(MD5_G, a, b, c, d, w[13], 5, k[28]);
+	MD5_STEP(MD5_G, d, a, b, c, w[2], 9, k[29]);
+	MD5_STEP(MD5_G, c, d, a, b, w[7], 14, k[30]);
+	MD5_STEP(MD5_G, b, c, d, a, w[12], 20, k[31]);
+	MD5_STEP(MD5_H, a, b, c, d, w[5], 4, k[32]);
+	MD5_STEP(MD5_H, d, a, b, c, w[8], 11, k[33]);
+	MD5_STEP(MD5_H, c, d, a, b, w[11], 16, k[34]);
+	MD5_STEP(MD5_H, b, c, d, a, w[14], 23, k[35]);
+	MD5_STEP(MD5_H, a, b, c, d, w[1], 4, k[36]);
+	MD5_STEP(MD5_H, d, a, b, c, w[4], 11, k[37]);
+	MD5_STEP(MD5_H, c, d, a, b, w[7], 16, k[38]);
+	MD5_STEP(MD5_H, b, c, d, a, w[10], 23, k[39]);
+	MD5_STEP(MD5_H, a, b, c, d, w[13], 4, k[40]);
+	MD5_STEP(MD5_H, d, a, b, c, w[0], 11, k[41]);
+	MD5_STEP(MD5_H, c, d, a, b, w[3], 16, k[42]);
+	MD5_STEP(MD5_H, b, c, d, a, w[6], 23, k[43]);
+	MD5_STEP(MD5_H, a, b, c, d, w[9], 4, k[44]);
+	MD5_STEP(MD5_H, d, a, b, c, w[12], 11, k[45]);
+	MD5_STEP(MD5_H, c, d, a, b, w[15], 16, k[46]);
+	MD5_STEP(MD5_H, b, c, d, a, w[2], 23, k[47]);
+	MD5_STEP(MD5_I, a, b, c, d, w[0], 6, k[48]);
+	MD5_STEP(MD5_I, d, a, b, c, w[7], 10, k[49]);
+	MD5_STEP(MD5_I, c, d, a, b, w[14], 15, k[50]);
+	MD5_STEP(MD5_I, b, c, d, a, w[5], 21, k[51]);
+	MD5_STEP(MD5_I, a, b, c, d, w[12], 6, k[52]);
+	MD5_STEP(MD5_I, d, a, b, c, w[3], 10, k[53]);
+	MD5_STEP(MD5_I, c, d, a, b, w[10], 15, k[54]);
+	MD5_STEP(MD5_I, b, c, d, a, w[1], 21, k[55]);
+	MD5_STEP(MD5_I, a, b, c, d, w[8], 6, k[56]);
+	MD5_STEP(MD5_I, d, a, b, c, w[15], 10, k[57]);
+	MD5_STEP(MD5_I, c, d, a, b, w[6], 15, k[58]);
+	MD5_STEP(MD5_I, b, c, d, a, w[13], 21, k[59]);
+	MD5_STEP(MD5_I, a, b, c, d, w[4], 6, k[60]);
+	MD5_STEP(MD5_I, d, a, b, c, w[11], 10, k[61]);
+	MD5_STEP(MD5_I, c, d, a, b, w[2], 15, k[62]);
+	MD5_STEP(MD5_I, b, c, d, a, w[9], 21, k[63]);
 	h[0] += a;
 	h[1] += b;
 	h[2] += c;

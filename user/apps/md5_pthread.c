@@ -4,7 +4,7 @@
  *
  *   md5_pthread [-t N] [--seq] [-s SIZE] [--verify]
  *
- * SIZE is the space in million candidates (default 12).  --seq runs the
+ * SIZE is the space in million candidates (default 16).  --seq runs the
  * kernel in the main thread, without pthread_create.
  */
 #include <pthread.h>

@@ -1,0 +1,344 @@
+/*
+ * sandbox.c -- the seccomp allowlist every child space runs under.
+ *
+ * The filter is built once, in the first space that forks, with
+ * libseccomp, and exported as a BPF program kept in runtime memory; each
+ * child loads it right after its fork (nested spaces inherit it).  The
+ * default action is SECCOMP_RET_TRAP: a system call not on the list
+ * raises SIGSYS, whose handler either emulates it deterministically
+ * (getrandom: a stream seeded by DET_SEED and the space's path;
+ * clock_gettime, gettimeofday, time: a logical clock) or reports it to
+ * the parent (MSG_POLICY with the number) and ends the child, whose join
+ * then returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc
+ * blocks every signal while it creates a thread) kills the child with
+ * SIGSYS instead: the join still says DET_EPOLICY, but without the
+ * number.
+ *
+ * Allowed: memory management, reading (read, pread, openat read-only,
+ * fstat...), writing to fds 1 and 2 only (captured output), the
+ * runtime's own channels (sockets it already has, socketpair(AF_UNIX),
+ * pipes, userfaultfd, its ioctls), fork without CLONE_THREAD (nested
+ * spaces), signals to itself, exit.  Refused: creating or writing
+ * files, network sockets, signals to other processes, threads, exec,
+ * ptrace, changing the filter, and anything else.  DET_ALLOW (detrun
+ * --allow) adds names to the list.
+ */
+#define KERN_INTERNAL
+#define LOG_PREFIX "sandbox: "
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "space.h"
+
+/* Allowed without conditions. */
+static const int allow_plain[] = {
+	SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(readv),
+	SCMP_SYS(preadv), SCMP_SYS(preadv2), SCMP_SYS(lseek),
+	SCMP_SYS(close), SCMP_SYS(close_range), SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(stat),
+	SCMP_SYS(lstat), SCMP_SYS(getdents64), SCMP_SYS(readlink),
+	SCMP_SYS(readlinkat), SCMP_SYS(access), SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2), SCMP_SYS(getcwd), SCMP_SYS(fcntl),
+	SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(pipe2),
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect),
+	SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(brk),
+	SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(sigaltstack), SCMP_SYS(futex), SCMP_SYS(sched_yield),
+	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(wait4),
+	SCMP_SYS(waitid), SCMP_SYS(getpid), SCMP_SYS(getppid),
+	SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+	SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq), SCMP_SYS(set_tid_address), SCMP_SYS(uname),
+	SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(userfaultfd), SCMP_SYS(tgkill), SCMP_SYS(tkill),
+	SCMP_SYS(memfd_create), SCMP_SYS(getrlimit),
+};
+
+/* Allowed ioctls: the runtime's (userfaultfd, PAGEMAP_SCAN) and
+ * terminal queries (isatty). */
+static const unsigned long allow_ioctl[] = {
+	UFFDIO_API, UFFDIO_REGISTER, UFFDIO_UNREGISTER, UFFDIO_WRITEPROTECT,
+	_IOWR('f', 16, char[96]),	/* PAGEMAP_SCAN */
+	TCGETS, TIOCGWINSZ,
+};
+
+/* Add one rule; 0 or -errno. */
+static int
+rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *c)
+{
+	int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, c);
+
+	return r == -EEXIST ? 0 : r;
+}
+
+/* The rules with conditions on the arguments. */
+static int
+rules_with_args(scmp_filter_ctx ctx)
+{
+	const unsigned long wr = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
+	struct scmp_arg_cmp c;
+	int r = 0, fd;
+	size_t i;
+
+	/* Open read-only, create nothing. */
+	c = SCMP_A2(SCMP_CMP_MASKED_EQ, wr, 0);
+	r |= rule(ctx, SCMP_SYS(openat), 1, &c);
+	c = SCMP_A1(SCMP_CMP_MASKED_EQ, wr, 0);
+	r |= rule(ctx, SCMP_SYS(open), 1, &c);
+	/* Write only to the captured stdout and stderr. */
+	for (fd = 1; fd <= 2; fd++) {
+		c = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd);
+		r |= rule(ctx, SCMP_SYS(write), 1, &c);
+		r |= rule(ctx, SCMP_SYS(writev), 1, &c);
+		r |= rule(ctx, SCMP_SYS(pwrite64), 1, &c);
+		r |= rule(ctx, SCMP_SYS(sendfile), 1, &c);
+	}
+	/* fork, not threads: nested spaces. */
+	c = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
+	r |= rule(ctx, SCMP_SYS(clone), 1, &c);
+	c = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	r |= rule(ctx, SCMP_SYS(socketpair), 1, &c);
+	c = SCMP_A0(SCMP_CMP_NE, PR_SET_SECCOMP);
+	r |= rule(ctx, SCMP_SYS(prctl), 1, &c);
+	/* getrlimit through prlimit64, setting nothing. */
+	c = SCMP_A2(SCMP_CMP_EQ, 0);
+	r |= rule(ctx, SCMP_SYS(prlimit64), 1, &c);
+	for (i = 0; i < sizeof(allow_ioctl) / sizeof(allow_ioctl[0]); i++) {
+		c = SCMP_A1(SCMP_CMP_EQ, allow_ioctl[i]);
+		r |= rule(ctx, SCMP_SYS(ioctl), 1, &c);
+	}
+	return r;
+}
+
+/* Add every name of the comma-separated list to the allowlist. */
+static int
+rules_allowed_by_user(scmp_filter_ctx ctx, const char *list)
+{
+	char name[64];
+	const char *p = list;
+	size_t n;
+	int nr;
+
+	while (p && *p) {
+		n = strcspn(p, ",");
+		if (n == 0 || n >= sizeof(name)) {
+			pr_err("DET_ALLOW=%s: bad syscall name", list);
+			return -EINVAL;
+		}
+		memcpy(name, p, n);
+		name[n] = 0;
+		nr = seccomp_syscall_resolve_name(name);
+		if (nr == __NR_SCMP_ERROR) {
+			pr_err("DET_ALLOW: '%s' is not a system call", name);
+			return -EINVAL;
+		}
+		if (rule(ctx, nr, 0, NULL))
+			return -EINVAL;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * Build the BPF program once (in the space that forks first); later
+ * calls, and children that inherited it, reuse it.  0 or -errno.
+ */
+int
+sandbox_prepare(void)
+{
+	scmp_filter_ctx ctx;
+	size_t i, len = 0;
+	char *mem = NULL;
+	int fd = -1, err = -EINVAL;
+	ssize_t n;
+
+	if (rt->bpf_len || getenv("DET_NO_SANDBOX"))
+		return 0;
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	for (i = 0; i < sizeof(allow_plain) / sizeof(allow_plain[0]); i++)
+		if (allow_plain[i] >= 0 && rule(ctx, allow_plain[i], 0, NULL))
+			goto out;
+	if (rules_with_args(ctx) ||
+	    rules_allowed_by_user(ctx, getenv("DET_ALLOW")))
+		goto out;
+	fd = memfd_create("det-bpf", MFD_CLOEXEC);
+	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0) {
+		err = -EIO;
+		goto out;
+	}
+	len = (size_t)lseek(fd, 0, SEEK_END);
+	mem = rt_mmap(len, 0);
+	if (!mem || len % sizeof(struct sock_filter)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = pread(fd, mem, len, 0);
+	if (n != (ssize_t)len) {
+		err = -EIO;
+		goto out;
+	}
+	rt->bpf = mem;
+	rt->bpf_len = len;
+	mem = NULL;
+	err = 0;
+out:
+	if (mem)
+		rt_munmap(mem, len);
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(ctx);
+	if (err)
+		pr_err("cannot build the seccomp filter (%s)", strerror(-err));
+	return err;
+}
+
+/* xorshift64* step of the space's random stream. */
+static uint64_t
+sandbox_rand(void)
+{
+	uint64_t x = rt->rand_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rt->rand_state = x;
+	return x * 2685821657736338717ull;
+}
+
+/* The logical clock: 2000-01-01T00:00:00Z plus 1 us per reading. */
+static void
+logical_time(struct timespec *ts)
+{
+	uint64_t ns = 946684800ull * 1000000000ull + rt->clock_ns;
+
+	rt->clock_ns += 1000;
+	ts->tv_sec = (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+/* Emulate syscall nr from the registers in g; 1 when handled. */
+static int
+emulate(long nr, greg_t *g)
+{
+	struct timespec ts;
+	uint8_t *buf;
+	size_t i;
+
+	switch (nr) {
+	case SYS_getrandom:
+		buf = (uint8_t *)g[REG_RDI];
+		for (i = 0; i < (size_t)g[REG_RSI]; i++)
+			buf[i] = (uint8_t)(sandbox_rand() >> 56);
+		g[REG_RAX] = g[REG_RSI];
+		return 1;
+	case SYS_clock_gettime:
+		logical_time(&ts);
+		if (g[REG_RSI])
+			*(struct timespec *)g[REG_RSI] = ts;
+		g[REG_RAX] = 0;
+		return 1;
+	case SYS_gettimeofday:
+		logical_time(&ts);
+		if (g[REG_RDI]) {
+			((long *)g[REG_RDI])[0] = ts.tv_sec;
+			((long *)g[REG_RDI])[1] = ts.tv_nsec / 1000;
+		}
+		g[REG_RAX] = 0;
+		return 1;
+	case SYS_time:
+		logical_time(&ts);
+		if (g[REG_RDI])
+			*(time_t *)g[REG_RDI] = ts.tv_sec;
+		g[REG_RAX] = ts.tv_sec;
+		return 1;
+	}
+	return 0;
+}
+
+/* SIGSYS: emulate, or report the refused call and end the space. */
+static void
+sandbox_sigsys(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	struct msg m = { .type = MSG_POLICY };
+
+	(void)sig;
+	if (emulate(si->si_syscall, uc->uc_mcontext.gregs))
+		return;
+	m.code = si->si_syscall;
+	space_send(rt->parent_sock, &m);
+	_exit(126);
+}
+
+/*
+ * In a new child: install the filter (once per chain: nested spaces
+ * inherit it) and the SIGSYS handler; seed the random stream from
+ * DET_SEED and the space's path.  0 or -errno.
+ */
+int
+sandbox_enter(void)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)(rt->bpf_len /
+					sizeof(struct sock_filter)),
+		.filter = rt->bpf,
+	};
+	struct sigaction sa;
+	const char *s = getenv("DET_SEED");
+
+	rt->rand_state = (s ? strtoull(s, NULL, 0) : 0) * 0x9e3779b97f4a7c15ull
+			 ^ rt->path_hash ^ 0x5eedull;
+	if (!rt->rand_state)
+		rt->rand_state = 1;
+	rt->clock_ns = 0;
+	if (!rt->bpf_len)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	if (rt->sandboxed)
+		return 0;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	rt->sandboxed = 1;
+	return 0;
+}
+
+/* see sandbox.h */
+void
+sandbox_syscall_name(long nr, char *buf, size_t len)
+{
+	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+						      (int)nr);
+
+	snprintf(buf, len, "%s", name ? name : "?");
+	free(name);
+}

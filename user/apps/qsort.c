@@ -1,0 +1,133 @@
+/*
+ * qsort -- recursive parallel quicksort on det.
+ *
+ *   qsort [-t N] [--seq] [-s SIZE] [--verify]
+ *
+ * The root partitions the array (allocated before any fork) and forks
+ * two children, one per half; each child partitions its half in place
+ * and forks two children of its own (nested spaces), down to
+ * ceil(log2 N) levels, where it sorts its range sequentially (see
+ * qsort_kernel.h).  The halves are disjoint, so the joins never
+ * conflict.  -t 1 sorts in one child; --seq sorts in the root space,
+ * without det_fork.  SIZE is the number of integers (default 16
+ * million).  The output line is the same as qsort_pthread's, for any N.
+ */
+#include "det.h"
+#include "qsort_kernel.h"
+
+/* One space's range to sort and how many levels it may still split. */
+struct qs_job {
+	uint32_t *a;
+	size_t n;
+	unsigned depth;
+};
+
+static void qs_child(void *arg);
+
+/* Fork child k on job; 0, or the det error (printed). */
+static int
+qs_fork(unsigned k, struct qs_job *job)
+{
+	int r = det_fork(k, qs_child, job);
+
+	if (r != DET_OK)
+		fprintf(stderr, "qsort: det_fork %u at depth %u: error %d\n",
+			k, det_depth(), r);
+	return r;
+}
+
+/* Join child k; 0, or the det error / child's failure (printed). */
+static int
+qs_join(unsigned k)
+{
+	struct det_status st;
+	int r = det_join(k, &st);
+
+	if (r != DET_OK) {
+		fprintf(stderr, "qsort: det_join %u at depth %u: error %d%s\n",
+			k, det_depth(), r, r == DET_ECONFLICT ?
+			" (write/write conflict)" : "");
+		return r;
+	}
+	if (st.exit_code != 0)	/* a join failed further down */
+		return DET_EFAULT;
+	return 0;
+}
+
+/*
+ * Sort job's range in this space: sequentially at a leaf, else
+ * partition and sort the two halves in children 0 and 1.  0 or an error.
+ */
+static int
+qs_node(const struct qs_job *job)
+{
+	struct qs_job half[2];
+	size_t k;
+	int rc, r, f1;
+
+	if (qs_is_leaf(job->n, job->depth)) {
+		qs_sort(job->a, job->n);
+		return 0;
+	}
+	k = qs_partition(job->a, job->n);
+	half[0] = (struct qs_job){ job->a, k, job->depth - 1 };
+	half[1] = (struct qs_job){ job->a + k, job->n - k, job->depth - 1 };
+	rc = qs_fork(0, &half[0]);
+	if (rc != 0)
+		return rc;
+	f1 = qs_fork(1, &half[1]);
+	rc = qs_join(0);
+	r = f1 == 0 ? qs_join(1) : f1;
+	if (rc == 0)
+		rc = r;
+	return rc;
+}
+
+/* A child space: sort its job, exit 3 if a join below it failed. */
+static void
+qs_child(void *arg)
+{
+	if (qs_node(arg) != 0)
+		det_exit(3);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct qs_opts o;
+	struct qs_job job;
+	uint64_t fp = 0;
+	uint32_t *a;
+	int rc;
+
+	rc = qs_parse(argc, argv, "qsort", &o);
+	if (rc != 0)
+		return rc;
+	a = malloc(o.n * sizeof(*a));
+	if (!a) {
+		fprintf(stderr, "qsort: out of memory for %zu integers\n",
+			o.n);
+		return 1;
+	}
+	qs_fill(a, o.n);
+	if (o.verify)
+		fp = qs_fingerprint(a, o.n);
+	job = (struct qs_job){ a, o.n, qs_levels(o.workers) };
+	if (o.seq)
+		qs_sort(a, o.n);
+	else if (o.workers == 1)	/* one child sorts it all */
+		rc = qs_fork(0, &job) != 0 ? 3 : qs_join(0);
+	else
+		rc = qs_node(&job);
+	if (rc != 0) {
+		free(a);
+		return 3;
+	}
+	if (o.verify && qs_verify(a, o.n, fp) != 0) {
+		free(a);
+		return 1;
+	}
+	qs_report(a, o.n);
+	free(a);
+	return 0;
+}
