@@ -107,6 +107,8 @@ struct child {
 	size_t bitmap_len;
 	void *stack;		/* the child's fn stack (reserved here) */
 	int holder;		/* index in rt->holders, or -1 */
+	int out_fd;		/* the child's captured stdout, stderr */
+	int err_fd;
 };
 
 struct dirty_ops;

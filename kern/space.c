@@ -65,6 +65,7 @@ space_init(void)
 	for (i = 0; i < DET_MAX_CHILDREN; i++) {
 		rt->child[i].sock = rt->child[i].peer = -1;
 		rt->child[i].holder = -1;
+		rt->child[i].out_fd = rt->child[i].err_fd = -1;
 	}
 	err = map_sys_init();
 	if (err)
@@ -174,6 +175,7 @@ slot_release(struct child *c)
 	if (c->sock >= 0)
 		close(c->sock);
 	holder_put(c);
+	output_close(c);
 	map_free(c->map);
 	rt_munmap(c->bitmap, c->bitmap_len);
 	rt_munmap(c->stack, RT_STACK_SIZE);
@@ -181,6 +183,7 @@ slot_release(struct child *c)
 	c->sock = -1;
 	c->peer = -1;
 	c->holder = -1;
+	c->out_fd = c->err_fd = -1;
 }
 
 /*
@@ -302,6 +305,10 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	if (rt->parent_sock >= 0)
 		close(rt->parent_sock);
 	close(c->sock);
+	if (output_redirect(c) < 0)
+		_exit(127);
+	close(c->out_fd);
+	close(c->err_fd);
 	rt->parent_sock = c->peer;
 	rt->depth++;
 	rt->self = child;
@@ -320,6 +327,7 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 		memset(&rt->child[child], 0, sizeof(*c));
 		rt->child[child].sock = rt->child[child].peer = -1;
 		rt->child[child].holder = -1;
+		rt->child[child].out_fd = rt->child[child].err_fd = -1;
 	}
 	memset(&rt->stats, 0, sizeof(rt->stats));
 	err = rt->dirty->begin(rt->map, &rt->dirty_state);
@@ -377,6 +385,13 @@ space_prepare(struct child *c)
 	}
 	c->sock = sv[0];
 	c->peer = sv[1];
+	err = output_prepare(c);
+	if (err) {
+		close(sv[0]);
+		close(sv[1]);
+		c->sock = c->peer = -1;
+		goto err_bitmap;
+	}
 	return 0;
 
 err_bitmap:
@@ -535,6 +550,7 @@ static int
 join_dead(unsigned child, struct child *c, const struct space_opts *o,
 	  struct det_status *st)
 {
+	char path[sizeof(rt->path)];
 	int ws = 0;
 
 	while (waitpid(c->pid, &ws, 0) < 0 && errno == EINTR)
@@ -543,20 +559,20 @@ join_dead(unsigned child, struct child *c, const struct space_opts *o,
 		c->pid = 0;
 		return join_policy(child, c, o, st, -1);
 	}
+	space_child_path(child, path, sizeof(path));
 	if (WIFSIGNALED(ws)) {
 		st->signal = WTERMSIG(ws);
 		if (!o->quiet)
-			pr_report("det: child %u (depth %u) was killed by "
+			pr_report("det: child %u (space %s) was killed by "
 				  "signal %d (%s); nothing of it applied",
-				  child, rt->depth + 1, st->signal,
+				  child, path, st->signal,
 				  strsignal(st->signal));
 	} else {
 		st->exit_code = WEXITSTATUS(ws);
 		if (!o->quiet)
-			pr_report("det: child %u (depth %u) called exit(%d) "
+			pr_report("det: child %u (space %s) called exit(%d) "
 				  "instead of returning or det_exit; nothing "
-				  "of it applied", child, rt->depth + 1,
-				  st->exit_code);
+				  "of it applied", child, path, st->exit_code);
 	}
 	return SPACE_EFAULT;
 }
@@ -578,6 +594,7 @@ space_join(unsigned child, const struct space_opts *o,
 		return -ECHILD;
 	for (;;) {
 		err = space_recv(c->sock, &m);
+		output_emit(c);
 		if (err) {
 			rc = join_dead(child, c, o, st);
 			slot_release(c);

@@ -23,6 +23,14 @@ int space_open_mem(pid_t pid);
 void space_reap(int block);
 void space_child_path(unsigned k, char *buf, size_t len);
 
+/* space_output.c: make c's capture files (0 or -errno); in the child,
+ * make them its fds 1 and 2; in the parent, write them out (and close
+ * them) at join/sync; close them. */
+int output_prepare(struct child *c);
+int output_redirect(const struct child *c);
+void output_emit(struct child *c);
+void output_close(struct child *c);
+
 /* space_holder.c */
 int holder_get(struct child *c);
 void holder_put(struct child *c);

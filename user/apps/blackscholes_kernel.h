@@ -233,7 +233,7 @@ bs_parse(int argc, char **argv, const char *prog, struct bs_opts *o)
 
 	*o = (struct bs_opts){ 2, 0, 0, (size_t)BS_SIZE_DEF * 1000 };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			v = strtoul(optarg, &end, 10);
@@ -264,6 +264,10 @@ bs_parse(int argc, char **argv, const char *prog, struct bs_opts *o)
 		case 'h':
 			bs_usage(stdout, prog);
 			exit(0);
+		case ':':
+			fprintf(stderr, "%s: %s needs an argument\n", prog,
+				argv[optind - 1]);
+			return 2;
 		default:
 			fprintf(stderr, "%s: bad option %s (try --help)\n",
 				prog, argv[optind - 1]);

@@ -5,7 +5,7 @@
  *   lu [-t N] [--seq] [-s SIZE] [--verify] [--contig]
  *
  * Blocked LU without pivoting of a diagonally dominant SIZE x SIZE
- * matrix (default 1536), see lu_kernel.h.  One round of det_fork /
+ * matrix (default 2048), see lu_kernel.h.  One round of det_fork /
  * det_join per diagonal block step: the parent forks up to N children
  * (default 2), each updating a disjoint range of block columns, and
  * joins them in order before the next step.  --seq runs the same kernel

@@ -24,7 +24,9 @@
 #ifndef LU_KERNEL_H
 #define LU_KERNEL_H
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +36,7 @@
 #define LU_BS		64	/* block edge */
 #define LU_MAXT		256	/* most workers (det's child limit) */
 #define LU_MAXN		8192
-#define LU_DEFAULT_N	1536
+#define LU_DEFAULT_N	2048
 #define LU_SEED		3
 
 struct lu_opts {
@@ -51,6 +53,18 @@ struct lu_mat {
 	int nb;			/* blocks per row/column */
 	int contig;
 };
+
+/* One line on stderr, after the program's name. */
+static void __attribute__((format(printf, 1, 2)))
+lu_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
 
 /* Pointer to block (I, J). */
 static double *
@@ -115,7 +129,7 @@ lu_setup(struct lu_mat *m, int n, int contig)
 	len = contig ? (size_t)m->nb * m->nb * LU_BS * LU_BS : (size_t)n * n;
 	len *= sizeof(double);
 	if (posix_memalign(&p, 4096, len) != 0) {
-		fprintf(stderr, "lu: out of memory for n=%d\n", n);
+		lu_err("out of memory for n=%d\n", n);
 		return -1;
 	}
 	memset(p, 0, len);
@@ -319,8 +333,8 @@ lu_verify(const struct lu_mat *m)
 	int i, j;
 
 	if (!(res <= 1e-12)) {
-		fprintf(stderr, "lu: --verify: max |LU - A| / max |A| = %g, "
-			"too large\n", res);
+		lu_err("--verify: max |LU - A| / max |A| = %g, too "
+		       "large\n", res);
 		return -1;
 	}
 	if (lu_setup(&ref, m->n, m->contig) != 0)
@@ -330,9 +344,9 @@ lu_verify(const struct lu_mat *m)
 		for (j = 0; j < m->n; j++)
 			if (memcmp(lu_at(m, i, j), lu_at(&ref, i, j),
 				   sizeof(double))) {
-				fprintf(stderr, "lu: --verify: element (%d,%d) "
-					"= %.17g, sequential run %.17g\n", i,
-					j, *lu_at(m, i, j), *lu_at(&ref, i, j));
+				lu_err("--verify: element (%d,%d) = "
+				       "%.17g, sequential run %.17g\n", i, j,
+				       *lu_at(m, i, j), *lu_at(&ref, i, j));
 				free(ref.a);
 				return -1;
 			}
@@ -351,8 +365,8 @@ lu_parse(int argc, char **argv, struct lu_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *use = "usage: lu [-t N] [--seq] [-s SIZE] [--verify] "
-			  "[--contig]";
+	const char *me = program_invocation_short_name;
+	const char *use = "[-t N] [--seq] [-s SIZE] [--verify] [--contig]";
 	unsigned long v;
 	char *end;
 	int c;
@@ -364,8 +378,8 @@ lu_parse(int argc, char **argv, struct lu_opts *o)
 		case 't':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || v == 0 || v > LU_MAXT) {
-				fprintf(stderr, "lu: -t %s: expected 1..%d\n",
-					optarg, LU_MAXT);
+				lu_err("-t %s: expected 1..%d\n", optarg,
+				       LU_MAXT);
 				return 2;
 			}
 			o->t = (unsigned)v;
@@ -373,8 +387,8 @@ lu_parse(int argc, char **argv, struct lu_opts *o)
 		case 's':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || v == 0 || v > LU_MAXN) {
-				fprintf(stderr, "lu: -s %s: expected 1..%d\n",
-					optarg, LU_MAXN);
+				lu_err("-s %s: expected 1..%d\n", optarg,
+				       LU_MAXN);
 				return 2;
 			}
 			o->n = (int)v;
@@ -389,21 +403,26 @@ lu_parse(int argc, char **argv, struct lu_opts *o)
 			o->contig = 1;
 			break;
 		case 'h':
-			printf("%s\nLU decomposition without pivoting of an "
-			       "n x n matrix (default n=%d)\nwith N "
-			       "children/threads (default 2), row-major or "
-			       "in contiguous\nblocks (--contig); prints a "
-			       "checksum of L and U.\n", use, LU_DEFAULT_N);
+			printf("usage: %s %s\nLU decomposition without "
+			       "pivoting of an n x n matrix (default n=%d)\n"
+			       "with N children/threads (default 2), "
+			       "row-major or in contiguous\nblocks "
+			       "(--contig); prints a checksum of L and U.\n",
+			       me, use, LU_DEFAULT_N);
 			return 1;
+		case ':':
+			lu_err("%s needs an argument; usage: %s %s\n",
+			       argv[optind - 1], me, use);
+			return 2;
 		default:
-			fprintf(stderr, "lu: bad option %s; %s\n",
-				argv[optind - 1], use);
+			lu_err("bad option %s; usage: %s %s\n",
+			       argv[optind - 1], me, use);
 			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lu: unexpected argument %s; %s\n",
-			argv[optind], use);
+		lu_err("unexpected argument %s; usage: %s %s\n",
+		       argv[optind], me, use);
 		return 2;
 	}
 	return 0;

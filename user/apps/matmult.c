@@ -3,7 +3,7 @@
  *
  *   matmult [-t N] [--seq] [-s SIZE] [--verify]
  *
- * C = A x B for SIZE x SIZE doubles (default 1024), cache-blocked.  The
+ * C = A x B for SIZE x SIZE doubles (default 1536), cache-blocked.  The
  * parent allocates A, B and C, then forks N children (default 2); each
  * computes a disjoint range of row blocks of C, so the joins never
  * conflict.  --seq runs the same kernel in one space.  Prints one line,

@@ -10,7 +10,9 @@
 #ifndef MATMULT_KERNEL_H
 #define MATMULT_KERNEL_H
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 #define MM_BS		64	/* block edge (rows, columns, k) */
 #define MM_MAXT		256	/* most workers (det's child limit) */
 #define MM_MAXN		8192
-#define MM_DEFAULT_N	1024
+#define MM_DEFAULT_N	1536
 #define MM_SEED_A	1
 #define MM_SEED_B	2
 
@@ -29,6 +31,18 @@ struct mm_opts {
 	int verify;		/* --verify: compare with a sequential run */
 	int n;			/* matrix edge */
 };
+
+/* One line on stderr, after the program's name. */
+static void __attribute__((format(printf, 1, 2)))
+mm_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
 
 /* Fill a with n*n doubles in [-1, 1) from xorshift64 seeded by seed. */
 static void
@@ -56,7 +70,7 @@ mm_setup(int n, double **a, double **b, double **c)
 	*b = malloc(bytes);
 	*c = calloc((size_t)n * n, sizeof(double));
 	if (!*a || !*b || !*c) {
-		fprintf(stderr, "matmult: out of memory for n=%d\n", n);
+		mm_err("out of memory for n=%d\n", n);
 		return -1;
 	}
 	mm_fill(*a, n, MM_SEED_A);
@@ -144,15 +158,14 @@ mm_verify(const double *a, const double *b, const double *c, int n)
 	int s, k, r = 0;
 
 	if (!ref) {
-		fprintf(stderr, "matmult: --verify: out of memory\n");
+		mm_err("--verify: out of memory\n");
 		return -1;
 	}
 	mm_rows(a, b, ref, n, 0, n);
 	for (i = 0; i < nn; i++)
 		if (memcmp(&ref[i], &c[i], sizeof(double))) {
-			fprintf(stderr, "matmult: --verify: C[%zu][%zu] = "
-				"%.17g, sequential run %.17g\n", i / n, i % n,
-				c[i], ref[i]);
+			mm_err("--verify: C[%zu][%zu] = %.17g, sequential "
+			       "run %.17g\n", i / n, i % n, c[i], ref[i]);
 			r = -1;
 			break;
 		}
@@ -164,9 +177,8 @@ mm_verify(const double *a, const double *b, const double *c, int n)
 		for (k = 0; k < n; k++)
 			dot += a[row * n + k] * b[(size_t)k * n + col];
 		if (memcmp(&dot, &got, sizeof(double))) {
-			fprintf(stderr, "matmult: --verify: C[%zu][%zu] = "
-				"%.17g, dot product %.17g\n", row, col, got,
-				dot);
+			mm_err("--verify: C[%zu][%zu] = %.17g, dot "
+			       "product %.17g\n", row, col, got, dot);
 			r = -1;
 		}
 	}
@@ -183,8 +195,8 @@ mm_parse(int argc, char **argv, struct mm_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *use = "usage: matmult [-t N] [--seq] [-s SIZE] "
-			  "[--verify]";
+	const char *me = program_invocation_short_name;
+	const char *use = "[-t N] [--seq] [-s SIZE] [--verify]";
 	unsigned long v;
 	char *end;
 	int c;
@@ -196,8 +208,8 @@ mm_parse(int argc, char **argv, struct mm_opts *o)
 		case 't':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || v == 0 || v > MM_MAXT) {
-				fprintf(stderr, "matmult: -t %s: expected "
-					"1..%d\n", optarg, MM_MAXT);
+				mm_err("-t %s: expected 1..%d\n", optarg,
+				       MM_MAXT);
 				return 2;
 			}
 			o->t = (unsigned)v;
@@ -205,8 +217,8 @@ mm_parse(int argc, char **argv, struct mm_opts *o)
 		case 's':
 			v = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || v == 0 || v > MM_MAXN) {
-				fprintf(stderr, "matmult: -s %s: expected "
-					"1..%d\n", optarg, MM_MAXN);
+				mm_err("-s %s: expected 1..%d\n", optarg,
+				       MM_MAXN);
 				return 2;
 			}
 			o->n = (int)v;
@@ -218,20 +230,24 @@ mm_parse(int argc, char **argv, struct mm_opts *o)
 			o->verify = 1;
 			break;
 		case 'h':
-			printf("%s\nC = A x B for n x n doubles (default "
-			       "n=%d) with N children/threads\n(default 2); "
-			       "prints a checksum of C.\n", use,
-			       MM_DEFAULT_N);
+			printf("usage: %s %s\nC = A x B for n x n doubles "
+			       "(default n=%d) with N children/threads\n"
+			       "(default 2); prints a checksum of C.\n", me,
+			       use, MM_DEFAULT_N);
 			return 1;
+		case ':':
+			mm_err("%s needs an argument; usage: %s %s\n",
+			       argv[optind - 1], me, use);
+			return 2;
 		default:
-			fprintf(stderr, "matmult: bad option %s; %s\n",
-				argv[optind - 1], use);
+			mm_err("bad option %s; usage: %s %s\n",
+			       argv[optind - 1], me, use);
 			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "matmult: unexpected argument %s; %s\n",
-			argv[optind], use);
+		mm_err("unexpected argument %s; usage: %s %s\n",
+		       argv[optind], me, use);
 		return 2;
 	}
 	return 0;

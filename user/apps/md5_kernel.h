@@ -358,7 +358,7 @@ md5_parse(int argc, char **argv, const char *prog, struct md5_opts *o)
 
 	*o = (struct md5_opts){ 2, 0, 0, MD5_SIZE_DEF * 1000000ull };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			v = strtoul(optarg, &end, 10);
@@ -389,6 +389,10 @@ md5_parse(int argc, char **argv, const char *prog, struct md5_opts *o)
 		case 'h':
 			md5_usage(stdout, prog);
 			exit(0);
+		case ':':
+			fprintf(stderr, "%s: %s needs an argument\n", prog,
+				argv[optind - 1]);
+			return 2;
 		default:
 			fprintf(stderr, "%s: bad option %s (try --help)\n",
 				prog, argv[optind - 1]);
