@@ -7,6 +7,7 @@
 #define KERN_INTERNAL
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -141,12 +142,43 @@ rt_range_find(const struct rt_rangeset *s, uintptr_t a)
 	return -1;
 }
 
-/* Monotonic nanoseconds, for statistics only (never program-visible). */
-uint64_t
-rt_now_ns(void)
+/* Real monotonic nanoseconds (before the vDSO is patched). */
+static uint64_t
+real_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Under detrun every clock the program can read is logical, the
+ * runtime's included; its statistics time themselves with the TSC, whose
+ * rate is measured here first (2 ms, only when DET_STATS asks).
+ */
+void
+rt_calibrate(void)
+{
+	uint64_t t0, c0, t1, c1;
+
+	if (!getenv("DET_STATS"))
+		return;
+	t0 = real_ns();
+	c0 = __builtin_ia32_rdtsc();
+	do
+		t1 = real_ns();
+	while (t1 - t0 < 2000000);
+	c1 = __builtin_ia32_rdtsc();
+	rt->tsc_per_us = (double)(c1 - c0) / (double)(t1 - t0) * 1000.0;
+}
+
+/* Monotonic nanoseconds, for statistics only (never program-visible). */
+uint64_t
+rt_now_ns(void)
+{
+	if (rt->tsc_per_us > 0)
+		return (uint64_t)((double)__builtin_ia32_rdtsc() /
+				  rt->tsc_per_us * 1000.0);
+	return real_ns();
 }

@@ -126,6 +126,9 @@ struct rt {
 	int sandboxed;		/* this process runs under it */
 	uint64_t rand_state;	/* getrandom stream of this space */
 	uint64_t clock_ns;	/* the logical clock */
+	int vdso_patched;
+	unsigned cpus;		/* CPU count children see (DET_CPUS) */
+	double tsc_per_us;	/* rt_calibrate */
 
 	/* Child side: how to publish to the parent. */
 	int parent_sock;
@@ -182,6 +185,7 @@ void rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
 void rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
 int rt_range_find(const struct rt_rangeset *s, uintptr_t a);
 uint64_t rt_now_ns(void);
+void rt_calibrate(void);
 
 /* space_map.c */
 int map_collect(struct regions **out);

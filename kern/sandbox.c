@@ -229,9 +229,20 @@ sandbox_rand(void)
 	return x * 2685821657736338717ull;
 }
 
-/* The logical clock: 2000-01-01T00:00:00Z plus 1 us per reading. */
-static void
-logical_time(struct timespec *ts)
+/* see sandbox.h */
+void
+sandbox_random_fill(void *buf, size_t len)
+{
+	uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (uint8_t)(sandbox_rand() >> 56);
+}
+
+/* see sandbox.h */
+void
+sandbox_logical_time(struct timespec *ts)
 {
 	uint64_t ns = 946684800ull * 1000000000ull + rt->clock_ns;
 
@@ -245,24 +256,37 @@ static int
 emulate(long nr, greg_t *g)
 {
 	struct timespec ts;
-	uint8_t *buf;
+	uint8_t *mask;
 	size_t i;
 
 	switch (nr) {
 	case SYS_getrandom:
-		buf = (uint8_t *)g[REG_RDI];
-		for (i = 0; i < (size_t)g[REG_RSI]; i++)
-			buf[i] = (uint8_t)(sandbox_rand() >> 56);
+		sandbox_random_fill((void *)g[REG_RDI], (size_t)g[REG_RSI]);
 		g[REG_RAX] = g[REG_RSI];
 		return 1;
+	case SYS_sched_getaffinity:
+		/* rt->cpus CPUs, whatever the machine has */
+		mask = (uint8_t *)g[REG_RDX];
+		memset(mask, 0, (size_t)g[REG_RSI]);
+		for (i = 0; i < rt->cpus && i / 8 < (size_t)g[REG_RSI]; i++)
+			mask[i / 8] |= (uint8_t)(1u << (i % 8));
+		g[REG_RAX] = g[REG_RSI] < 8 ? g[REG_RSI] : 8;
+		return 1;
+	case SYS_getcpu:
+		if (g[REG_RDI])
+			*(unsigned *)g[REG_RDI] = 0;
+		if (g[REG_RSI])
+			*(unsigned *)g[REG_RSI] = 0;
+		g[REG_RAX] = 0;
+		return 1;
 	case SYS_clock_gettime:
-		logical_time(&ts);
+		sandbox_logical_time(&ts);
 		if (g[REG_RSI])
 			*(struct timespec *)g[REG_RSI] = ts;
 		g[REG_RAX] = 0;
 		return 1;
 	case SYS_gettimeofday:
-		logical_time(&ts);
+		sandbox_logical_time(&ts);
 		if (g[REG_RDI]) {
 			((long *)g[REG_RDI])[0] = ts.tv_sec;
 			((long *)g[REG_RDI])[1] = ts.tv_nsec / 1000;
@@ -270,7 +294,7 @@ emulate(long nr, greg_t *g)
 		g[REG_RAX] = 0;
 		return 1;
 	case SYS_time:
-		logical_time(&ts);
+		sandbox_logical_time(&ts);
 		if (g[REG_RDI])
 			*(time_t *)g[REG_RDI] = ts.tv_sec;
 		g[REG_RAX] = ts.tv_sec;
@@ -294,6 +318,66 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ucv)
 	_exit(126);
 }
 
+/* Seed this space's random stream (DET_SEED, the path); reset its
+ * clock. */
+static void
+sandbox_seed(void)
+{
+	const char *s = getenv("DET_SEED");
+
+	rt->rand_state = (s ? strtoull(s, NULL, 0) : 0) * 0x9e3779b97f4a7c15ull
+			 ^ rt->path_hash ^ 0x5eedull;
+	if (!rt->rand_state)
+		rt->rand_state = 1;
+	rt->clock_ns = 0;
+	s = getenv("DET_CPUS");
+	rt->cpus = s && atoi(s) > 0 && atoi(s) <= 1024 ? (unsigned)atoi(s) : 4;
+}
+
+/* Install the SIGSYS handler; 0 or -errno. */
+static int
+sandbox_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
+}
+
+/* see sandbox.h */
+int
+sandbox_root(void)
+{
+	static const int trapped[] = {
+		SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
+		SCMP_SYS(gettimeofday), SCMP_SYS(time),
+		SCMP_SYS(sched_getaffinity), SCMP_SYS(getcpu),
+	};
+	scmp_filter_ctx ctx;
+	size_t i;
+	int err;
+
+	sandbox_seed();
+	err = sandbox_handler();
+	if (!err)
+		err = sandbox_patch_vdso();
+	if (err)
+		return err;
+	ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return -ENOMEM;
+	for (i = 0; i < sizeof(trapped) / sizeof(trapped[0]); i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_TRAP, trapped[i], 0))
+			err = -EINVAL;
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return err;
+}
+
 /*
  * In a new child: install the filter (once per chain: nested spaces
  * inherit it) and the SIGSYS handler; seed the random stream from
@@ -307,24 +391,16 @@ sandbox_enter(void)
 					sizeof(struct sock_filter)),
 		.filter = rt->bpf,
 	};
-	struct sigaction sa;
-	const char *s = getenv("DET_SEED");
+	int err;
 
-	rt->rand_state = (s ? strtoull(s, NULL, 0) : 0) * 0x9e3779b97f4a7c15ull
-			 ^ rt->path_hash ^ 0x5eedull;
-	if (!rt->rand_state)
-		rt->rand_state = 1;
-	rt->clock_ns = 0;
+	sandbox_seed();
 	if (!rt->bpf_len)
 		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sandbox_sigsys;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0)
-		return -errno;
-	if (rt->sandboxed)
-		return 0;
+	err = sandbox_handler();
+	if (!err)
+		err = sandbox_patch_vdso();
+	if (err || rt->sandboxed)
+		return err;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		return -errno;

@@ -9,12 +9,26 @@
 #endif
 
 #include <stddef.h>
+#include <time.h>
 
 /* Build the filter once, before the first fork; 0 or -errno. */
 int sandbox_prepare(void);
 
 /* In a new child: enter the sandbox; 0 or -errno. */
 int sandbox_enter(void);
+
+/* The logical clock (2000-01-01 plus 1 us per reading) and the seeded
+ * random stream of this space. */
+void sandbox_logical_time(struct timespec *ts);
+void sandbox_random_fill(void *buf, size_t len);
+
+/* Point the vDSO's time/getcpu/getrandom at the deterministic versions
+ * (once per process image); 0 or -errno. */
+int sandbox_patch_vdso(void);
+
+/* The root under detrun (DET_DETERMINISTIC=1): a permissive filter that
+ * only traps time, randomness and CPU queries, and the vDSO patch. */
+int sandbox_root(void);
 
 /* The name of system call nr ("socket"), or "?". */
 void sandbox_syscall_name(long nr, char *buf, size_t len);

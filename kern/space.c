@@ -78,6 +78,12 @@ space_init(void)
 			isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
 		setvbuf(stdin, rt->stdio_buf + BUFSIZ, _IOFBF, BUFSIZ);
 	}
+	if (getenv("DET_DETERMINISTIC")) {
+		rt_calibrate();
+		err = sandbox_root();
+		if (err)
+			return err;
+	}
 	rt->inited = 1;
 	return 0;
 }
