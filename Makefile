@@ -120,6 +120,7 @@ install: all
 	ln -sf libdet.so.0 $(DESTDIR)$(PREFIX)/lib/libdet.so
 	install -m 644 user/include/det.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(B)/bin/detrun $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 user/man/detrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|;s|@LIBDIR@|$(PREFIX)/lib|' \
 	    -e 's|@INCDIR@|$(PREFIX)/include|;s|@VERSION@|$(VERSION)|' \
 	    user/libdet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libdet.pc

@@ -88,4 +88,8 @@ unsigned space_depth(void);
 unsigned space_self(void);
 const struct space_stats *space_stats(void);
 
+/* Write the root's timeline (DET_TRACE) as Chrome trace-event JSON to
+ * path; 0 or -errno. */
+int space_trace_write(const char *path);
+
 #endif /* KERN_KERN_H */

@@ -155,14 +155,15 @@ real_ns(void)
 /*
  * Under detrun every clock the program can read is logical, the
  * runtime's included; its statistics time themselves with the TSC, whose
- * rate is measured here first (2 ms, only when DET_STATS asks).
+ * rate is measured here first (2 ms, only when DET_STATS or DET_TRACE
+ * asks).
  */
 void
 rt_calibrate(void)
 {
 	uint64_t t0, c0, t1, c1;
 
-	if (!getenv("DET_STATS"))
+	if (!getenv("DET_STATS") && !getenv("DET_TRACE"))
 		return;
 	t0 = real_ns();
 	c0 = __builtin_ia32_rdtsc();

@@ -82,7 +82,18 @@ struct msg {
 	size_t npages;		/* dirty pages published */
 	size_t nfresh;		/* fresh ranges published (see rt->fresh) */
 	uintptr_t sp;		/* stack pointer at publish */
+	struct space_stats stats;	/* DONE: the child's own counters */
 };
+
+/* One timeline event of this space (detrun --trace). */
+struct trace_ev {
+	uint64_t t_ns;
+	uint32_t child;
+	uint32_t what;		/* enum trace_what */
+};
+
+enum trace_what { TR_FORK, TR_JOIN_WAIT, TR_MERGE, TR_JOINED };
+#define RT_MAX_TRACE	65536
 
 enum slot_state { SLOT_FREE = 0, SLOT_RUNNING };
 
@@ -166,6 +177,10 @@ struct rt {
 	size_t nreap;
 	struct space_stats stats;
 	const char *avail[8];
+	struct trace_ev *trace;	/* DET_TRACE: events, or NULL */
+	size_t ntrace;
+	unsigned perturb;	/* DET_PERTURB: random delays (detrun
+				   --check), rand_r state; 0: none */
 };
 
 extern struct rt *rt;

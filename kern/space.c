@@ -78,6 +78,12 @@ space_init(void)
 			isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
 		setvbuf(stdin, rt->stdio_buf + BUFSIZ, _IOFBF, BUFSIZ);
 	}
+	if (getenv("DET_TRACE") && (rt->trace = rt_mmap(RT_MAX_TRACE *
+						sizeof(*rt->trace), 0)))
+		rt->ntrace = 0;
+	if (getenv("DET_PERTURB"))
+		rt->perturb = (unsigned)strtoul(getenv("DET_PERTURB"),
+						NULL, 0) | 1;
 	if (getenv("DET_DETERMINISTIC")) {
 		rt_calibrate();
 		err = sandbox_root();
@@ -172,6 +178,56 @@ const struct space_stats *
 space_stats(void)
 {
 	return &rt->stats;
+}
+
+/* Record a timeline event (DET_TRACE). */
+static void
+trace(unsigned child, enum trace_what what)
+{
+	if (rt->trace && rt->ntrace < RT_MAX_TRACE) {
+		rt->trace[rt->ntrace].t_ns = rt_now_ns();
+		rt->trace[rt->ntrace].child = child;
+		rt->trace[rt->ntrace++].what = what;
+	}
+}
+
+/* detrun --check: a random delay of up to 2 ms, different every run. */
+static void
+perturb(void)
+{
+	if (rt->perturb)
+		usleep((useconds_t)(rand_r(&rt->perturb) % 2000));
+}
+
+/* see kern.h */
+int
+space_trace_write(const char *path)
+{
+	static const char *what[] = { "fork", "wait", "merge", "joined" };
+	uint64_t t0 = rt->ntrace ? rt->trace[0].t_ns : 0;
+	FILE *f;
+	size_t i;
+
+	if (!rt->trace)
+		return 0;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"traceEvents\":[\n");
+	for (i = 0; i < rt->ntrace; i++) {
+		const struct trace_ev *e = &rt->trace[i];
+
+		/* A child's life is a span from its fork to its join;
+		 * waiting and merging are spans on the parent's line. */
+		fprintf(f, "%s{\"name\":\"child %u: %s\",\"ph\":\"%s\","
+			"\"ts\":%.3f,\"pid\":1,\"tid\":%u}\n",
+			i ? "," : "", e->child, what[e->what],
+			e->what == TR_FORK ? "B" : e->what == TR_JOINED ?
+			"E" : "i", (double)(e->t_ns - t0) / 1000.0,
+			e->child + 1);
+	}
+	fprintf(f, "],\"displayTimeUnit\":\"ms\"}\n");
+	return fclose(f) ? -errno : 0;
 }
 
 /* Release everything a parent holds for slot c. */
@@ -437,6 +493,8 @@ space_fork(unsigned child, det_fn fn, void *arg)
 		slot_release(c);
 		return err;
 	}
+	perturb();
+	trace(child, TR_FORK);
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -483,6 +541,7 @@ space_publish(int type, int code, struct msg *reply)
 	} else {
 		m.npages = (size_t)n;
 	}
+	m.stats = rt->stats;
 	m.sp = (uintptr_t)__builtin_frame_address(0);
 	err = space_send(rt->parent_sock, &m);
 	if (err)
@@ -598,6 +657,8 @@ space_join(unsigned child, const struct space_opts *o,
 	c = &rt->child[child];
 	if (c->state != SLOT_RUNNING)
 		return -ECHILD;
+	perturb();
+	trace(child, TR_JOIN_WAIT);
 	for (;;) {
 		err = space_recv(c->sock, &m);
 		output_emit(c);
@@ -619,6 +680,7 @@ space_join(unsigned child, const struct space_opts *o,
 			return m.code;
 		}
 		t0 = rt_now_ns();
+		trace(child, TR_MERGE);
 		rc = merge_child(child, c, &m, o, st);
 		rt->stats.merge_ns += rt_now_ns() - t0;
 		rt->stats.pages_dirty += st->pages_dirty;
@@ -635,6 +697,14 @@ space_join(unsigned child, const struct space_opts *o,
 		st->exit_code = m.code;
 		ack.code = rc;
 		space_send(c->sock, &ack);
+		trace(child, TR_JOINED);
+		/* The child's own joins count too (its descendants). */
+		rt->stats.forks += m.stats.forks;
+		rt->stats.joins += m.stats.joins;
+		rt->stats.pages_dirty += m.stats.pages_dirty;
+		rt->stats.bytes_merged += m.stats.bytes_merged;
+		rt->stats.conflicts += m.stats.conflicts;
+		rt->stats.merge_ns += m.stats.merge_ns;
 		space_reap_later(c->pid);
 		slot_release(c);
 		rt->stats.joins++;

@@ -40,8 +40,24 @@ $D --backends >"$tmp/out" 2>&1; rc=$?
 check "--backends lists hash (always works)" '[ $rc -eq 0 ] && grep -qx hash "$tmp/out"'
 $D -- sh -c 'exit 7'; rc=$?
 check "the program's exit status is detrun's" '[ $rc -eq 7 ]'
+$D -- sh -c 'kill -TERM $$' 2>/dev/null; rc=$?
+check "killed by a signal: 128+N" '[ $rc -eq 143 ]'
+for bad in "--allow nosuchcall" "--seed x" "--cpus 0" "--check 0" \
+	"--env A=B" "--trace /nonexistent/dir/t.json" "--check"; do
+	# shellcheck disable=SC2086
+	$D $bad -- true >"$tmp/out" 2>&1; rc=$?
+	check "bad $bad: one line, exit 2" \
+		'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ]'
+done
+FOO=visible BAR=hidden $D --env FOO -- sh -c 'echo "$FOO.$BAR.$TZ.$LC_ALL"' \
+	>"$tmp/out" 2>&1
+check "environment: fixed set plus --env names" \
+	'[ "$(cat "$tmp/out")" = "visible..UTC.C" ]'
+$D -- sh -c umask >"$tmp/out" 2>&1
+check "umask 022" 'grep -q "^0022$" "$tmp/out"'
 
 $P --seq -n 200000 >"$tmp/seq" 2>"$tmp/err"
+$P --seq -n 100000 >"$tmp/seq100k" 2>"$tmp/err"
 for k in 1 2 3 8; do
 	$D -- $P -k $k -n 200000 >"$tmp/par$k" 2>"$tmp/err"; rc=$?
 	check "psort -k $k equals the sequential sort" \
@@ -60,6 +76,31 @@ $D -- $P -k 3 -n 100000 --racy 2>&1 | grep -v '^==\|^False\|^For det' \
 check "planted race: exit 3, conflict names the variable and file" \
 	'[ $rc -eq 3 ] && grep -q "^conflict: .* (comparisons+0 in psort.c) written by child 1" "$tmp/racy1"'
 check "planted race: same report on every run" 'cmp -s "$tmp/racy1" "$tmp/racy2"'
+# --check: a deterministic program gives one outcome; one that reads a
+# file it rewrites (an allowed channel: the root may read and write
+# files) gives several, and detrun says so with exit 3.
+$D --check 3 -- $P -k 3 -n 100000 >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--check 3 on psort: one outcome, the program's status" \
+	'[ $rc -eq 0 ] && grep -q "3: 1 distinct outcome" "$tmp/err" && cmp -s "$tmp/out" "$tmp/seq100k"'
+echo 0 >"$tmp/counter"
+$D --check 3 -- sh -c "cat $tmp/counter; expr \$(cat $tmp/counter) + 1 \
+	>$tmp/counter.new; mv $tmp/counter.new $tmp/counter" \
+	>"$tmp/out" 2>"$tmp/err"; rc=$?
+check "--check 3 on a nondeterministic program: exit 3" \
+	'[ $rc -eq 3 ] && grep -q "3 distinct outcomes" "$tmp/err"'
+$D --stats --trace "$tmp/t.json" -- $P -k 2 -n 100000 >/dev/null \
+	2>"$tmp/err"; rc=$?
+check "--stats: counts on one line" \
+	'[ $rc -eq 0 ] && grep -q "^det: stats: 3 forks, 3 joins, .* 0 conflicts" "$tmp/err"'
+check "--trace: Chrome trace JSON with a span per child" \
+	'python3 -c "import json,sys; e=json.load(open(sys.argv[1]))[\"traceEvents\"]; assert sum(x[\"ph\"]==\"B\" for x in e)==3" "$tmp/t.json"'
+$D --seed 7 -- $B/apps/detenv >"$tmp/env1" 2>&1
+$D --seed 7 -- $B/apps/detenv >"$tmp/env2" 2>&1
+$D --seed 8 -- $B/apps/detenv >"$tmp/env3" 2>&1
+check "time, random bytes, addresses: identical across runs" \
+	'cmp -s "$tmp/env1" "$tmp/env2" && grep -q "^root time 946684800" "$tmp/env1"'
+check "another --seed: other random bytes" '! cmp -s "$tmp/env1" "$tmp/env3"'
+
 DET_DIRTY=bogus $P -k 2 -n 1000 >"$tmp/out" 2>&1; rc=$?
 check "bad DET_DIRTY: clear error line" \
 	'[ $rc -ne 0 ] && grep -q "^det: dirty: DET_DIRTY=bogus: unknown backend" "$tmp/out"'

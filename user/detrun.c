@@ -1,32 +1,66 @@
 /*
- * detrun -- run a program under the det runtime.
+ * detrun -- run a program under the det runtime, deterministically.
  *
  *   detrun [options] -- PROGRAM [ARGS...]
  *
- * This is the minimal detrun: it normalises what the runtime needs
- * (no address-space randomisation, so addresses repeat run to run) and
- * passes runtime settings through the environment.  The sandbox, logical
- * clocks and output ordering are not built yet (see README).
+ * The program gets a normalised world: no address-space randomisation,
+ * a fixed environment (plus --env pass-throughs), umask 022, the C
+ * locale, TZ=UTC, every symbol bound at load, and -- through libdet,
+ * which reads DET_DETERMINISTIC -- a logical clock, a seeded random
+ * stream and a fixed CPU count, in the root as in every child.  With
+ * --check N it runs the program N times under perturbation and compares
+ * digests of what it printed and how it exited.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "kern.h"
 
 #define EXIT_USAGE	2	/* bad flags, no program, cannot run it */
+#define EXIT_UNSTABLE	3	/* --check saw more than one outcome */
+#define MAX_ENV		64
+
+struct opts {
+	int check;		/* --check N, 0 when not asked */
+	const char *pass[MAX_ENV];	/* --env names */
+	int npass;
+	char allow[1024];	/* --allow list, comma-separated */
+};
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 "usage: detrun [options] -- PROGRAM [ARGS...]\n"
-"Run PROGRAM (linked with libdet) under the deterministic runtime.\n"
+"Run PROGRAM (linked with libdet) deterministically: same input, same\n"
+"output and exit status, on every run.\n"
 "\n"
+"  --check N      run N times under perturbation (delays, CPU affinity,\n"
+"                 competing load); report the number of distinct outcomes\n"
+"                 (output + exit status); exit 3 if more than one\n"
+"  --stats        print forks, joins, pages, bytes merged, conflicts and\n"
+"                 time in merge when the program exits\n"
+"  --trace FILE   write a timeline of the root's children (Chrome trace\n"
+"                 JSON: open it in Perfetto or chrome://tracing)\n"
+"  --allow NAME   let children make system call NAME (repeatable)\n"
+"  --seed N       seed of the random streams (getrandom, /dev/urandom is\n"
+"                 not virtualised)\n"
+"  --cpus N       CPU count the program sees (sched_getaffinity; default 4)\n"
+"  --env NAME     pass environment variable NAME through (repeatable)\n"
 "  --dirty NAME   dirty-page backend: pagemap_scan, pagemap_excl,\n"
 "                 mprotect or hash (default: the best that works here)\n"
 "  --backends     list the backends that work on this machine and exit\n"
@@ -34,23 +68,256 @@ usage(FILE *f)
 "  --help         this text\n"
 "  --version      print the version\n"
 "\n"
-"Exit status: PROGRAM's; 2 when the flags are bad or PROGRAM cannot be\n"
-"run (not found, not executable).\n");
+"Exit status: PROGRAM's (128+N when killed by signal N); 2 when the\n"
+"flags are bad or PROGRAM cannot be run; 3 when --check saw more than\n"
+"one outcome.  See detrun(1).\n");
 }
 
-static void
-list_backends(void)
+/* One line on stderr, exit 2. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
 {
-	const char *const *b;
+	va_list ap;
 
-	for (b = space_backends_available(); *b; b++)
-		printf("%s\n", *b);
+	fputs("detrun: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_USAGE);
+}
+
+/* A decimal count in [lo, hi], or die naming the flag. */
+static long
+number(const char *flag, const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi)
+		die("%s %s: expected a number from %ld to %ld", flag, s, lo,
+		    hi);
+	return v;
+}
+
+/* Append syscall name to the --allow list, checking it exists. */
+static void
+allow_add(struct opts *o, const char *name)
+{
+	size_t len = strlen(o->allow);
+
+	if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR)
+		die("--allow %s: not a system call of this machine", name);
+	if (len + strlen(name) + 2 > sizeof(o->allow))
+		die("--allow: too many system calls");
+	snprintf(o->allow + len, sizeof(o->allow) - len, "%s%s",
+		 len ? "," : "", name);
+}
+
+/*
+ * Replace the environment by the fixed one, keeping DET_* settings and
+ * the --env names.
+ */
+static void
+normalise_env(const struct opts *o)
+{
+	static const char *fixed[] = {
+		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/",
+		"LANG=C", "LC_ALL=C", "TZ=UTC", "DET_DETERMINISTIC=1",
+		"LD_BIND_NOW=1",
+	};
+	char *keep[MAX_ENV * 2];
+	extern char **environ;
+	size_t n = 0, i;
+	char **e;
+	int k;
+
+	for (e = environ; *e && n < MAX_ENV; e++)
+		if (strncmp(*e, "DET_", 4) == 0)
+			keep[n++] = strdup(*e);
+	for (k = 0; k < o->npass; k++) {
+		const char *v = getenv(o->pass[k]);
+		size_t len;
+
+		if (!v)
+			continue;
+		len = strlen(o->pass[k]) + strlen(v) + 2;
+		keep[n] = malloc(len);
+		snprintf(keep[n++], len, "%s=%s", o->pass[k], v);
+	}
+	clearenv();
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		putenv((char *)fixed[i]);
+	for (i = 0; i < n; i++)
+		putenv(keep[i]);
+	umask(022);
+}
+
+/* Exec the program; only returns on failure (after one line). */
+static void __attribute__((noreturn))
+run(char **argv)
+{
+	int e;
+
+	execvp(argv[0], argv);
+	e = errno;
+	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0], strerror(e));
+	_exit(EXIT_USAGE);
+}
+
+/* Exit status of a wait status, shell-style. */
+static int
+status_of(int ws)
+{
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* Digest of a whole file. */
+static uint64_t
+digest_fd(int fd, XXH3_state_t *st)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		XXH3_64bits_update(st, buf, (size_t)n);
+		off += n;
+	}
+	return (uint64_t)off;
+}
+
+/* Copy a whole file to fd dst. */
+static void
+copy_out(int fd, int dst)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		if (write(dst, buf, (size_t)n) != n)
+			return;
+		off += n;
+	}
+}
+
+/* A process that keeps one CPU busy until killed. */
+static pid_t
+competing_load(void)
+{
+	pid_t pid = fork();
+	volatile unsigned long spin = 0;
+
+	if (pid == 0) {
+		for (;;)
+			spin++;
+	}
+	return pid;
+}
+
+/*
+ * One --check run: perturbed (run > 0), output captured into two
+ * unnamed files.  Returns the outcome digest; *status is the program's
+ * exit status; the files are returned for the first run.
+ */
+static uint64_t
+check_once(char **argv, int run_no, int *status, int *out, int *err)
+{
+	XXH3_state_t *st = XXH3_createState();
+	pid_t pid, load = -1;
+	uint64_t d;
+	int ws;
+
+	*out = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	*err = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*out < 0 || *err < 0 || !st)
+		die("--check: cannot make temporary files in /tmp: %s",
+		    strerror(errno));
+	if (run_no > 0 && run_no % 2)
+		load = competing_load();
+	pid = fork();
+	if (pid < 0)
+		die("--check: fork: %s", strerror(errno));
+	if (pid == 0) {
+		char seed[32];
+
+		dup2(*out, 1);
+		dup2(*err, 2);
+		if (run_no > 0) {
+			cpu_set_t set;
+
+			/* a different CPU, different delays, every run */
+			CPU_ZERO(&set);
+			CPU_SET(run_no % 2 ? 0 : 1, &set);
+			sched_setaffinity(0, sizeof(set), &set);
+			snprintf(seed, sizeof(seed), "%ld",
+				 (long)time(NULL) ^ (long)getpid());
+			setenv("DET_PERTURB", seed, 1);
+		}
+		run(argv);
+	}
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (load > 0) {
+		kill(load, SIGKILL);
+		waitpid(load, NULL, 0);
+	}
+	*status = status_of(ws);
+	XXH3_64bits_reset(st);
+	digest_fd(*out, st);
+	XXH3_64bits_update(st, "\0stderr\0", 8);
+	digest_fd(*err, st);
+	XXH3_64bits_update(st, status, sizeof(*status));
+	d = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	return d;
+}
+
+/* --check N: run, compare, report.  Exits. */
+static void __attribute__((noreturn))
+check(char **argv, int n)
+{
+	uint64_t first = 0, d, seen[64];
+	int nseen = 0, i, k, status, first_status = 0, out, err;
+
+	for (i = 0; i < n; i++) {
+		d = check_once(argv, i, &status, &out, &err);
+		if (i == 0) {
+			first = d;
+			first_status = status;
+			copy_out(out, 1);
+			copy_out(err, 2);
+		}
+		close(out);
+		close(err);
+		for (k = 0; k < nseen && seen[k] != d; k++)
+			;
+		if (k == nseen && nseen < 64)
+			seen[nseen++] = d;
+		fprintf(stderr, "detrun: check %d/%d: outcome %016llx%s\n",
+			i + 1, n, (unsigned long long)d,
+			d == first ? "" : " DIFFERS");
+	}
+	fprintf(stderr, "detrun: --check %d: %d distinct outcome%s%s\n", n,
+		nseen, nseen == 1 ? "" : "s",
+		nseen == 1 ? " (deterministic)" : " (NOT deterministic)");
+	exit(nseen == 1 ? first_status : EXIT_UNSTABLE);
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "check", required_argument, NULL, 'c' },
+		{ "stats", no_argument, NULL, 'S' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "env", required_argument, NULL, 'e' },
 		{ "dirty", required_argument, NULL, 'd' },
 		{ "backends", no_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -58,25 +325,56 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct opts o = { 0 };
 	const char *const *b;
-	int c, ok;
+	int c, ok, fd;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			o.check = (int)number("--check", optarg, 1, 10000);
+			break;
+		case 'S':
+			setenv("DET_STATS", "1", 1);
+			break;
+		case 't':
+			fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd < 0)
+				die("--trace %s: %s", optarg, strerror(errno));
+			close(fd);
+			setenv("DET_TRACE", optarg, 1);
+			break;
+		case 'a':
+			allow_add(&o, optarg);
+			break;
+		case 's':
+			number("--seed", optarg, 0, 0x7fffffffffffffffL);
+			setenv("DET_SEED", optarg, 1);
+			break;
+		case 'p':
+			number("--cpus", optarg, 1, 1024);
+			setenv("DET_CPUS", optarg, 1);
+			break;
+		case 'e':
+			if (o.npass == MAX_ENV)
+				die("--env: at most %d names", MAX_ENV);
+			if (!*optarg || strchr(optarg, '='))
+				die("--env %s: expected a variable name",
+				    optarg);
+			o.pass[o.npass++] = optarg;
+			break;
 		case 'd':
 			for (ok = 0, b = space_backends_available(); *b; b++)
 				ok |= strcmp(*b, optarg) == 0;
-			if (!ok) {
-				fprintf(stderr, "detrun: --dirty %s: not a "
-					"backend that works here (see "
-					"detrun --backends)\n", optarg);
-				return EXIT_USAGE;
-			}
+			if (!ok)
+				die("--dirty %s: not a backend that works here "
+				    "(see detrun --backends)", optarg);
 			setenv("DET_DIRTY", optarg, 1);
 			break;
 		case 'b':
-			list_backends();
+			for (b = space_backends_available(); *b; b++)
+				printf("%s\n", *b);
 			return 0;
 		case 'q':
 			setenv("DET_QUIET", "1", 1);
@@ -87,26 +385,25 @@ main(int argc, char **argv)
 		case 'V':
 			printf("detrun %s\n", DET_VERSION);
 			return 0;
+		case ':':
+			die("option '%s' needs a value (see detrun --help)",
+			    argv[optind - 1]);
 		default:
-			fprintf(stderr, "detrun: unknown option '%s' (see "
-				"detrun --help)\n", argv[optind - 1]);
-			return EXIT_USAGE;
+			die("unknown option '%s' (see detrun --help)",
+			    argv[optind - 1]);
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "detrun: no program given (usage: detrun "
-			"[options] -- PROGRAM [ARGS...])\n");
-		return EXIT_USAGE;
-	}
-	/* Resolve every symbol at load: lazy binding would write the
-	 * program's .got.plt from whichever space calls a function first. */
-	setenv("LD_BIND_NOW", "1", 1);
+	if (optind >= argc)
+		die("no program given (usage: detrun [options] -- PROGRAM "
+		    "[ARGS...])");
+	if (*o.allow)
+		setenv("DET_ALLOW", o.allow, 1);
+	normalise_env(&o);
 	/* Same addresses every run: no ASLR for the program. */
 	if (personality(0xffffffff) != -1 &&
 	    !(personality(0xffffffff) & ADDR_NO_RANDOMIZE))
 		personality(personality(0xffffffff) | ADDR_NO_RANDOMIZE);
-	execvp(argv[optind], &argv[optind]);
-	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[optind],
-		strerror(errno));
-	return EXIT_USAGE;
+	if (o.check)
+		check(&argv[optind], o.check);
+	run(&argv[optind]);
 }

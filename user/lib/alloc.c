@@ -508,7 +508,8 @@ heap_alloc(struct heap *h, size_t n, uintptr_t site)
 		b->npages = 0;
 		b->flags = 0;
 	} else {
-		if (n > HEAP_SIZE / 2)
+		/* npages has 32 bits: at most 16 TiB - 4 KiB a block. */
+		if (n > HEAP_SIZE / 2 || n + HDR > (size_t)UINT32_MAX * PAGE)
 			return NULL;
 		total = ALIGN_UP(n + HDR, PAGE);
 		for (pp = &h->large; *pp; pp = (struct blk **)(*pp + 1))

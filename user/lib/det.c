@@ -72,11 +72,37 @@ env_flag(const char *name, int *out)
 			name, v);
 }
 
+/* At the root's exit: detrun --stats and --trace. */
+static void
+det_report(void)
+{
+	const struct space_stats *s = space_stats();
+	const char *path = getenv("DET_TRACE");
+	int err;
+
+	if (space_depth() != 0)
+		return;
+	if (getenv("DET_STATS"))
+		fprintf(stderr, "det: stats: %llu forks, %llu joins, %llu "
+			"pages dirty, %llu bytes merged, %llu conflicts, "
+			"%.3f ms in merge\n",
+			(unsigned long long)s->forks,
+			(unsigned long long)s->joins,
+			(unsigned long long)s->pages_dirty,
+			(unsigned long long)s->bytes_merged,
+			(unsigned long long)s->conflicts, s->merge_ns / 1e6);
+	if (path && (err = space_trace_write(path)))
+		fprintf(stderr, "det: --trace %s: %s\n", path,
+			strerror(-err));
+}
+
 /* Read the DET_* settings before main (kern/ set itself up already). */
 __attribute__((constructor(102))) static void
 det_init(void)
 {
 	alloc_register();
+	if (getenv("DET_STATS") || getenv("DET_TRACE"))
+		atexit(det_report);
 	env_flag("DET_QUIET", &det_config.quiet);
 	env_flag("DET_APPLY_PARTIAL", &det_config.apply_partial);
 	env_flag("DET_FALLBACK_LOCAL", &det_config.fallback_local);
