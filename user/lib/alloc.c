@@ -562,10 +562,16 @@ heap_release(struct heap *h, struct blk *b)
 {
 	struct blk **list = (b->flags & F_LARGE) ? &h->large
 						 : &h->free[b->cls];
+	uintptr_t lo = ALIGN_UP((uintptr_t)(b + 1) + sizeof(void *), PAGE);
+	uintptr_t hi = ((uintptr_t)b + blk_total(b)) & ~(PAGE - 1);
 
 	b->flags |= F_FREE;
 	*(struct blk **)(b + 1) = *list;
 	*list = b;
+	/* A large block gives its whole pages back (it keeps its header
+	 * page for the free list); they come back zeroed when reused. */
+	if ((b->flags & F_LARGE) && hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* Free p in the current space (lock held). */
