@@ -38,7 +38,7 @@ APPS      := $(APP_SRCS:user/apps/%.c=$(B)/apps/%)
 PT_SRCS   := $(wildcard user/apps/*_pthread.c)
 PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
 
-.PHONY: all deps demo test check sanitize bench lint install clean
+.PHONY: all deps demo test check sanitize bench eval lint install clean
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
 	$(B)/bin/detrun $(APPS) $(PT_APPS) $(TESTS)
 
@@ -108,6 +108,12 @@ sanitize: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(B)/bench/bench
 	@sh papers/eval/bench.sh $(B)
+
+# Determinator's workloads, det vs pthreads: papers/eval/RESULTS.md
+# (section "Evaluation") and plots.  About ten minutes.
+eval: deps
+	@$(MAKE) --no-print-directory all
+	@sh papers/eval/eval.sh $(B)
 
 lint:
 	@sh tests/lint.sh

@@ -446,6 +446,10 @@ EOF
 	cat "$RAW"
 	echo '```'
 } >"$RAW.md"
+# Keep the evaluation section that make eval wrote, if any.
+[ -f "$OUT" ] && awk 'f; /^<!-- eval:/ {f = 1; print}' "$OUT" >"$RAW.eval"
+[ -s "$RAW.eval" ] && { echo; cat "$RAW.eval"; } >>"$RAW.md"
+rm -f "$RAW.eval"
 mv "$RAW.md" "$OUT"
 if [ -n "$table_failed" ]; then
 	say "the results table could not be made"
