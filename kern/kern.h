@@ -17,6 +17,13 @@
 
 #include "det.h"
 
+/*
+ * Mutable state of the runtime that a static libdet.a would otherwise
+ * put in the program's data: it goes to section det_private, whose bytes
+ * are never merged (space_map.c).
+ */
+#define DET_PRIVATE	__attribute__((section("det_private")))
+
 #define SPACE_ECONFLICT	(-10001)	/* write/write conflict */
 #define SPACE_EFAULT	(-10002)	/* child died or broke the rules */
 #define SPACE_EPOLICY	(-10003)	/* forbidden syscall */

@@ -14,7 +14,7 @@
 
 #include "rt.h"
 
-struct rt *rt;
+struct rt *rt DET_PRIVATE;
 
 /*
  * Map len bytes of zeroed runtime memory (MAP_SHARED when shared, so a

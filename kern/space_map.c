@@ -160,6 +160,10 @@ phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+/* The runtime's own variables in the program's data (kern.h). */
+extern char __start_det_private[] __attribute__((weak));
+extern char __stop_det_private[] __attribute__((weak));
+
 /* Add to s the parts of [lo, hi) outside every range of t. */
 static void
 range_add_minus(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi,
@@ -240,6 +244,10 @@ map_sys_init(void)
 
 	rt_range_add(&rt->sys, PAGE_DOWN(tp) - 4 * PAGE_SIZE,
 		     PAGE_UP(tp) + 2 * PAGE_SIZE);
+	if ((uintptr_t)__start_det_private &&
+	    (uintptr_t)__stop_det_private > (uintptr_t)__start_det_private)
+		rt_range_add(&rt->ignore, (uintptr_t)__start_det_private,
+			     (uintptr_t)__stop_det_private);
 	if (rt->sys.overflow || rt->exe.overflow || rt->ignore.overflow ||
 	    keep.overflow)
 		return -ENOSPC;

@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* dl_iterate_phdr */
 #endif
+#include "kern.h"
 #include "sym.h"
 
 #include <dwarf.h>
@@ -58,8 +59,8 @@ struct sym_out {
  * sym_describe only runs in the parent, from one thread, when a conflict
  * is reported, so neither threads nor forks share it in practice.
  */
-static Dwfl *sym_dwfl;
-static char *sym_debuginfo_path;	/* NULL: libdwfl's default path */
+static Dwfl *sym_dwfl DET_PRIVATE;
+static char *sym_debuginfo_path DET_PRIVATE;	/* NULL: default path */
 
 /* Tags whose children may hold variables with a static location. */
 static int

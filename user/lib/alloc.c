@@ -50,7 +50,8 @@
 #define PAGE		4096UL
 #define CHUNK_MIN	(1UL << 20)
 #define CHUNK_MAX	(64UL << 20)
-#define GRANT_MIN	(16UL << 20)
+#define GRANT_MIN	(4UL << 20)
+#define MAX_DEPTH	64
 #define NCLASS		44
 #define SMALL_MAX	65536UL
 #define NHOLES		64
@@ -134,9 +135,11 @@ struct astate {
 				   do not allocate leave the heap untouched
 				   (and the snapshot holder reusable) */
 	struct hole grant[DET_MAX_CHILDREN];	/* to our children */
+	struct heap *anc[MAX_DEPTH];	/* ancestors' heaps, root first */
+	unsigned nanc;
 };
 
-static struct astate *A;	/* set once, before any fork */
+static struct astate *A DET_PRIVATE;	/* set once, before any fork */
 
 /* The lock, taken only once the process has more than one thread
  * (__libc_single_threaded stays 0 once a thread was created). */
@@ -608,7 +611,7 @@ alloc_fork_prepare(unsigned child)
 {
 	struct holeset *hs;
 	struct heap *h;
-	size_t i, best = 0, size;
+	size_t i, n, best = 0, size, avail;
 	int rc = -ENOMEM;
 
 	if (alloc_init() < 0)
@@ -625,12 +628,18 @@ alloc_fork_prepare(unsigned child)
 		if (hs->holes[i].hi - hs->holes[i].lo >
 		    hs->holes[best].hi - hs->holes[best].lo)
 			best = i;
+	for (i = 0, n = 0; i < DET_MAX_CHILDREN; i++)
+		n += A->grant[i].hi != 0;
 	if (hs->nholes) {
-		size = (hs->holes[best].hi - hs->holes[best].lo) / 64;
-		size &= ~(CHUNK_MIN - 1);
+		/* With n children outstanding, 1/(n+2) of the largest hole:
+		 * the k-th of many gets about 1/k^2 of it, and a chain of
+		 * nested spaces keeps at least 1/2 per level -- wide and
+		 * deep trees both get room. */
+		avail = hs->holes[best].hi - hs->holes[best].lo;
+		size = (avail / (n + 2)) & ~(CHUNK_MIN - 1);
 		if (size < GRANT_MIN)
-			size = hs->holes[best].hi - hs->holes[best].lo;
-		if (size >= GRANT_MIN) {
+			size = avail < GRANT_MIN ? avail : GRANT_MIN;
+		if (size >= GRANT_MIN / 2) {
 			/* From the top of the hole: the heap grows up from
 			 * the bottom. */
 			A->grant[child].hi = hs->holes[best].hi;
@@ -679,6 +688,8 @@ alloc_child_start(unsigned child)
 	mine = (struct heap *)A->grant[child].lo;
 	A->mine = A->grant[child];
 	A->used_flag = parent ? &parent->child_used[child] : NULL;
+	if (A->nanc < MAX_DEPTH)
+		A->anc[A->nanc++] = parent;
 	A->h = NULL;
 	A->space.nholes = 0;
 	if (parent && parent->child_used[child] && mine->magic == HEAP_MAGIC) {
@@ -762,22 +773,16 @@ alloc_join_done(unsigned child, int applied)
 	unlock();
 }
 
-/*
- * Conflict reports: "heap block of N bytes allocated at SITE" for an
- * address inside a live or free block of the calling space's heap.
- * 0, or -1 when addr is not in a block.
- */
+/* heap h's block containing addr, described into buf; 0 or -1. */
 static int
-alloc_describe(uintptr_t addr, char *buf, size_t len)
+heap_describe(struct heap *h, uintptr_t addr, char *buf, size_t len)
 {
 	char site[80];
 	struct chunk *c;
 	struct blk *b;
 	uintptr_t p;
 
-	if (!A || !A->h || addr < HEAP_BASE || addr >= HEAP_BASE + HEAP_SIZE)
-		return -1;
-	for (c = A->h->chunks; c; c = c->next) {
+	for (c = h->chunks; c; c = c->next) {
 		if (addr < (uintptr_t)c || addr >= c->end)
 			continue;
 		for (p = (uintptr_t)(c + 1); p < c->used; p += blk_total(b)) {
@@ -800,6 +805,27 @@ alloc_describe(uintptr_t addr, char *buf, size_t len)
 		}
 		return -1;
 	}
+	return -1;
+}
+
+/*
+ * Conflict reports: "heap block of N bytes allocated at SITE" for an
+ * address inside a block of the calling space's heap or of one of its
+ * ancestors' (their memory is ours too, as of our fork).  0, or -1 when
+ * addr is not in a block.
+ */
+static int
+alloc_describe(uintptr_t addr, char *buf, size_t len)
+{
+	int i;
+
+	if (!A || addr < HEAP_BASE || addr >= HEAP_BASE + HEAP_SIZE)
+		return -1;
+	if (A->h && heap_describe(A->h, addr, buf, len) == 0)
+		return 0;
+	for (i = (int)A->nanc - 1; i >= 0; i--)
+		if (A->anc[i] && heap_describe(A->anc[i], addr, buf, len) == 0)
+			return 0;
 	return -1;
 }
 
