@@ -128,38 +128,6 @@ space_new_range(uintptr_t lo, uintptr_t hi)
 	return rt->fresh.overflow ? -ENOMEM : 0;
 }
 
-/*
- * AddressSanitizer must be told when a space moves to its own stack, or
- * it warns (into the captured output) on the first no-return call.
- */
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/common_interface_defs.h>
-
-void
-space_fiber_switch(uintptr_t lo, size_t size)
-{
-	__sanitizer_start_switch_fiber(NULL, (const void *)lo, size);
-}
-
-void
-space_fiber_entered(void)
-{
-	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
-}
-#else
-void
-space_fiber_switch(uintptr_t lo, size_t size)
-{
-	(void)lo;
-	(void)size;
-}
-
-void
-space_fiber_entered(void)
-{
-}
-#endif
-
 /* see kern.h */
 void
 space_set_hooks(void (*child_start)(unsigned child),
@@ -376,7 +344,6 @@ child_fail(int err)
 static void
 child_main(void)
 {
-	space_fiber_entered();
 	rt->fn(rt->arg);
 	space_exit(0);
 }
@@ -447,7 +414,6 @@ child_start(unsigned child, const struct child *c, pid_t parent, det_fn fn,
 	rt->start_ctx.uc_stack.ss_size = RT_STACK_SIZE;
 	rt->start_ctx.uc_link = NULL;
 	makecontext(&rt->start_ctx, child_main, 0);
-	space_fiber_switch(rt->stack_lo, RT_STACK_SIZE);
 	setcontext(&rt->start_ctx);
 	child_fail(-errno);
 }

@@ -21,8 +21,6 @@ void child_fail(int err) __attribute__((noreturn));
 void child_leave(void) __attribute__((noreturn));
 int space_open_mem(pid_t pid);
 void space_reap(int block);
-void space_fiber_switch(uintptr_t lo, size_t size);
-void space_fiber_entered(void);
 void space_child_path(unsigned k, char *buf, size_t len);
 
 /* space_output.c: make c's capture files (0 or -errno); in the child,

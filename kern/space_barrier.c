@@ -40,7 +40,6 @@ space_barrier(void)
 	getcontext(&rt->barrier_ctx);
 	if (rt->resumed) {
 		/* In the replacement process: the barrier is over. */
-		space_fiber_entered();
 		rt->resumed = 0;
 		return rt->barrier_rc;
 	}
@@ -61,7 +60,6 @@ resume_main(unsigned child, const struct child *nc, pid_t parent,
 	rt->barrier_ctx = *ctx;
 	rt->barrier_rc = rc;
 	rt->resumed = 1;
-	space_fiber_switch(rt->stack_lo, RT_STACK_SIZE);
 	setcontext(&rt->barrier_ctx);
 	child_fail(-errno);
 }
