@@ -14,7 +14,8 @@
  * disjoint index ranges (one det_fork/det_join round, or one barrier,
  * per step):
  *
- *  1. blocks: the array is cut into B blocks of M = SIZE / B points.
+ *  1. blocks: the array is cut into B blocks of M = SIZE / B points
+ *     (B = 64, or the power of two >= N if larger; at most SIZE).
  *     Each worker fills its blocks of dst with the bit-reversal
  *     permutation of src, then does the first log2(M) stages on each
  *     block, which never leave it;
@@ -71,6 +72,7 @@ struct fft_plan {
 	unsigned logb;
 	unsigned logm;
 	struct fft_cpx *tw;	/* n / 2: tw[k] = exp(-2 pi i k / n) */
+	struct fft_cpx *tws;	/* m: tws[h + j] = tw[j n / 2h], j < h */
 	struct fft_cpx *a;	/* data: input, inverse transforms */
 	struct fft_cpx *b;	/* forward transforms */
 	unsigned char rev8[256];	/* bytes with their bits reversed */
@@ -105,12 +107,12 @@ fft_rev(const struct fft_plan *p, size_t x, unsigned bits)
 /*
  * Set up p for n points and `workers` workers: B = max(FFT_BLOCKS, the
  * power of two >= workers), at most n; allocate the arrays and fill
- * the twiddle table.  0, or -1 when out of memory.
+ * the twiddle tables.  0, or -1 when out of memory.
  */
 static int
 fft_init(struct fft_plan *p, size_t n, unsigned workers)
 {
-	size_t k, nblk = FFT_BLOCKS;
+	size_t k, h, nblk = FFT_BLOCKS;
 	unsigned i, j;
 
 	while (nblk < workers)
@@ -127,9 +129,10 @@ fft_init(struct fft_plan *p, size_t n, unsigned workers)
 			p->rev8[i] |= (unsigned char)((i >> j & 1) << (7 - j));
 	}
 	p->tw = malloc(n / 2 * sizeof(*p->tw));
+	p->tws = malloc(p->m * sizeof(*p->tws));
 	p->a = malloc(n * sizeof(*p->a));
 	p->b = malloc(n * sizeof(*p->b));
-	if (!p->tw || !p->a || !p->b)
+	if (!p->tw || !p->tws || !p->a || !p->b)
 		return -1;
 	for (k = 0; k < n / 2; k++) {
 		double t = 2 * M_PI * (double)k / (double)n;
@@ -137,6 +140,9 @@ fft_init(struct fft_plan *p, size_t n, unsigned workers)
 		p->tw[k].re = cos(t);
 		p->tw[k].im = -sin(t);
 	}
+	for (h = 1; h < p->m; h *= 2)	/* copies: the same values */
+		for (k = 0; k < h; k++)
+			p->tws[h + k] = p->tw[k * (n / (2 * h))];
 	return 0;
 }
 
@@ -180,18 +186,22 @@ fft_butterfly(struct fft_cpx *u, struct fft_cpx *v, struct fft_cpx w,
 	u->im += ti;
 }
 
-/* The first logm stages on one block d[0, m). */
+/*
+ * The first logm stages on one block d[0, m), the twiddle factors of
+ * each stage read in order from its part of tws.
+ */
 static void
 fft_block_stages(const struct fft_plan *p, struct fft_cpx *d, int inv)
 {
-	size_t h, s, j, stride;
+	const struct fft_cpx *w;
+	size_t h, s, j;
 
 	for (h = 1; h < p->m; h *= 2) {
-		stride = p->n / (2 * h);
+		w = p->tws + h;
 		for (s = 0; s < p->m; s += 2 * h)
 			for (j = 0; j < h; j++)
-				fft_butterfly(&d[s + j], &d[s + j + h],
-					      p->tw[j * stride], inv);
+				fft_butterfly(&d[s + j], &d[s + j + h], w[j],
+					      inv);
 	}
 }
 
@@ -347,8 +357,9 @@ fft_verify(const struct fft_plan *p, const struct fft_cpx *x0)
 		e = fabs((double)(re - p->b[k].re)) +
 		    fabs((double)(im - p->b[k].im));
 		if (!(e <= tol)) {
-			fprintf(stderr, "fft: verify: bin %zu is (%.15g, %.15g), "
-				"the direct DFT gives (%.15g, %.15g)\n", k,
+			fprintf(stderr, "fft: verify: bin %zu is (%.15g, "
+				"%.15g), the direct DFT gives (%.15g, "
+				"%.15g)\n", k,
 				p->b[k].re, p->b[k].im, (double)re,
 				(double)im);
 			return 1;
@@ -384,7 +395,7 @@ fft_parse(int argc, char **argv, const char *prog, struct fft_opts *o)
 
 	*o = (struct fft_opts){ 2, 0, 0, FFT_SIZE_DEF };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			v = strtoull(optarg, &end, 10);
@@ -416,6 +427,10 @@ fft_parse(int argc, char **argv, const char *prog, struct fft_opts *o)
 		case 'h':
 			fft_usage(stdout, prog);
 			exit(0);
+		case ':':
+			fprintf(stderr, "%s: %s needs an argument\n", prog,
+				argv[optind - 1]);
+			return 2;
 		default:
 			fprintf(stderr, "%s: bad option %s (try --help)\n",
 				prog, argv[optind - 1]);

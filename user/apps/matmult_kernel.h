@@ -4,7 +4,8 @@
  *
  * Every element of C is summed over k in ascending order whatever the
  * split of rows among workers, so --seq, any -t and both programs
- * produce the same bytes (no FMA contraction: plain x86-64 target).
+ * produce the same bytes (the Makefile targets plain x86-64: no FMA
+ * contraction, which could differ between builds).
  * Workers take disjoint ranges of MM_BS-row blocks of C.
  */
 #ifndef MATMULT_KERNEL_H

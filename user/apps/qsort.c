@@ -11,6 +11,10 @@
  * conflict.  -t 1 sorts in one child; --seq sorts in the root space,
  * without det_fork.  SIZE is the number of integers (default 16
  * million).  The output line is the same as qsort_pthread's, for any N.
+ *
+ * Limit: det grants each child 1/64 of its parent's free address range
+ * (at least 16 MiB), so a space at depth 3 has room for one child only;
+ * -t 9 and more (4 levels) fail with DET_ENOMEM at det_fork (exit 3).
  */
 #include "det.h"
 #include "qsort_kernel.h"
@@ -31,8 +35,9 @@ qs_fork(unsigned k, struct qs_job *job)
 	int r = det_fork(k, qs_child, job);
 
 	if (r != DET_OK)
-		fprintf(stderr, "qsort: det_fork %u at depth %u: error %d\n",
-			k, det_depth(), r);
+		fprintf(stderr, "qsort: det_fork %u at depth %u: error %d%s\n",
+			k, det_depth(), r, r == DET_ENOMEM ?
+			" (DET_ENOMEM: no address range left)" : "");
 	return r;
 }
 

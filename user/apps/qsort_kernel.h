@@ -236,7 +236,7 @@ qs_parse(int argc, char **argv, const char *prog, struct qs_opts *o)
 
 	*o = (struct qs_opts){ 2, 0, 0, QS_SIZE_DEF };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			v = strtoull(optarg, &end, 10);
@@ -268,6 +268,10 @@ qs_parse(int argc, char **argv, const char *prog, struct qs_opts *o)
 		case 'h':
 			qs_usage(stdout, prog);
 			exit(0);
+		case ':':
+			fprintf(stderr, "%s: %s needs an argument\n", prog,
+				argv[optind - 1]);
+			return 2;
 		default:
 			fprintf(stderr, "%s: bad option %s (try --help)\n",
 				prog, argv[optind - 1]);
