@@ -64,6 +64,10 @@
 #define F_FREE		1	/* on a free list */
 #define F_LARGE		2	/* npages counts whole pages */
 #define F_ALIAS		4	/* aligned alias: site = real header */
+#define F_DEFERRED	8	/* freed by a child of its owner: the owner
+				   frees it at join (a second free in that
+				   child, or a sibling's, is caught) */
+#define MAX_MEM		1024
 
 #define ALIGN_UP(x, a)	(((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
 
@@ -137,6 +141,12 @@ struct astate {
 	struct hole grant[DET_MAX_CHILDREN];	/* to our children */
 	struct heap *anc[MAX_DEPTH];	/* ancestors' heaps, root first */
 	unsigned nanc;
+	/* The heap area's read-write parts this space can see (its own
+	 * chunks, its ancestors' as of its fork, adopted ones): a pointer
+	 * elsewhere is not a block, and reading its header would fault. */
+	size_t nmem;
+	struct hole mem[MAX_MEM];
+	int mem_overflow;	/* too many to track: no check */
 };
 
 static struct astate *A DET_PRIVATE;	/* set once, before any fork */
@@ -326,6 +336,88 @@ holes_from_heap(struct holeset *hs, struct heap *ch)
 	holes_put(hs, at, ch->hi);
 }
 
+/* ---- memory this space can see ------------------------------------- */
+
+/* Note [lo, hi) as read-write heap memory (sorted, coalesced). */
+static void
+mem_add(uintptr_t lo, uintptr_t hi)
+{
+	size_t i, j;
+
+	for (i = 0; i < A->nmem && A->mem[i].hi < lo; i++)
+		;
+	if (i < A->nmem && A->mem[i].lo <= hi) {
+		if (lo < A->mem[i].lo)
+			A->mem[i].lo = lo;
+		if (hi > A->mem[i].hi)
+			A->mem[i].hi = hi;
+		for (j = i + 1; j < A->nmem && A->mem[j].lo <= A->mem[i].hi;
+		     j++)
+			if (A->mem[j].hi > A->mem[i].hi)
+				A->mem[i].hi = A->mem[j].hi;
+		memmove(&A->mem[i + 1], &A->mem[j],
+			(A->nmem - j) * sizeof(A->mem[0]));
+		A->nmem -= j - i - 1;
+		return;
+	}
+	if (A->nmem == MAX_MEM) {
+		A->mem_overflow = 1;
+		return;
+	}
+	memmove(&A->mem[i + 1], &A->mem[i], (A->nmem - i) * sizeof(A->mem[0]));
+	A->mem[i].lo = lo;
+	A->mem[i].hi = hi;
+	A->nmem++;
+}
+
+/*
+ * 1 when [a, a + len) lies in a chunk of the heap of child k, still
+ * running, whose memory we got at a det_sync (its heap is merged here
+ * but not adopted).
+ */
+static int
+mem_in_child(uintptr_t a, size_t len)
+{
+	struct heap *ch;
+	struct chunk *c;
+	unsigned k;
+
+	for (k = 0; A->h && k < DET_MAX_CHILDREN; k++) {
+		if (!A->grant[k].hi || !A->h->child_used[k] ||
+		    a < A->grant[k].lo || a >= A->grant[k].hi)
+			continue;
+		ch = (struct heap *)A->grant[k].lo;
+		if (ch->magic != HEAP_MAGIC)
+			return 0;
+		for (c = ch->chunks; c; c = c->next)
+			if (a >= (uintptr_t)c && a + len <= c->end)
+				return 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* 1 when [a, a + len) lies in heap memory this space can see. */
+static int
+mem_has(uintptr_t a, size_t len)
+{
+	size_t lo = 0, hi = A->nmem;
+
+	if (A->mem_overflow)
+		return 1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (a < A->mem[mid].lo)
+			hi = mid;
+		else if (a >= A->mem[mid].hi)
+			lo = mid + 1;
+		else
+			return a + len <= A->mem[mid].hi;
+	}
+	return mem_in_child(a, len);
+}
+
 /* ---- chunks --------------------------------------------------------- */
 
 /*
@@ -352,6 +444,7 @@ chunk_new(struct heap *h, size_t need)
 	}
 	if (h->chunk_next < CHUNK_MAX)
 		h->chunk_next *= 2;
+	mem_add(lo, lo + size);
 	c = (struct chunk *)lo;
 	c->magic = CHUNK_MAGIC;
 	c->end = lo + size;
@@ -405,6 +498,7 @@ heap_create(uintptr_t lo, uintptr_t hi)
 	if (mprotect((void *)lo, first, PROT_READ | PROT_WRITE) < 0 ||
 	    space_new_range(lo, lo + first) < 0)
 		return NULL;
+	mem_add(lo, lo + first);
 	h = (struct heap *)lo;
 	memset(h, 0, sizeof(*h));
 	h->magic = HEAP_MAGIC;
@@ -416,12 +510,15 @@ heap_create(uintptr_t lo, uintptr_t hi)
 	h->cur->magic = CHUNK_MAGIC;
 	h->cur->end = lo + first;
 	h->cur->used = (uintptr_t)(h->cur + 1);
+	h->cur->next = NULL;
 	h->chunks = h->cur;
 	h->bump = h->cur->used;
 	A->space.nholes = 0;
 	holes_put(&A->space, lo + first, hi);
 	return h;
 }
+
+static size_t alloc_limit(void);
 
 /* Keep `A` out of every merge (once the runtime is up: before any fork,
  * alloc_fork_prepare calls this again). */
@@ -465,6 +562,7 @@ alloc_init(void)
 		return -1;
 	}
 	alloc_exclude();
+	alloc_limit();		/* sysconf: not in a sandboxed child */
 	A->h = heap_create(HEAP_BASE, HEAP_BASE + HEAP_SIZE);
 	if (!A->h)
 		return -1;
@@ -486,6 +584,24 @@ alloc_current(void)
 }
 
 /* ---- allocation ----------------------------------------------------- */
+
+/* The largest block: physical memory plus swap, like the kernel's
+ * overcommit heuristic for one mapping (the heap area is reserved
+ * without accounting, so the kernel would not refuse it). */
+static size_t
+alloc_limit(void)
+{
+	static size_t limit DET_PRIVATE;
+	long pages, psize;
+
+	if (!limit) {
+		pages = sysconf(_SC_PHYS_PAGES);
+		psize = sysconf(_SC_PAGESIZE);
+		limit = pages > 0 && psize > 0 ? (size_t)pages *
+			(size_t)psize : HEAP_SIZE / 2;
+	}
+	return limit;
+}
 
 /* Allocate n bytes in the current heap (lock held). */
 static void *
@@ -512,7 +628,7 @@ heap_alloc(struct heap *h, size_t n, uintptr_t site)
 		b->flags = 0;
 	} else {
 		/* npages has 32 bits: at most 16 TiB - 4 KiB a block. */
-		if (n > HEAP_SIZE / 2 || n + HDR > (size_t)UINT32_MAX * PAGE)
+		if (n > alloc_limit() || n + HDR > (size_t)UINT32_MAX * PAGE)
 			return NULL;
 		total = ALIGN_UP(n + HDR, PAGE);
 		for (pp = &h->large; *pp; pp = (struct blk **)(*pp + 1))
@@ -544,16 +660,16 @@ blk_of(const void *p)
 	uintptr_t a = (uintptr_t)p;
 	struct blk *b;
 
-	if (a < HEAP_BASE + HDR || a >= HEAP_BASE + HEAP_SIZE || (a & 15))
+	if (a < HEAP_BASE + HDR || a >= HEAP_BASE + HEAP_SIZE || (a & 15) ||
+	    !mem_has(a - HDR, HDR))
 		return NULL;
 	b = (struct blk *)p - 1;
 	if (b->magic != BLK_MAGIC)
 		return NULL;
 	if (b->flags & F_ALIAS) {
 		b = (struct blk *)b->site;
-		if ((uintptr_t)b < HEAP_BASE ||
-		    (uintptr_t)b >= HEAP_BASE + HEAP_SIZE ||
-		    b->magic != BLK_MAGIC || (b->flags & F_ALIAS))
+		if (!mem_has((uintptr_t)b, HDR) || b->magic != BLK_MAGIC ||
+		    (b->flags & F_ALIAS))
 			return NULL;
 	}
 	return b;
@@ -568,7 +684,7 @@ heap_release(struct heap *h, struct blk *b)
 	uintptr_t lo = ALIGN_UP((uintptr_t)(b + 1) + sizeof(void *), PAGE);
 	uintptr_t hi = ((uintptr_t)b + blk_total(b)) & ~(PAGE - 1);
 
-	b->flags |= F_FREE;
+	b->flags = (uint8_t)((b->flags & ~F_DEFERRED) | F_FREE);
 	*(struct blk **)(b + 1) = *list;
 	*list = b;
 	/* A large block gives its whole pages back (it keeps its header
@@ -584,13 +700,16 @@ heap_free(struct heap *h, void *p, const char *what)
 	struct blk *b = blk_of(p);
 	struct dfree *d;
 
-	if (!b || (b->flags & F_FREE))
+	if (!b || (b->flags & (F_FREE | F_DEFERRED)))
 		bad_use(what, p);
 	if ((uintptr_t)b >= h->lo && (uintptr_t)b < h->hi) {
 		heap_release(h, b);
 		return;
 	}
-	/* Another space's block: the parent frees it at join. */
+	/* Another space's block: the parent frees it at join.  The mark
+	 * catches a second free here; two siblings freeing it both change
+	 * that byte: a conflict at the second join. */
+	b->flags |= F_DEFERRED;
 	d = heap_alloc(h, sizeof(*d), 0);
 	if (!d)
 		return;		/* out of memory: the block leaks */
@@ -640,11 +759,13 @@ alloc_fork_prepare(unsigned child)
 		if (size < GRANT_MIN)
 			size = avail < GRANT_MIN ? avail : GRANT_MIN;
 		if (size >= GRANT_MIN / 2) {
-			/* From the top of the hole: the heap grows up from
-			 * the bottom. */
-			A->grant[child].hi = hs->holes[best].hi;
-			A->grant[child].lo = hs->holes[best].hi - size;
-			hs->holes[best].hi -= size;
+			/* From the bottom of the hole: what the child uses
+			 * (the start of its range) then sits next to what
+			 * earlier children used, and kern's list of fresh
+			 * ranges stays short. */
+			A->grant[child].lo = hs->holes[best].lo;
+			A->grant[child].hi = hs->holes[best].lo + size;
+			hs->holes[best].lo += size;
 			if (hs->holes[best].lo == hs->holes[best].hi) {
 				memmove(&hs->holes[best],
 					&hs->holes[best + 1],
@@ -693,8 +814,13 @@ alloc_child_start(unsigned child)
 	A->h = NULL;
 	A->space.nholes = 0;
 	if (parent && parent->child_used[child] && mine->magic == HEAP_MAGIC) {
+		struct chunk *c;
+
 		A->h = mine;
 		holes_from_heap(&A->space, mine);
+		mem_add(mine->lo, mine->lo + ALIGN_UP(sizeof(*mine), PAGE));
+		for (c = mine->chunks; c; c = c->next)
+			mem_add((uintptr_t)c, c->end);
 	}
 	memset(A->grant, 0, sizeof(A->grant));
 }
@@ -723,28 +849,35 @@ heap_adopt(struct heap *h, struct heap *ch)
 	struct chunk *tail;
 	unsigned c;
 
+	/* Its memory is ours now. */
+	mem_add(ch->lo, ch->lo + ALIGN_UP(sizeof(*ch), PAGE));
+	for (tail = ch->chunks; tail; tail = tail->next)
+		mem_add((uintptr_t)tail, tail->end);
 	for (d = ch->dhead; d; d = next) {
 		struct blk *b = blk_of(d->ptr);
 
 		next = d->next;
-		if (!b || (b->flags & F_FREE))
+		if (!b || (b->flags & F_FREE)) {
 			fprintf(stderr, "det: free(%p) in a child: not a live "
 				"block (double free?); ignored at join\n",
 				d->ptr);
-		else
+		} else {
+			b->flags &= (uint8_t)~F_DEFERRED;
 			heap_free(h, d->ptr, "free");
+		}
 		heap_release(h, blk_of(d));
 	}
 	for (c = 0; c < NCLASS; c++)
 		list_adopt(&h->free[c], ch->free[c]);
 	list_adopt(&h->large, ch->large);
+	/* Before ch's chunks join ours: this walks ch's chunk list. */
+	holes_from_heap(&A->space, ch);
 	if (ch->chunks) {
 		for (tail = ch->chunks; tail->next; tail = tail->next)
 			;
 		tail->next = h->chunks;
 		h->chunks = ch->chunks;
 	}
-	holes_from_heap(&A->space, ch);
 }
 
 /* see alloc.h */
