@@ -194,13 +194,65 @@ shared_pages(struct mctx *x, uintptr_t a, size_t n, uint8_t *same)
 	return count;
 }
 
+typedef void (*byte_fn)(struct mctx *x, uintptr_t p, const uint8_t *s,
+			const uint8_t *c);
+
+/*
+ * For the PG_BYTE pages among the n dirty pages at a (bitmap index k):
+ * read the snapshot (unless sbuf has it already) and the child's copy,
+ * neutralise the never-merged bytes, and call fn on each.  0 or -errno.
+ */
+static int
+byte_pages(struct mctx *x, uintptr_t a, size_t k, size_t n, int have_snap,
+	   byte_fn fn)
+{
+	size_t i;
+	int err;
+
+	err = have_snap ? 0 : pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
+	if (!err)
+		err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		uintptr_t p = a + i * PAGE_SIZE;
+		uint8_t *c = x->cbuf + i * PAGE_SIZE;
+		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
+
+		if (x->kind[k + i] != PG_BYTE)
+			continue;
+		ignore_fix(p, c, s);
+		fn(x, p, s, c);
+	}
+	return 0;
+}
+
+/* Phase 1 on a page both sides changed: record its conflicts. */
+static void
+scan_page(struct mctx *x, uintptr_t p, const uint8_t *s, const uint8_t *c)
+{
+	size_t j, nr;
+
+	nr = merge_conflicts(s, c, parent_view(x, p), PAGE_SIZE, x->runs,
+			     PAGE_RUNS);
+	for (j = 0; j < nr; j++)
+		conflict_add(x, p + x->runs[j].off, x->runs[j].len);
+}
+
+/* Phase 2 on a page both sides changed: take the child's bytes. */
+static void
+apply_page(struct mctx *x, uintptr_t p, const uint8_t *s, const uint8_t *c)
+{
+	x->st->bytes_merged += parent_apply(x, p, s, c);
+}
+
 /* Phase 1 for the n dirty pages at a (bitmap index k). */
 static int
 scan_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
 {
 	uint8_t same[RUN_PAGES];
 	int err, need_child = 0, have_snap = 0;
-	size_t i, j, nr;
+	size_t i;
 
 	if (shared_pages(x, a, n, same) < n) {
 		err = pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
@@ -225,25 +277,7 @@ scan_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
 	}
 	if (!need_child)
 		return 0;
-	err = have_snap ? 0 : pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
-	if (!err)
-		err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		uintptr_t p = a + i * PAGE_SIZE;
-		uint8_t *c = x->cbuf + i * PAGE_SIZE;
-		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
-
-		if (x->kind[k + i] != PG_BYTE)
-			continue;
-		ignore_fix(p, c, s);
-		nr = merge_conflicts(s, c, parent_view(x, p), PAGE_SIZE,
-				     x->runs, PAGE_RUNS);
-		for (j = 0; j < nr; j++)
-			conflict_add(x, p + x->runs[j].off, x->runs[j].len);
-	}
-	return 0;
+	return byte_pages(x, a, k, n, have_snap, scan_page);
 }
 
 /* Phase 2 for the n dirty pages at a (bitmap index k). */
@@ -271,22 +305,7 @@ apply_run(struct mctx *x, uintptr_t a, size_t k, size_t n)
 	}
 	if (!need_byte)
 		return 0;
-	err = pread_full(x->sfd, x->sbuf, n * PAGE_SIZE, a);
-	if (!err)
-		err = pread_full(x->cfd, x->cbuf, n * PAGE_SIZE, a);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		uintptr_t p = a + i * PAGE_SIZE;
-		uint8_t *c = x->cbuf + i * PAGE_SIZE;
-		const uint8_t *s = x->sbuf + i * PAGE_SIZE;
-
-		if (x->kind[k + i] != PG_BYTE)
-			continue;
-		ignore_fix(p, c, s);
-		x->st->bytes_merged += parent_apply(x, p, s, c);
-	}
-	return 0;
+	return byte_pages(x, a, k, n, 0, apply_page);
 }
 
 typedef int (*run_fn)(struct mctx *x, uintptr_t a, size_t k, size_t n);

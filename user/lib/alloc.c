@@ -1126,19 +1126,26 @@ det_malloc_usable_size(void *p)
 	return blk_usable(b) - ((uintptr_t)p - (uintptr_t)(b + 1));
 }
 
-/* see det.h */
-int
-det_posix_memalign(void **out, size_t align, size_t n)
+/* posix_memalign's contract: 0, EINVAL or ENOMEM; *out set on 0. */
+static int
+do_posix_memalign(void **out, size_t align, size_t n, uintptr_t site)
 {
 	void *p;
 
 	if (!align || (align & (align - 1)) || align % sizeof(void *))
 		return EINVAL;
-	p = do_memalign(align, n, SITE);
+	p = do_memalign(align, n, site);
 	if (!p)
 		return ENOMEM;
 	*out = p;
 	return 0;
+}
+
+/* see det.h */
+int
+det_posix_memalign(void **out, size_t align, size_t n)
+{
+	return do_posix_memalign(out, align, n, SITE);
 }
 
 /*
@@ -1184,35 +1191,30 @@ reallocarray(void *p, size_t n, size_t size)
 int
 posix_memalign(void **out, size_t align, size_t n)
 {
-	void *p;
+	return do_posix_memalign(out, align, n, SITE);
+}
 
-	if (!align || (align & (align - 1)) || align % sizeof(void *))
-		return EINVAL;
-	p = do_memalign(align, n, SITE);
-	if (!p)
-		return ENOMEM;
-	*out = p;
-	return 0;
+/* aligned_alloc and memalign: a power-of-two alignment, or EINVAL. */
+static void *
+do_aligned(size_t align, size_t n, uintptr_t site)
+{
+	if (!align || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return do_memalign(align, n, site);
 }
 
 void *
 aligned_alloc(size_t align, size_t n)
 {
-	if (!align || (align & (align - 1))) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return do_memalign(align, n, SITE);
+	return do_aligned(align, n, SITE);
 }
 
 void *
 memalign(size_t align, size_t n)
 {
-	if (!align || (align & (align - 1))) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return do_memalign(align, n, SITE);
+	return do_aligned(align, n, SITE);
 }
 
 void *
