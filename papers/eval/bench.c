@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -591,6 +592,48 @@ cmd_firstwrite(int reps)
 
 /* ---- 5. join time against the number of dirty pages ---- */
 
+/* A syscall-heavy child: n getppid calls (allowed by the sandbox, so
+ * each one runs the filter). */
+static void
+syscall_child(void *arg)
+{
+	long i, n = (long)arg;
+
+	for (i = 0; i < n; i++)
+		sink += (int)syscall(SYS_getppid);
+}
+
+/*
+ * bench syscalls REPS: fork+join of a child making 2 M system calls,
+ * minus fork+join of one making none: ns per call (run by bench.sh with
+ * and without the sandbox).
+ */
+static int
+cmd_syscalls(int reps)
+{
+	const long n = 2000000;
+	struct det_status st;
+	double ns[MAX_REPS];
+	uint64_t t0, t1, t2;
+	int r;
+
+	for (r = 0; r < reps; r++) {
+		t0 = now_ns();
+		if (det_fork(0, syscall_child, (void *)0L) != DET_OK ||
+		    det_join(0, &st) != DET_OK)
+			die("syscalls: empty child");
+		t1 = now_ns();
+		if (det_fork(0, syscall_child, (void *)n) != DET_OK ||
+		    det_join(0, &st) != DET_OK)
+			die("syscalls: busy child");
+		t2 = now_ns();
+		ns[r] = ((double)(t2 - t1) - (double)(t1 - t0)) / (double)n;
+	}
+	report(getenv("DET_NO_SANDBOX") ? "syscall.unfiltered" :
+	       "syscall.filtered", "ns", ns, reps);
+	return 0;
+}
+
 /* bench joinscale REPS */
 static int
 cmd_joinscale(int reps)
@@ -631,7 +674,8 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: bench fork MIB REPS | merge REPS | "
-		"join64 REPS | firstwrite REPS | joinscale REPS\n");
+		"join64 REPS | firstwrite REPS | joinscale REPS | "
+		"syscalls REPS\n");
 	exit(2);
 }
 
@@ -665,5 +709,7 @@ main(int argc, char **argv)
 		return cmd_firstwrite((int)num_arg(argv[2], MAX_REPS));
 	if (strcmp(cmd, "joinscale") == 0)
 		return cmd_joinscale((int)num_arg(argv[2], MAX_REPS));
+	if (strcmp(cmd, "syscalls") == 0)
+		return cmd_syscalls((int)num_arg(argv[2], MAX_REPS));
 	usage();
 }
