@@ -11,20 +11,21 @@
  * run).  The result is the sum of the prices and an FNV-1a checksum of
  * the prices rounded to 1/10000.
  *
- * Everything here is static: each program includes it once.  Only the
- * drivers (fork/join or pthreads) differ between the two programs.
+ * Everything here is static: each program includes it once.  The two
+ * programs differ only in the runner they hand bs_main (app_common.h):
+ * det children or threads.
  */
 #ifndef BLACKSCHOLES_KERNEL_H
 #define BLACKSCHOLES_KERNEL_H
 
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BS_MAX_WORKERS	256	/* det's DET_MAX_CHILDREN */
+#include "app_common.h"
+
 #define BS_SIZE_DEF	1000	/* default -s: thousands of options */
 #define BS_SIZE_MAX	100000	/* at most 100 million options */
 #define BS_NUM_RUNS	25	/* times each option is priced */
@@ -42,14 +43,6 @@ struct bs_data {
 	fptype *otime;
 	int *otype;		/* 0: call, 1: put */
 	fptype *prices;		/* the output */
-};
-
-/* The parsed command line. */
-struct bs_opts {
-	unsigned workers;	/* -t */
-	int seq;		/* --seq */
-	int verify;		/* --verify */
-	size_t n;		/* options: -s thousand */
 };
 
 #define inv_sqrt_2xPI 0.39894228040143270286
@@ -148,28 +141,18 @@ bs_work(const struct bs_data *d, size_t lo, size_t hi, fptype *out,
 					  d->otime[i], d->otype[i]);
 }
 
-/* Worker k of n gets options [n_opt * k / n, n_opt * (k + 1) / n). */
-static size_t
-bs_bound(size_t n_opt, unsigned k, unsigned n)
-{
-	return n_opt / n * k + n_opt % n * k / n;
-}
-
 /* A uniform double in [0, 1) from the xorshift64* state *x. */
 static double
 bs_uniform(uint64_t *x)
 {
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return (double)((*x * 2685821657736338717ull) >> 11) * 0x1p-53;
+	return (double)(app_rand(x) >> 11) * 0x1p-53;
 }
 
 /* Allocate and generate n options from BS_SEED; 0, or -1 (no memory). */
 static int
 bs_setup(struct bs_data *d, size_t n)
 {
-	uint64_t x = BS_SEED * 0x9e3779b97f4a7c15ull | 1;
+	uint64_t x = app_seed(BS_SEED);
 	size_t i;
 
 	d->n = n;
@@ -207,95 +190,33 @@ bs_free(struct bs_data *d)
 	free(d->prices);
 }
 
-/* The --help text. */
+/* The --help text after the usage line. */
 static void
-bs_usage(FILE *f, const char *prog)
+bs_describe(void)
 {
-	fprintf(f, "usage: %s [-t N] [--seq] [-s SIZE] [--verify]\n"
-		"Price SIZE thousand options (default %d, at most %d) "
-		"%d times over with N\nworkers (default 2); --seq: no "
-		"workers.\n", prog, BS_SIZE_DEF, BS_SIZE_MAX, BS_NUM_RUNS);
+	printf("Price SIZE thousand options (default %d, at most %d) %d "
+	       "times over with N\nworkers (default 2); --seq: no "
+	       "workers.\n", BS_SIZE_DEF, BS_SIZE_MAX, BS_NUM_RUNS);
 }
 
-/* Parse the command line into o; 0, or the exit status to return. */
-static int
-bs_parse(int argc, char **argv, const char *prog, struct bs_opts *o)
-{
-	static const struct option opts[] = {
-		{ "seq", no_argument, NULL, 'S' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long v;
-	char *end;
-	int c;
-
-	*o = (struct bs_opts){ 2, 0, 0, (size_t)BS_SIZE_DEF * 1000 };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 ||
-			    v > BS_MAX_WORKERS) {
-				fprintf(stderr, "%s: -t %s: expected 1..%d\n",
-					prog, optarg, BS_MAX_WORKERS);
-				return 2;
-			}
-			o->workers = (unsigned)v;
-			break;
-		case 's':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > BS_SIZE_MAX) {
-				fprintf(stderr, "%s: -s %s: expected 1..%d "
-					"(thousand options)\n", prog, optarg,
-					BS_SIZE_MAX);
-				return 2;
-			}
-			o->n = (size_t)v * 1000;
-			break;
-		case 'S':
-			o->seq = 1;
-			break;
-		case 'V':
-			o->verify = 1;
-			break;
-		case 'h':
-			bs_usage(stdout, prog);
-			exit(0);
-		case ':':
-			fprintf(stderr, "%s: %s needs an argument\n", prog,
-				argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "%s: bad option %s (try --help)\n",
-				prog, argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
-			argv[optind]);
-		return 2;
-	}
-	return 0;
-}
+/* The command line: -s in thousand options. */
+static const struct app_spec bs_spec = {
+	BS_SIZE_DEF, 1, BS_SIZE_MAX, 1000, 0, "thousand options", NULL,
+	bs_describe,
+};
 
 /* Print the result line: the sum and a checksum of the prices. */
 static void
 bs_report(const struct bs_data *d)
 {
-	uint64_t ck = 1469598103934665603ull, v;
+	uint64_t ck = APP_FNV_BASIS19, v;
 	double sum = 0;
 	size_t i;
-	unsigned b;
 
 	for (i = 0; i < d->n; i++) {
 		sum += d->prices[i];
 		v = (uint64_t)llround((double)d->prices[i] * 1e4);
-		for (b = 0; b < 8; b++)
-			ck = (ck ^ (v >> (8 * b) & 0xff)) * 1099511628211ull;
+		ck = app_fnv64(ck, v);
 	}
 	printf("blackscholes: %zu options x %d runs, sum %.4f checksum "
 	       "%016llx\n", d->n, BS_NUM_RUNS, sum, (unsigned long long)ck);
@@ -326,6 +247,61 @@ bs_verify(const struct bs_data *d)
 		}
 	}
 	free(ref);
+	return 0;
+}
+
+/* One worker's slice of the options. */
+struct bs_job {
+	const struct bs_data *d;
+	size_t lo;
+	size_t hi;
+};
+
+/* A worker: price its slice into the shared prices array. */
+static void
+bs_worker(void *arg)
+{
+	struct bs_job *j = arg;
+
+	bs_work(j->d, j->lo, j->hi, j->d->prices, BS_NUM_RUNS);
+}
+
+/* The pricing by n workers, with run; 0, or nonzero after a failure. */
+static int
+bs_parallel(const struct bs_data *d, unsigned n, app_runner run)
+{
+	struct bs_job jobs[APP_MAX_WORKERS];
+	unsigned k;
+
+	for (k = 0; k < n; k++)
+		jobs[k] = (struct bs_job){ d, app_bound(d->n, k, n),
+					   app_bound(d->n, k + 1, n) };
+	return run(n, bs_worker, jobs, sizeof(jobs[0]));
+}
+
+/* The program, its workers started by run; the exit status. */
+static int
+bs_main(int argc, char **argv, app_runner run)
+{
+	struct app_opts o;
+	struct bs_data d;
+	int rc;
+
+	rc = app_parse(argc, argv, &bs_spec, &o);
+	if (rc != 0)
+		return rc;
+	if (bs_setup(&d, o.size) != 0) {
+		app_err("out of memory for %lu options\n", o.size);
+		return 1;
+	}
+	if (o.seq)
+		bs_work(&d, 0, d.n, d.prices, BS_NUM_RUNS);
+	else if (bs_parallel(&d, o.workers, run) != 0)
+		return 3;
+	if (o.verify && bs_verify(&d) != 0)
+		return 1;
+	bs_report(&d);
+	bs_free(&d);
 	return 0;
 }
 

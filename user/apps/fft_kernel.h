@@ -29,21 +29,22 @@
  * the result is bit-identical for --seq, any -t and both programs.
  *
  * Everything here is static: each program includes it once.  Only the
- * drivers (fork/join rounds or threads with a barrier) differ.
+ * drivers (fork/join rounds or threads with a barrier) that they hand
+ * fft_main differ.
  */
 #ifndef FFT_KERNEL_H
 #define FFT_KERNEL_H
 
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FFT_MAX_WORKERS	256		/* det's DET_MAX_CHILDREN */
-#define FFT_SIZE_DEF	((size_t)1 << 22)	/* default -s */
-#define FFT_SIZE_MAX	((size_t)1 << 26)
+#include "app_common.h"
+
+#define FFT_SIZE_DEF	(1ul << 22)	/* default -s */
+#define FFT_SIZE_MAX	(1ul << 26)
 #define FFT_REPS	3	/* round trips (forward + inverse) */
 #define FFT_STEPS	(FFT_REPS * 4)	/* 2 transforms of 2 steps each */
 #define FFT_BLOCKS	64	/* B, at least (more if more workers) */
@@ -54,14 +55,6 @@
 struct fft_cpx {
 	double re;
 	double im;
-};
-
-/* The parsed command line. */
-struct fft_opts {
-	unsigned workers;	/* -t */
-	int seq;		/* --seq */
-	int verify;		/* --verify */
-	size_t n;		/* -s: points, a power of two */
 };
 
 /* Sizes, twiddle factors and the arrays (set up before any worker). */
@@ -150,21 +143,12 @@ fft_init(struct fft_plan *p, size_t n, unsigned workers)
 static void
 fft_fill(struct fft_cpx *x, size_t n)
 {
-	uint64_t s = 0x9e3779b97f4a7c15ull | 1;
-	double v[2];
+	uint64_t s = app_seed(1);
 	size_t i;
-	int j;
 
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < 2; j++) {
-			s ^= s >> 12;
-			s ^= s << 25;
-			s ^= s >> 27;
-			v[j] = (double)((s * 2685821657736338717ull) >> 11) *
-			       0x1p-52 - 1.0;
-		}
-		x[i].re = v[0];
-		x[i].im = v[1];
+		x[i].re = (double)(app_rand(&s) >> 11) * 0x1p-52 - 1.0;
+		x[i].im = (double)(app_rand(&s) >> 11) * 0x1p-52 - 1.0;
 	}
 }
 
@@ -269,13 +253,6 @@ fft_columns(const struct fft_plan *p, struct fft_cpx *x, int inv,
 	}
 }
 
-/* Worker w of t gets [len * w / t, len * (w + 1) / t). */
-static size_t
-fft_bound(size_t len, unsigned w, unsigned t)
-{
-	return len / t * w + len % t * w / t;
-}
-
 /*
  * Worker w's part (of t workers) of step s (0 <= s < FFT_STEPS): step
  * s is step 1 or 2 (s even or odd) of the forward transform a -> b (s
@@ -289,24 +266,11 @@ fft_step(const struct fft_plan *p, unsigned s, unsigned w, unsigned t)
 	struct fft_cpx *dst = inv ? p->a : p->b;
 
 	if (s % 2 == 0)
-		fft_blocks(p, src, dst, inv, fft_bound(p->nblk, w, t),
-			   fft_bound(p->nblk, w + 1, t));
+		fft_blocks(p, src, dst, inv, app_bound(p->nblk, w, t),
+			   app_bound(p->nblk, w + 1, t));
 	else
-		fft_columns(p, dst, inv, fft_bound(p->m, w, t),
-			    fft_bound(p->m, w + 1, t));
-}
-
-/* FNV-1a (64-bit) of the bytes of x[0, n). */
-static uint64_t
-fft_checksum(const struct fft_cpx *x, size_t n)
-{
-	const unsigned char *c = (const unsigned char *)x;
-	uint64_t h = 14695981039346656037ull;
-	size_t i;
-
-	for (i = 0; i < n * sizeof(*x); i++)
-		h = (h ^ c[i]) * 1099511628211ull;
-	return h;
+		fft_columns(p, dst, inv, app_bound(p->m, w, t),
+			    app_bound(p->m, w + 1, t));
 }
 
 /* Direct DFT of x at bin k, in long double. */
@@ -368,100 +332,40 @@ fft_verify(const struct fft_plan *p, const struct fft_cpx *x0)
 	return 0;
 }
 
-/* The --help text. */
+/* The --help text after the usage line. */
 static void
-fft_usage(FILE *f, const char *prog)
+fft_describe(void)
 {
-	fprintf(f, "usage: %s [-t N] [--seq] [-s SIZE] [--verify]\n"
-		"%d round trips of a radix-2 FFT of SIZE complex points (a "
-		"power of two, default\n%zu, at most %zu) with N workers "
-		"(default 2); --seq: no workers.\n", prog, FFT_REPS,
-		FFT_SIZE_DEF, FFT_SIZE_MAX);
+	printf("%d round trips of a radix-2 FFT of SIZE complex points (a "
+	       "power of two, default\n%lu, at most %lu) with N workers "
+	       "(default 2); --seq: no workers.\n", FFT_REPS, FFT_SIZE_DEF,
+	       FFT_SIZE_MAX);
 }
 
-/* Parse the command line into o; 0, or the exit status to return. */
-static int
-fft_parse(int argc, char **argv, const char *prog, struct fft_opts *o)
-{
-	static const struct option opts[] = {
-		{ "seq", no_argument, NULL, 'S' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long long v;
-	char *end;
-	int c;
-
-	*o = (struct fft_opts){ 2, 0, 0, FFT_SIZE_DEF };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			v = strtoull(optarg, &end, 10);
-			if (*end || *optarg < '0' || *optarg > '9' ||
-			    v == 0 || v > FFT_MAX_WORKERS) {
-				fprintf(stderr, "%s: -t %s: expected 1..%d\n",
-					prog, optarg, FFT_MAX_WORKERS);
-				return 2;
-			}
-			o->workers = (unsigned)v;
-			break;
-		case 's':
-			v = strtoull(optarg, &end, 10);
-			if (*end || *optarg < '0' || *optarg > '9' ||
-			    v < 2 || v > FFT_SIZE_MAX || (v & (v - 1))) {
-				fprintf(stderr, "%s: -s %s: expected a power "
-					"of two in 2..%zu (points)\n", prog,
-					optarg, FFT_SIZE_MAX);
-				return 2;
-			}
-			o->n = (size_t)v;
-			break;
-		case 'S':
-			o->seq = 1;
-			break;
-		case 'V':
-			o->verify = 1;
-			break;
-		case 'h':
-			fft_usage(stdout, prog);
-			exit(0);
-		case ':':
-			fprintf(stderr, "%s: %s needs an argument\n", prog,
-				argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "%s: bad option %s (try --help)\n",
-				prog, argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
-			argv[optind]);
-		return 2;
-	}
-	return 0;
-}
+/* The command line: -s in points, a power of two. */
+static const struct app_spec fft_spec = {
+	FFT_SIZE_DEF, 2, FFT_SIZE_MAX, 1, 1, "points", NULL, fft_describe,
+};
 
 /*
  * Set up the plan and input (and x0, a copy of it, for --verify) for
  * the options o.  0, or 1 when out of memory (printed).
  */
 static int
-fft_setup(struct fft_plan *p, const struct fft_opts *o,
+fft_setup(struct fft_plan *p, const struct app_opts *o,
 	  struct fft_cpx **x0)
 {
+	size_t n = o->size;
+
 	*x0 = NULL;
-	if (fft_init(p, o->n, o->workers) != 0 ||
-	    (o->verify && !(*x0 = malloc(o->n * sizeof(**x0))))) {
-		fprintf(stderr, "fft: out of memory for %zu points\n", o->n);
+	if (fft_init(p, n, o->workers) != 0 ||
+	    (o->verify && !(*x0 = malloc(n * sizeof(**x0))))) {
+		fprintf(stderr, "fft: out of memory for %zu points\n", n);
 		return 1;
 	}
-	fft_fill(p->a, o->n);
+	fft_fill(p->a, n);
 	if (o->verify)
-		memcpy(*x0, p->a, o->n * sizeof(**x0));
+		memcpy(*x0, p->a, n * sizeof(**x0));
 	return 0;
 }
 
@@ -471,9 +375,38 @@ fft_finish(const struct fft_plan *p, const struct fft_cpx *x0)
 {
 	if (x0 && fft_verify(p, x0) != 0)
 		return 1;
-	printf("fft: n=%zu checksum %016llx\n", p->n,
-	       (unsigned long long)fft_checksum(p->b, p->n));
+	printf("fft: n=%zu checksum %016llx\n", p->n, (unsigned long long)
+	       app_fnv(APP_FNV_BASIS, p->b, p->n * sizeof(*p->b)));
 	return 0;
+}
+
+/*
+ * The program: every step in this thread (--seq) or by parallel(p, t),
+ * which returns 0 or nonzero after a failure (printed, exit status 3);
+ * the exit status.
+ */
+static int
+fft_main(int argc, char **argv,
+	 int (*parallel)(const struct fft_plan *p, unsigned t))
+{
+	struct app_opts o;
+	struct fft_plan p;
+	struct fft_cpx *x0;
+	unsigned s;
+	int rc;
+
+	rc = app_parse(argc, argv, &fft_spec, &o);
+	if (rc != 0)
+		return rc;
+	if (fft_setup(&p, &o, &x0) != 0)
+		return 1;
+	if (o.seq) {
+		for (s = 0; s < FFT_STEPS; s++)
+			fft_step(&p, s, 0, 1);
+	} else if (parallel(&p, o.workers) != 0) {
+		return 3;
+	}
+	return fft_finish(&p, x0);
 }
 
 #endif /* FFT_KERNEL_H */

@@ -11,8 +11,6 @@
  * without pthread_create.  SIZE is the number of complex points, a
  * power of two (default 4194304 = 2^22).
  */
-#include <pthread.h>
-
 #include "fft_kernel.h"
 
 /* One thread: its worker number, and what all threads share. */
@@ -37,25 +35,20 @@ fft_thread(void *arg)
 	return NULL;
 }
 
-/* Run all steps with t threads; 0, or -1 if a thread did not start. */
+/* Run all steps with t threads; exit 3 if one does not start. */
 static int
 fft_parallel(const struct fft_plan *p, unsigned t)
 {
-	struct fft_job jobs[FFT_MAX_WORKERS];
-	pthread_t tid[FFT_MAX_WORKERS];
+	struct fft_job jobs[APP_MAX_WORKERS];
+	pthread_t tid[APP_MAX_WORKERS];
 	pthread_barrier_t bar;
 	unsigned w;
-	int r;
 
 	pthread_barrier_init(&bar, NULL, t);
 	for (w = 0; w < t; w++) {
 		jobs[w] = (struct fft_job){ p, &bar, w, t };
-		r = pthread_create(&tid[w], NULL, fft_thread, &jobs[w]);
-		if (r != 0) {	/* the others would wait forever */
-			fprintf(stderr, "fft_pthread: pthread_create %u: "
-				"%s\n", w, strerror(r));
-			exit(3);
-		}
+		if (app_pthread_start(&tid[w], w, fft_thread, &jobs[w]) != 0)
+			exit(3);	/* the others would wait forever */
 	}
 	for (w = 0; w < t; w++)
 		pthread_join(tid[w], NULL);
@@ -66,22 +59,5 @@ fft_parallel(const struct fft_plan *p, unsigned t)
 int
 main(int argc, char **argv)
 {
-	struct fft_opts o;
-	struct fft_plan p;
-	struct fft_cpx *x0;
-	unsigned s;
-	int rc;
-
-	rc = fft_parse(argc, argv, "fft_pthread", &o);
-	if (rc != 0)
-		return rc;
-	if (fft_setup(&p, &o, &x0) != 0)
-		return 1;
-	if (o.seq) {
-		for (s = 0; s < FFT_STEPS; s++)
-			fft_step(&p, s, 0, 1);
-	} else if (fft_parallel(&p, o.workers) != 0) {
-		return 3;
-	}
-	return fft_finish(&p, x0);
+	return fft_main(argc, argv, fft_parallel);
 }

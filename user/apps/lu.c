@@ -11,11 +11,12 @@
  * joins them in order before the next step.  --seq runs the same kernel
  * in one space.  Prints one line, "lu: n=SIZE checksum HEX", the same
  * for --seq, any N, either layout and lu_pthread.  A failed det_fork or
- * det_join: exit status 3.
+ * det_join: exit status 3 (app_det_run_or_exit, app_common.h).
  */
 #include "det.h"
 #include "lu_kernel.h"
 
+/* One child's block columns [j0, j1) at step k. */
 struct job {
 	const struct lu_mat *m;
 	int k;
@@ -23,6 +24,7 @@ struct job {
 	int j1;
 };
 
+/* A child: its block columns of step k. */
 static void
 child(void *p)
 {
@@ -31,65 +33,30 @@ child(void *p)
 	lu_step(j->m, j->k, j->j0, j->j1);
 }
 
-/* Print why det_join/det_sync of child w failed, and exit 3. */
-static void
-join_failed(unsigned w, int r, const struct det_status *st)
-{
-	fprintf(stderr, "lu: det_join %u: error %d (signal %d, %zu "
-		"conflicts%s%s)\n", w, r, st->signal, st->nconflicts,
-		st->nconflicts ? ", first at " : "",
-		st->nconflicts ? st->conflicts[0].where : "");
-	exit(3);
-}
-
-/* Each step: fork a child per non-empty column range, join in order. */
+/* Each step: a child per non-empty column range, joined in order. */
 static void
 parallel(const struct lu_mat *m, unsigned t)
 {
-	struct job jobs[LU_MAXT];
-	struct det_status st;
-	unsigned w, forked;
-	int k, r;
+	struct job jobs[APP_MAX_WORKERS];
+	unsigned w, n;
+	int k;
 
 	lu_factor_column(m, 0);
 	for (k = 0; k + 1 < m->nb; k++) {
-		for (w = forked = 0; w < t; w++) {
-			struct job *j = &jobs[forked];
+		for (w = n = 0; w < t; w++) {
+			struct job *j = &jobs[n];
 
 			*j = (struct job){ m, k, 0, 0 };
 			lu_part(m->nb, k, t, w, &j->j0, &j->j1);
-			if (j->j0 == j->j1)
-				continue;
-			r = det_fork(forked, child, j);
-			if (r != DET_OK) {
-				fprintf(stderr, "lu: det_fork %u: error %d\n",
-					forked, r);
-				exit(3);
-			}
-			forked++;
+			if (j->j0 < j->j1)
+				n++;
 		}
-		for (w = 0; w < forked; w++) {
-			r = det_join(w, &st);
-			if (r != DET_OK)
-				join_failed(w, r, &st);
-		}
+		app_det_run_or_exit(n, child, jobs, sizeof(jobs[0]));
 	}
 }
 
 int
 main(int argc, char **argv)
 {
-	struct lu_opts o;
-	struct lu_mat m;
-	int r = lu_parse(argc, argv, &o);
-
-	if (r)
-		return r == 1 ? 0 : 2;
-	if (lu_setup(&m, o.n, o.contig) != 0)
-		return 1;
-	if (o.seq)
-		lu_seq(&m);
-	else
-		parallel(&m, o.t);
-	return lu_finish(&m, &o);
+	return lu_main(argc, argv, parallel);
 }

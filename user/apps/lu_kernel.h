@@ -20,32 +20,26 @@
  * A worker writes only its own block columns.  Block column 0 is
  * factored before step 0.  Every element sees the same operations in
  * the same order for any number of workers.
+ *
+ * The two programs differ only in the driver they hand lu_main: rounds
+ * of det children, or threads meeting at a barrier after each step.
  */
 #ifndef LU_KERNEL_H
 #define LU_KERNEL_H
 
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_common.h"
+
 #define LU_BS		64	/* block edge */
-#define LU_MAXT		256	/* most workers (det's child limit) */
 #define LU_MAXN		8192
 #define LU_DEFAULT_N	2048
 #define LU_SEED		3
-
-struct lu_opts {
-	unsigned t;		/* children / threads */
-	int seq;		/* --seq: no fork, no threads */
-	int verify;		/* --verify: residual, sequential run */
-	int contig;		/* --contig: contiguous blocks */
-	int n;			/* matrix edge */
-};
+#define LU_CONTIG	1u	/* app_opts.flags: --contig */
 
 struct lu_mat {
 	double *a;
@@ -53,18 +47,6 @@ struct lu_mat {
 	int nb;			/* blocks per row/column */
 	int contig;
 };
-
-/* One line on stderr, after the program's name. */
-static void __attribute__((format(printf, 1, 2)))
-lu_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", program_invocation_short_name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
 
 /* Pointer to block (I, J). */
 static double *
@@ -129,7 +111,7 @@ lu_setup(struct lu_mat *m, int n, int contig)
 	len = contig ? (size_t)m->nb * m->nb * LU_BS * LU_BS : (size_t)n * n;
 	len *= sizeof(double);
 	if (posix_memalign(&p, 4096, len) != 0) {
-		lu_err("out of memory for n=%d\n", n);
+		app_err("out of memory for n=%d\n", n);
 		return -1;
 	}
 	memset(p, 0, len);
@@ -258,10 +240,10 @@ lu_step(const struct lu_mat *m, int k, int j0, int j1)
 static void
 lu_part(int nb, int k, unsigned t, unsigned w, int *j0, int *j1)
 {
-	long cols = nb - k - 1;
+	uint64_t cols = (uint64_t)(nb - k - 1);
 
-	*j0 = k + 1 + (int)(cols * w / t);
-	*j1 = k + 1 + (int)(cols * (w + 1) / t);
+	*j0 = k + 1 + (int)app_bound(cols, w, t);
+	*j1 = k + 1 + (int)app_bound(cols, w + 1, t);
 }
 
 /* The whole decomposition in one thread. */
@@ -279,17 +261,12 @@ lu_seq(const struct lu_mat *m)
 static uint64_t
 lu_checksum(const struct lu_mat *m)
 {
-	uint64_t h = 1469598103934665603ull;
-	const unsigned char *p;
+	uint64_t h = APP_FNV_BASIS19;
 	int i, j;
-	size_t b;
 
 	for (i = 0; i < m->n; i++)
-		for (j = 0; j < m->n; j++) {
-			p = (const unsigned char *)lu_at(m, i, j);
-			for (b = 0; b < sizeof(double); b++)
-				h = (h ^ p[b]) * 1099511628211ull;
-		}
+		for (j = 0; j < m->n; j++)
+			h = app_fnv(h, lu_at(m, i, j), sizeof(double));
 	return h;
 }
 
@@ -333,7 +310,7 @@ lu_verify(const struct lu_mat *m)
 	int i, j;
 
 	if (!(res <= 1e-12)) {
-		lu_err("--verify: max |LU - A| / max |A| = %g, too "
+		app_err("--verify: max |LU - A| / max |A| = %g, too "
 		       "large\n", res);
 		return -1;
 	}
@@ -344,7 +321,7 @@ lu_verify(const struct lu_mat *m)
 		for (j = 0; j < m->n; j++)
 			if (memcmp(lu_at(m, i, j), lu_at(&ref, i, j),
 				   sizeof(double))) {
-				lu_err("--verify: element (%d,%d) = "
+				app_err("--verify: element (%d,%d) = "
 				       "%.17g, sequential run %.17g\n", i, j,
 				       *lu_at(m, i, j), *lu_at(&ref, i, j));
 				free(ref.a);
@@ -354,93 +331,59 @@ lu_verify(const struct lu_mat *m)
 	return 0;
 }
 
-/* Parse argv; 0 to run, 1 after --help, 2 on bad flags (one line). */
-static int
-lu_parse(int argc, char **argv, struct lu_opts *o)
+/* The --help text after the usage line. */
+static void
+lu_describe(void)
 {
-	static const struct option opts[] = {
-		{ "seq", no_argument, NULL, 'S' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "contig", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *me = program_invocation_short_name;
-	const char *use = "[-t N] [--seq] [-s SIZE] [--verify] [--contig]";
-	unsigned long v;
-	char *end;
-	int c;
-
-	*o = (struct lu_opts){ 2, 0, 0, 0, LU_DEFAULT_N };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > LU_MAXT) {
-				lu_err("-t %s: expected 1..%d\n", optarg,
-				       LU_MAXT);
-				return 2;
-			}
-			o->t = (unsigned)v;
-			break;
-		case 's':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > LU_MAXN) {
-				lu_err("-s %s: expected 1..%d\n", optarg,
-				       LU_MAXN);
-				return 2;
-			}
-			o->n = (int)v;
-			break;
-		case 'S':
-			o->seq = 1;
-			break;
-		case 'V':
-			o->verify = 1;
-			break;
-		case 'C':
-			o->contig = 1;
-			break;
-		case 'h':
-			printf("usage: %s %s\nLU decomposition without "
-			       "pivoting of an n x n matrix (default n=%d)\n"
-			       "with N children/threads (default 2), "
-			       "row-major or in contiguous\nblocks "
-			       "(--contig); prints a checksum of L and U.\n",
-			       me, use, LU_DEFAULT_N);
-			return 1;
-		case ':':
-			lu_err("%s needs an argument; usage: %s %s\n",
-			       argv[optind - 1], me, use);
-			return 2;
-		default:
-			lu_err("bad option %s; usage: %s %s\n",
-			       argv[optind - 1], me, use);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		lu_err("unexpected argument %s; usage: %s %s\n",
-		       argv[optind], me, use);
-		return 2;
-	}
-	return 0;
+	printf("LU decomposition without pivoting of an n x n matrix "
+	       "(default n=%d)\nwith N children/threads (default 2), "
+	       "row-major or in contiguous\nblocks (--contig); prints a "
+	       "checksum of L and U.\n", LU_DEFAULT_N);
 }
+
+static const char *const lu_flags[] = { "contig", NULL };
+
+/* The command line: -s is the matrix edge; --contig. */
+static const struct app_spec lu_spec = {
+	LU_DEFAULT_N, 1, LU_MAXN, 1, 0, NULL, lu_flags, lu_describe,
+};
 
 /* Checksum line, --verify, cleanup: the end of main; the exit code. */
 static int
-lu_finish(struct lu_mat *m, const struct lu_opts *o)
+lu_finish(struct lu_mat *m, int verify)
 {
 	int r = 0;
 
-	if (o->verify && lu_verify(m) != 0)
+	if (verify && lu_verify(m) != 0)
 		r = 1;
 	else
 		printf("lu: n=%d checksum %016llx\n", m->n,
 		       (unsigned long long)lu_checksum(m));
 	free(m->a);
 	return r;
+}
+
+/*
+ * The program: the decomposition in one thread (--seq) or by parallel,
+ * which exits 3 on a failure; the exit status.
+ */
+static int
+lu_main(int argc, char **argv,
+	void (*parallel)(const struct lu_mat *m, unsigned t))
+{
+	struct app_opts o;
+	struct lu_mat m;
+	int r = app_parse(argc, argv, &lu_spec, &o);
+
+	if (r)
+		return r;
+	if (lu_setup(&m, (int)o.size, (o.flags & LU_CONTIG) != 0) != 0)
+		return 1;
+	if (o.seq)
+		lu_seq(&m);
+	else
+		parallel(&m, o.workers);
+	return lu_finish(&m, o.verify);
 }
 
 #endif /* LU_KERNEL_H */

@@ -7,8 +7,6 @@
  *
  * Prints the same line as lu: "lu: n=SIZE checksum HEX".
  */
-#include <pthread.h>
-
 #include "lu_kernel.h"
 
 struct job {
@@ -38,21 +36,16 @@ worker(void *p)
 static void
 parallel(const struct lu_mat *m, unsigned t)
 {
-	static pthread_t tid[LU_MAXT];
-	static struct job jobs[LU_MAXT];
+	static pthread_t tid[APP_MAX_WORKERS];
+	static struct job jobs[APP_MAX_WORKERS];
 	unsigned w;
-	int r;
 
 	lu_factor_column(m, 0);
 	pthread_barrier_init(&step_done, NULL, t);
 	for (w = 0; w < t; w++) {
 		jobs[w] = (struct job){ m, t, w };
-		r = pthread_create(&tid[w], NULL, worker, &jobs[w]);
-		if (r != 0) {
-			fprintf(stderr, "lu_pthread: pthread_create: %s\n",
-				strerror(r));
+		if (app_pthread_start(&tid[w], w, worker, &jobs[w]) != 0)
 			exit(3);
-		}
 	}
 	for (w = 0; w < t; w++)
 		pthread_join(tid[w], NULL);
@@ -62,17 +55,5 @@ parallel(const struct lu_mat *m, unsigned t)
 int
 main(int argc, char **argv)
 {
-	struct lu_opts o;
-	struct lu_mat m;
-	int r = lu_parse(argc, argv, &o);
-
-	if (r)
-		return r == 1 ? 0 : 2;
-	if (lu_setup(&m, o.n, o.contig) != 0)
-		return 1;
-	if (o.seq)
-		lu_seq(&m);
-	else
-		parallel(&m, o.t);
-	return lu_finish(&m, &o);
+	return lu_main(argc, argv, parallel);
 }

@@ -6,59 +6,35 @@
  * split of rows among workers, so --seq, any -t and both programs
  * produce the same bytes (the Makefile targets plain x86-64: no FMA
  * contraction, which could differ between builds).
- * Workers take disjoint ranges of MM_BS-row blocks of C.
+ * Workers take disjoint ranges of MM_BS-row blocks of C.  The two
+ * programs differ only in the runner they hand mm_main (app_common.h):
+ * det children or threads.
  */
 #ifndef MATMULT_KERNEL_H
 #define MATMULT_KERNEL_H
 
-#include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_common.h"
+
 #define MM_BS		64	/* block edge (rows, columns, k) */
-#define MM_MAXT		256	/* most workers (det's child limit) */
 #define MM_MAXN		8192
 #define MM_DEFAULT_N	1536
 #define MM_SEED_A	1
 #define MM_SEED_B	2
 
-struct mm_opts {
-	unsigned t;		/* children / threads */
-	int seq;		/* --seq: no fork, no threads */
-	int verify;		/* --verify: compare with a sequential run */
-	int n;			/* matrix edge */
-};
-
-/* One line on stderr, after the program's name. */
-static void __attribute__((format(printf, 1, 2)))
-mm_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", program_invocation_short_name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 /* Fill a with n*n doubles in [-1, 1) from xorshift64 seeded by seed. */
 static void
 mm_fill(double *a, int n, uint64_t seed)
 {
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull | 1;
+	uint64_t x = app_seed(seed);
 	size_t i, nn = (size_t)n * n;
 
-	for (i = 0; i < nn; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		a[i] = (double)((x * 2685821657736338717ull) >> 11) *
-		       0x1p-52 - 1.0;
-	}
+	for (i = 0; i < nn; i++)
+		a[i] = (double)(app_rand(&x) >> 11) * 0x1p-52 - 1.0;
 }
 
 /* Allocate the three matrices (C zeroed) and fill A and B. */
@@ -71,7 +47,7 @@ mm_setup(int n, double **a, double **b, double **c)
 	*b = malloc(bytes);
 	*c = calloc((size_t)n * n, sizeof(double));
 	if (!*a || !*b || !*c) {
-		mm_err("out of memory for n=%d\n", n);
+		app_err("out of memory for n=%d\n", n);
 		return -1;
 	}
 	mm_fill(*a, n, MM_SEED_A);
@@ -90,8 +66,8 @@ mm_nblocks(int n)
 static void
 mm_part(int n, unsigned t, unsigned w, int *r0, int *r1)
 {
-	long nb = mm_nblocks(n);
-	long b0 = nb * w / t, b1 = nb * (w + 1) / t;
+	long b0 = (long)app_bound(mm_nblocks(n), w, t);
+	long b1 = (long)app_bound(mm_nblocks(n), w + 1, t);
 
 	*r0 = (int)(b0 * MM_BS < n ? b0 * MM_BS : n);
 	*r1 = (int)(b1 * MM_BS < n ? b1 * MM_BS : n);
@@ -137,13 +113,7 @@ mm_rows(const double *a, const double *b, double *c, int n, int r0, int r1)
 static uint64_t
 mm_checksum(const double *c, int n)
 {
-	const unsigned char *p = (const unsigned char *)c;
-	size_t i, len = (size_t)n * n * sizeof(double);
-	uint64_t h = 1469598103934665603ull;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
+	return app_fnv(APP_FNV_BASIS19, c, (size_t)n * n * sizeof(double));
 }
 
 /*
@@ -159,13 +129,13 @@ mm_verify(const double *a, const double *b, const double *c, int n)
 	int s, k, r = 0;
 
 	if (!ref) {
-		mm_err("--verify: out of memory\n");
+		app_err("--verify: out of memory\n");
 		return -1;
 	}
 	mm_rows(a, b, ref, n, 0, n);
 	for (i = 0; i < nn; i++)
 		if (memcmp(&ref[i], &c[i], sizeof(double))) {
-			mm_err("--verify: C[%zu][%zu] = %.17g, sequential "
+			app_err("--verify: C[%zu][%zu] = %.17g, sequential "
 			       "run %.17g\n", i / n, i % n, c[i], ref[i]);
 			r = -1;
 			break;
@@ -178,7 +148,7 @@ mm_verify(const double *a, const double *b, const double *c, int n)
 		for (k = 0; k < n; k++)
 			dot += a[row * n + k] * b[(size_t)k * n + col];
 		if (memcmp(&dot, &got, sizeof(double))) {
-			mm_err("--verify: C[%zu][%zu] = %.17g, dot "
+			app_err("--verify: C[%zu][%zu] = %.17g, dot "
 			       "product %.17g\n", row, col, got, dot);
 			r = -1;
 		}
@@ -186,89 +156,90 @@ mm_verify(const double *a, const double *b, const double *c, int n)
 	return r;
 }
 
-/* Parse argv; 0 to run, 1 after --help, 2 on bad flags (one line). */
-static int
-mm_parse(int argc, char **argv, struct mm_opts *o)
+/* The --help text after the usage line. */
+static void
+mm_describe(void)
 {
-	static const struct option opts[] = {
-		{ "seq", no_argument, NULL, 'S' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *me = program_invocation_short_name;
-	const char *use = "[-t N] [--seq] [-s SIZE] [--verify]";
-	unsigned long v;
-	char *end;
-	int c;
-
-	*o = (struct mm_opts){ 2, 0, 0, MM_DEFAULT_N };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > MM_MAXT) {
-				mm_err("-t %s: expected 1..%d\n", optarg,
-				       MM_MAXT);
-				return 2;
-			}
-			o->t = (unsigned)v;
-			break;
-		case 's':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > MM_MAXN) {
-				mm_err("-s %s: expected 1..%d\n", optarg,
-				       MM_MAXN);
-				return 2;
-			}
-			o->n = (int)v;
-			break;
-		case 'S':
-			o->seq = 1;
-			break;
-		case 'V':
-			o->verify = 1;
-			break;
-		case 'h':
-			printf("usage: %s %s\nC = A x B for n x n doubles "
-			       "(default n=%d) with N children/threads\n"
-			       "(default 2); prints a checksum of C.\n", me,
-			       use, MM_DEFAULT_N);
-			return 1;
-		case ':':
-			mm_err("%s needs an argument; usage: %s %s\n",
-			       argv[optind - 1], me, use);
-			return 2;
-		default:
-			mm_err("bad option %s; usage: %s %s\n",
-			       argv[optind - 1], me, use);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		mm_err("unexpected argument %s; usage: %s %s\n",
-		       argv[optind], me, use);
-		return 2;
-	}
-	return 0;
+	printf("C = A x B for n x n doubles (default n=%d) with N "
+	       "children/threads\n(default 2); prints a checksum of C.\n",
+	       MM_DEFAULT_N);
 }
+
+/* The command line: -s is the matrix edge. */
+static const struct app_spec mm_spec = {
+	MM_DEFAULT_N, 1, MM_MAXN, 1, 0, NULL, NULL, mm_describe,
+};
 
 /* Checksum line, --verify, cleanup: the end of main; the exit code. */
 static int
-mm_finish(double *a, double *b, double *c, const struct mm_opts *o)
+mm_finish(double *a, double *b, double *c, int n, int verify)
 {
 	int r = 0;
 
-	if (o->verify && mm_verify(a, b, c, o->n) != 0)
+	if (verify && mm_verify(a, b, c, n) != 0)
 		r = 1;
 	else
-		printf("matmult: n=%d checksum %016llx\n", o->n,
-		       (unsigned long long)mm_checksum(c, o->n));
+		printf("matmult: n=%d checksum %016llx\n", n,
+		       (unsigned long long)mm_checksum(c, n));
 	free(c);
 	free(b);
 	free(a);
 	return r;
+}
+
+/* One worker's rows of C. */
+struct mm_job {
+	const double *a;
+	const double *b;
+	double *c;
+	int n;
+	int r0;
+	int r1;
+};
+
+/* A worker: C[r0, r1) += A[r0, r1) x B. */
+static void
+mm_worker(void *p)
+{
+	struct mm_job *j = p;
+
+	mm_rows(j->a, j->b, j->c, j->n, j->r0, j->r1);
+}
+
+/* One worker per row range, started by run; exit 3 on a failure. */
+static void
+mm_parallel(const double *a, const double *b, double *c, int n,
+	    unsigned t, app_runner run)
+{
+	struct mm_job jobs[APP_MAX_WORKERS];
+	unsigned w;
+
+	for (w = 0; w < t; w++) {
+		jobs[w] = (struct mm_job){ a, b, c, n, 0, 0 };
+		mm_part(n, t, w, &jobs[w].r0, &jobs[w].r1);
+	}
+	if (run(t, mm_worker, jobs, sizeof(jobs[0])) != 0)
+		exit(3);
+}
+
+/* The program, its workers started by run; the exit status. */
+static int
+mm_main(int argc, char **argv, app_runner run)
+{
+	struct app_opts o;
+	double *a, *b, *c;
+	int n, r = app_parse(argc, argv, &mm_spec, &o);
+
+	if (r)
+		return r;
+	n = (int)o.size;
+	if (mm_setup(n, &a, &b, &c) != 0)
+		return 1;
+	if (o.seq)
+		mm_rows(a, b, c, n, 0, n);
+	else
+		mm_parallel(a, b, c, n, o.workers, run);
+	return mm_finish(a, b, c, n, o.verify);
 }
 
 #endif /* MATMULT_KERNEL_H */

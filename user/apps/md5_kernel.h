@@ -14,19 +14,20 @@
  * MD5 is implemented here from RFC 1321 (a benchmark kernel, not a
  * security use) and checked against two test vectors at start-up.
  *
- * Everything here is static: each program includes it once.  Only the
- * drivers (fork/join or pthreads) differ between the two programs.
+ * Everything here is static: each program includes it once.  The two
+ * programs differ only in the runner they hand md5_main (app_common.h):
+ * det children or threads.
  */
 #ifndef MD5_KERNEL_H
 #define MD5_KERNEL_H
 
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MD5_MAX_WORKERS	256	/* det's DET_MAX_CHILDREN */
+#include "app_common.h"
+
 #define MD5_LEN		6	/* letters in a candidate */
 #define MD5_SPACE_MAX	308	/* 26^6 = 308915776: at most 308 million */
 #define MD5_SIZE_DEF	16	/* default -s: 16 million candidates */
@@ -36,14 +37,6 @@
 struct md5_result {
 	uint64_t match;		/* first matching index, or MD5_NONE */
 	uint64_t sum;		/* sum of the digests' first words */
-};
-
-/* The parsed command line. */
-struct md5_opts {
-	unsigned workers;	/* -t */
-	int seq;		/* --seq */
-	int verify;		/* --verify */
-	uint64_t size;		/* candidates: -s million */
 };
 
 static const uint32_t md5_k[64] = {
@@ -295,13 +288,6 @@ md5_search(uint64_t lo, uint64_t hi, const uint32_t target[4],
 	res->sum = sum;
 }
 
-/* Worker k of n gets [size * k / n, size * (k + 1) / n). */
-static uint64_t
-md5_bound(uint64_t size, unsigned k, unsigned n)
-{
-	return size / n * k + size % n * k / n;
-}
-
 /* Combine the workers' results in worker order into one. */
 static struct md5_result
 md5_combine(const struct md5_result *r, unsigned n)
@@ -331,98 +317,27 @@ md5_target(uint64_t size, uint32_t target[4])
 		target[i] = md5_le32(d + 4 * i);
 }
 
-/* The --help text. */
+/* The --help text after the usage line. */
 static void
-md5_usage(FILE *f, const char *prog)
+md5_describe(void)
 {
-	fprintf(f, "usage: %s [-t N] [--seq] [-s SIZE] [--verify]\n"
-		"Find the 6-letter string whose MD5 is the target among "
-		"SIZE million candidates\n(default %d, at most %d) with N "
-		"workers (default 2); --seq: no workers.\n", prog,
-		MD5_SIZE_DEF, MD5_SPACE_MAX);
+	printf("Find the 6-letter string whose MD5 is the target among "
+	       "SIZE million candidates\n(default %d, at most %d) with N "
+	       "workers (default 2); --seq: no workers.\n", MD5_SIZE_DEF,
+	       MD5_SPACE_MAX);
 }
 
-/* Parse the command line into o; 0, or the exit status to return. */
-static int
-md5_parse(int argc, char **argv, const char *prog, struct md5_opts *o)
-{
-	static const struct option opts[] = {
-		{ "seq", no_argument, NULL, 'S' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long v;
-	char *end;
-	int c;
-
-	*o = (struct md5_opts){ 2, 0, 0, MD5_SIZE_DEF * 1000000ull };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 ||
-			    v > MD5_MAX_WORKERS) {
-				fprintf(stderr, "%s: -t %s: expected 1..%d\n",
-					prog, optarg, MD5_MAX_WORKERS);
-				return 2;
-			}
-			o->workers = (unsigned)v;
-			break;
-		case 's':
-			v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v == 0 || v > MD5_SPACE_MAX) {
-				fprintf(stderr, "%s: -s %s: expected 1..%d "
-					"(million candidates)\n", prog,
-					optarg, MD5_SPACE_MAX);
-				return 2;
-			}
-			o->size = v * 1000000ull;
-			break;
-		case 'S':
-			o->seq = 1;
-			break;
-		case 'V':
-			o->verify = 1;
-			break;
-		case 'h':
-			md5_usage(stdout, prog);
-			exit(0);
-		case ':':
-			fprintf(stderr, "%s: %s needs an argument\n", prog,
-				argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "%s: bad option %s (try --help)\n",
-				prog, argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
-			argv[optind]);
-		return 2;
-	}
-	return 0;
-}
-
-/* FNV-1a of a 64-bit value, folded into h. */
-static uint64_t
-md5_fnv(uint64_t h, uint64_t v)
-{
-	unsigned i;
-
-	for (i = 0; i < 8; i++)
-		h = (h ^ (v >> (8 * i) & 0xff)) * 1099511628211ull;
-	return h;
-}
+/* The command line: -s in million candidates. */
+static const struct app_spec md5_spec = {
+	MD5_SIZE_DEF, 1, MD5_SPACE_MAX, 1000000, 0, "million candidates",
+	NULL, md5_describe,
+};
 
 /* Print the result line; 0, or 1 when nothing was found. */
 static int
 md5_report(const struct md5_result *r, uint64_t size)
 {
-	uint64_t ck = 1469598103934665603ull;
+	uint64_t ck = APP_FNV_BASIS19;
 	char s[MD5_LEN + 1];
 
 	if (r->match == MD5_NONE) {
@@ -430,9 +345,9 @@ md5_report(const struct md5_result *r, uint64_t size)
 		return 1;
 	}
 	md5_candidate(r->match, s);
-	ck = md5_fnv(ck, size);
-	ck = md5_fnv(ck, r->match);
-	ck = md5_fnv(ck, r->sum);
+	ck = app_fnv64(ck, size);
+	ck = app_fnv64(ck, r->match);
+	ck = app_fnv64(ck, r->sum);
 	printf("md5: preimage \"%s\" (candidate %llu of %llu) checksum "
 	       "%016llx\n", s, (unsigned long long)r->match,
 	       (unsigned long long)size, (unsigned long long)ck);
@@ -457,6 +372,65 @@ md5_verify(const struct md5_result *r, uint64_t size,
 		return 1;
 	}
 	return 0;
+}
+
+/* One worker's share of the search. */
+struct md5_job {
+	uint64_t lo;
+	uint64_t hi;
+	struct md5_result *out;
+};
+
+static struct md5_result md5_results[APP_MAX_WORKERS];
+static uint32_t md5_goal[4];	/* the target digest */
+
+/* A worker: search its part, write its own result slot. */
+static void
+md5_worker(void *arg)
+{
+	struct md5_job *j = arg;
+
+	md5_search(j->lo, j->hi, md5_goal, j->out);
+}
+
+/* The search by n workers, with run; 0, or nonzero after a failure. */
+static int
+md5_parallel(uint64_t size, unsigned n, app_runner run)
+{
+	struct md5_job jobs[APP_MAX_WORKERS];
+	unsigned k;
+
+	for (k = 0; k < n; k++)
+		jobs[k] = (struct md5_job){ app_bound(size, k, n),
+					    app_bound(size, k + 1, n),
+					    &md5_results[k] };
+	return run(n, md5_worker, jobs, sizeof(jobs[0]));
+}
+
+/* The program, its workers started by run; the exit status. */
+static int
+md5_main(int argc, char **argv, app_runner run)
+{
+	struct app_opts o;
+	struct md5_result all;
+	int rc;
+
+	rc = app_parse(argc, argv, &md5_spec, &o);
+	if (rc != 0)
+		return rc;
+	if (md5_selftest() != 0)
+		return 1;
+	md5_target(o.size, md5_goal);
+	if (o.seq) {
+		md5_search(0, o.size, md5_goal, &all);
+	} else {
+		if (md5_parallel(o.size, o.workers, run) != 0)
+			return 3;
+		all = md5_combine(md5_results, o.workers);
+	}
+	if (o.verify && md5_verify(&all, o.size, md5_goal) != 0)
+		return 1;
+	return md5_report(&all, o.size);
 }
 
 #endif /* MD5_KERNEL_H */

@@ -96,43 +96,19 @@ qs_child(void *arg)
 		det_exit(3);
 }
 
+/* Sort a[0, n) in a tree for `workers`; 0, or nonzero on a failure. */
+static int
+qs_parallel(uint32_t *a, size_t n, unsigned workers)
+{
+	struct qs_job job = { a, n, qs_levels(workers) };
+
+	if (workers == 1)	/* one child sorts it all */
+		return qs_fork(0, &job) != 0 ? 3 : qs_join(0);
+	return qs_node(&job);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct qs_opts o;
-	struct qs_job job;
-	uint64_t fp = 0;
-	uint32_t *a;
-	int rc;
-
-	rc = qs_parse(argc, argv, "qsort", &o);
-	if (rc != 0)
-		return rc;
-	a = malloc(o.n * sizeof(*a));
-	if (!a) {
-		fprintf(stderr, "qsort: out of memory for %zu integers\n",
-			o.n);
-		return 1;
-	}
-	qs_fill(a, o.n);
-	if (o.verify)
-		fp = qs_fingerprint(a, o.n);
-	job = (struct qs_job){ a, o.n, qs_levels(o.workers) };
-	if (o.seq)
-		qs_sort(a, o.n);
-	else if (o.workers == 1)	/* one child sorts it all */
-		rc = qs_fork(0, &job) != 0 ? 3 : qs_join(0);
-	else
-		rc = qs_node(&job);
-	if (rc != 0) {
-		free(a);
-		return 3;
-	}
-	if (o.verify && qs_verify(a, o.n, fp) != 0) {
-		free(a);
-		return 1;
-	}
-	qs_report(a, o.n);
-	free(a);
-	return 0;
+	return qs_main(argc, argv, qs_parallel);
 }

@@ -13,46 +13,35 @@
  * tree's shape: --seq, any -t and both programs print the same line.
  *
  * Everything here is static: each program includes it once.  Only the
- * drivers (nested det_fork or pthread_create) differ.
+ * drivers (nested det_fork or pthread_create) that they hand qs_main
+ * differ.
  */
 #ifndef QSORT_KERNEL_H
 #define QSORT_KERNEL_H
 
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define QS_MAX_WORKERS	256		/* det's DET_MAX_CHILDREN */
+#include "app_common.h"
+
 #define QS_SIZE_DEF	16000000	/* default -s: 16 million integers */
-#define QS_SIZE_MAX	((size_t)1 << 31)
+#define QS_SIZE_MAX	(1ul << 31)
 #define QS_MIN_SPLIT	4096	/* smaller ranges are not split further */
 #define QS_SMALL	24	/* insertion sort below this */
 #define QS_BIG		65536	/* pivot from QS_SAMPLES samples from here */
 #define QS_SAMPLES	127
 
-/* The parsed command line. */
-struct qs_opts {
-	unsigned workers;	/* -t */
-	int seq;		/* --seq */
-	int verify;		/* --verify */
-	size_t n;		/* -s: integers to sort */
-};
-
 /* The fixed input: n xorshift64* values (psort's generator, seed 1). */
 static void
 qs_fill(uint32_t *a, size_t n)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ull | 1;
+	uint64_t x = app_seed(1);
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		a[i] = (uint32_t)((x * 2685821657736338717ull) >> 32);
-	}
+	for (i = 0; i < n; i++)
+		a[i] = (uint32_t)(app_rand(&x) >> 32);
 }
 
 static void
@@ -160,19 +149,6 @@ qs_is_leaf(size_t n, unsigned depth)
 	return depth == 0 || n < QS_MIN_SPLIT;
 }
 
-/* FNV-1a (64-bit) of the array's bytes. */
-static uint64_t
-qs_checksum(const uint32_t *a, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)a;
-	uint64_t h = 14695981039346656037ull;
-	size_t i;
-
-	for (i = 0; i < n * sizeof(*a); i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Order-independent fingerprint of the multiset of values (--verify). */
 static uint64_t
 qs_fingerprint(const uint32_t *a, size_t n)
@@ -210,88 +186,70 @@ qs_verify(const uint32_t *a, size_t n, uint64_t fp_before)
 	return 0;
 }
 
-/* The --help text. */
+/* The --help text after the usage line. */
 static void
-qs_usage(FILE *f, const char *prog)
+qs_describe(void)
 {
-	fprintf(f, "usage: %s [-t N] [--seq] [-s SIZE] [--verify]\n"
-		"Quicksort SIZE (default %d) pseudo-random 32-bit integers "
-		"with N workers\n(default 2) in a tree of 2^ceil(log2 N) "
-		"leaves; --seq: no workers.\n", prog, QS_SIZE_DEF);
+	printf("Quicksort SIZE (default %d) pseudo-random 32-bit integers "
+	       "with N workers\n(default 2) in a tree of 2^ceil(log2 N) "
+	       "leaves; --seq: no workers.\n", QS_SIZE_DEF);
 }
 
-/* Parse the command line into o; 0, or the exit status to return. */
-static int
-qs_parse(int argc, char **argv, const char *prog, struct qs_opts *o)
-{
-	static const struct option opts[] = {
-		{ "seq", no_argument, NULL, 'S' },
-		{ "verify", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long long v;
-	char *end;
-	int c;
-
-	*o = (struct qs_opts){ 2, 0, 0, QS_SIZE_DEF };
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			v = strtoull(optarg, &end, 10);
-			if (*end || *optarg < '0' || *optarg > '9' ||
-			    v == 0 || v > QS_MAX_WORKERS) {
-				fprintf(stderr, "%s: -t %s: expected 1..%d\n",
-					prog, optarg, QS_MAX_WORKERS);
-				return 2;
-			}
-			o->workers = (unsigned)v;
-			break;
-		case 's':
-			v = strtoull(optarg, &end, 10);
-			if (*end || *optarg < '0' || *optarg > '9' ||
-			    v == 0 || v > QS_SIZE_MAX) {
-				fprintf(stderr, "%s: -s %s: expected 1..%zu "
-					"(integers)\n", prog, optarg,
-					QS_SIZE_MAX);
-				return 2;
-			}
-			o->n = (size_t)v;
-			break;
-		case 'S':
-			o->seq = 1;
-			break;
-		case 'V':
-			o->verify = 1;
-			break;
-		case 'h':
-			qs_usage(stdout, prog);
-			exit(0);
-		case ':':
-			fprintf(stderr, "%s: %s needs an argument\n", prog,
-				argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "%s: bad option %s (try --help)\n",
-				prog, argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
-			argv[optind]);
-		return 2;
-	}
-	return 0;
-}
+/* The command line: -s in integers. */
+static const struct app_spec qs_spec = {
+	QS_SIZE_DEF, 1, QS_SIZE_MAX, 1, 0, "integers", NULL, qs_describe,
+};
 
 /* Print the result line. */
 static void
 qs_report(const uint32_t *a, size_t n)
 {
-	printf("qsort: n=%zu checksum %016llx\n", n,
-	       (unsigned long long)qs_checksum(a, n));
+	printf("qsort: n=%zu checksum %016llx\n", n, (unsigned long long)
+	       app_fnv(APP_FNV_BASIS, a, n * sizeof(*a)));
+}
+
+/*
+ * The program: the sort in this thread (--seq) or by sort(a, n,
+ * workers), which returns 0 or nonzero after a failure (printed, exit
+ * status 3); the exit status.
+ */
+static int
+qs_main(int argc, char **argv,
+	int (*sort)(uint32_t *a, size_t n, unsigned workers))
+{
+	struct app_opts o;
+	uint64_t fp = 0;
+	uint32_t *a;
+	size_t n;
+	int rc;
+
+	rc = app_parse(argc, argv, &qs_spec, &o);
+	if (rc != 0)
+		return rc;
+	n = o.size;
+	a = malloc(n * sizeof(*a));
+	if (!a) {
+		app_err("out of memory for %zu integers\n", n);
+		return 1;
+	}
+	qs_fill(a, n);
+	if (o.verify)
+		fp = qs_fingerprint(a, n);
+	if (o.seq)
+		qs_sort(a, n);
+	else
+		rc = sort(a, n, o.workers);
+	if (rc != 0) {
+		free(a);
+		return 3;
+	}
+	if (o.verify && qs_verify(a, n, fp) != 0) {
+		free(a);
+		return 1;
+	}
+	qs_report(a, n);
+	free(a);
+	return 0;
 }
 
 #endif /* QSORT_KERNEL_H */

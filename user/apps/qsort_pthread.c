@@ -10,8 +10,6 @@
  * the main thread, without pthread_create.  SIZE is the number of
  * integers (default 16 million).
  */
-#include <pthread.h>
-
 #include "qsort_kernel.h"
 
 /* One thread's range to sort and how many levels it may still split. */
@@ -23,20 +21,6 @@ struct qs_job {
 };
 
 static void *qs_thread(void *arg);
-
-/* Start a thread on job; 0, or -1 (printed). */
-static int
-qs_start(pthread_t *tid, struct qs_job *job)
-{
-	int r = pthread_create(tid, NULL, qs_thread, job);
-
-	if (r != 0) {
-		fprintf(stderr, "qsort_pthread: pthread_create: %s\n",
-			strerror(r));
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * Sort job's range in this thread: sequentially at a leaf, else
@@ -58,9 +42,9 @@ qs_node(const struct qs_job *job)
 	half[0] = (struct qs_job){ job->a, k, job->depth - 1, 0 };
 	half[1] = (struct qs_job){ job->a + k, job->n - k, job->depth - 1,
 				   0 };
-	if (qs_start(&tid[0], &half[0]) != 0)
+	if (app_pthread_start(&tid[0], 0, qs_thread, &half[0]) != 0)
 		return -1;
-	rc = qs_start(&tid[1], &half[1]);
+	rc = app_pthread_start(&tid[1], 1, qs_thread, &half[1]);
 	pthread_join(tid[0], NULL);
 	if (rc == 0)
 		pthread_join(tid[1], NULL);
@@ -79,49 +63,24 @@ qs_thread(void *arg)
 	return NULL;
 }
 
+/* Sort a[0, n) in a tree for `workers`; 0, or -1 on a failure. */
+static int
+qs_parallel(uint32_t *a, size_t n, unsigned workers)
+{
+	struct qs_job job = { a, n, qs_levels(workers), 0 };
+	pthread_t tid;
+
+	if (workers > 1)
+		return qs_node(&job);
+	/* -t 1: one thread sorts it all */
+	if (app_pthread_start(&tid, 0, qs_thread, &job) != 0)
+		return -1;
+	pthread_join(tid, NULL);
+	return job.rc;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct qs_opts o;
-	struct qs_job job;
-	pthread_t tid;
-	uint64_t fp = 0;
-	uint32_t *a;
-	int rc;
-
-	rc = qs_parse(argc, argv, "qsort_pthread", &o);
-	if (rc != 0)
-		return rc;
-	a = malloc(o.n * sizeof(*a));
-	if (!a) {
-		fprintf(stderr, "qsort_pthread: out of memory for %zu "
-			"integers\n", o.n);
-		return 1;
-	}
-	qs_fill(a, o.n);
-	if (o.verify)
-		fp = qs_fingerprint(a, o.n);
-	job = (struct qs_job){ a, o.n, qs_levels(o.workers), 0 };
-	if (o.seq) {
-		qs_sort(a, o.n);
-	} else if (o.workers == 1) {	/* one thread sorts it all */
-		rc = qs_start(&tid, &job);
-		if (rc == 0) {
-			pthread_join(tid, NULL);
-			rc = job.rc;
-		}
-	} else {
-		rc = qs_node(&job);
-	}
-	if (rc != 0) {
-		free(a);
-		return 3;
-	}
-	if (o.verify && qs_verify(a, o.n, fp) != 0) {
-		free(a);
-		return 1;
-	}
-	qs_report(a, o.n);
-	free(a);
-	return 0;
+	return qs_main(argc, argv, qs_parallel);
 }
