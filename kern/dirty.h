@@ -26,6 +26,10 @@ struct dirty_ops {
 	 * into a tracked page (mprotect), so the runtime touches pages
 	 * from user space before writing them with a system call. */
 	int user_writes_only;
+	/* 1 when a page shared with any other process reads as clean
+	 * (pagemap_excl): before collecting, the space must end its own
+	 * holders and children, whose mappings share its pages. */
+	int needs_sole_owner;
 	/* 0 when the mechanism works on this machine (a real trial). */
 	int (*probe)(void);
 	/* Start tracking m in the calling process; *state is private to

@@ -161,6 +161,7 @@ err_unmap:
 
 const struct dirty_ops dirty_excl_ops = {
 	.name = "pagemap_excl",
+	.needs_sole_owner = 1,
 	.probe = excl_probe,
 	.begin = excl_begin,
 	.collect = excl_collect,

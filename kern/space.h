@@ -36,6 +36,7 @@ int holder_get(struct child *c);
 void holder_put(struct child *c);
 pid_t holder_pid(const struct child *c);
 void holder_forget(void);
+void holder_end_all(void);
 void space_reap_later(pid_t pid);
 
 /* space_merge.c: merge what child published (message m) into the

@@ -226,3 +226,17 @@ holder_forget(void)
 	memset(rt->holders, 0, sizeof(rt->holders));
 	rt->hcur = -1;
 }
+
+/* End every holder of ours now and wait until they are gone (their
+ * memory released): see dirty_ops.needs_sole_owner. */
+void
+holder_end_all(void)
+{
+	int i;
+
+	for (i = 0; i < RT_MAX_HOLDERS; i++)
+		if (rt->holders[i].pid)
+			holder_kill(&rt->holders[i]);
+	rt->hcur = -1;
+	space_reap(1);
+}

@@ -461,6 +461,45 @@ nested_child(void *p)
 			det_exit(20);
 }
 
+static void
+nothing_child(void *p)
+{
+	(void)p;
+}
+
+/* A space's writes made before it forks (and joins, or leaves
+ * unjoined) a child of its own must still reach its parent. */
+static void
+write_then_fork_child(void *p)
+{
+	anon_buf[4096 * 5] = 51;
+	bss_buf[3] = 52;
+	if (det_fork(0, nothing_child, NULL) != DET_OK)
+		det_exit(1);
+	if (p && det_join(0, NULL) != DET_OK)
+		det_exit(2);
+	anon_buf[4096 * 6] = 53;
+}
+
+START_TEST(test_nested_writes_before_fork)
+{
+	struct det_status st;
+	long join = 0;
+
+	for (join = 0; join < 2; join++) {
+		memset(anon_buf, 0, 8 * 4096);
+		bss_buf[3] = 0;
+		ck_assert_int_eq(det_fork(0, write_then_fork_child,
+					  (void *)join), DET_OK);
+		ck_assert_int_eq(det_join(0, &st), DET_OK);
+		ck_assert_int_eq(st.exit_code, 0);
+		ck_assert_int_eq(anon_buf[4096 * 5], 51);
+		ck_assert_int_eq(bss_buf[3], 52);
+		ck_assert_int_eq(anon_buf[4096 * 6], 53);
+	}
+}
+END_TEST
+
 START_TEST(test_nested)
 {
 	struct det_status st;
@@ -754,6 +793,7 @@ det_suite(void)
 	tcase_add_test(tc, test_never_merged);
 	tcase_add_test(tc, test_printf_no_false_conflict);
 	tcase_add_test(tc, test_nested);
+	tcase_add_test(tc, test_nested_writes_before_fork);
 	tcase_add_test(tc, test_barrier_sync);
 	tcase_add_test(tc, test_parallel_for);
 	tcase_add_test(tc, test_many_children_many_pages);
