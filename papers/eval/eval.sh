@@ -95,6 +95,8 @@ for app in $APPS; do
 	done
 done
 
+load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # Determinism: detrun --check for det; plain repeated runs for pthreads.
 : >"$tmp/det"
 for app in $APPS; do
@@ -120,6 +122,7 @@ done
 	echo "- command: \`make eval\` (EVAL_RUNS=$RUNS runs per point, median; $CHECKS runs for determinism)"
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
 	echo "- time: whole runs measured from outside (inside detrun every clock is logical); det runs under \`detrun --stats\`"
+	echo "- load average when the timings ended: $load_at_end (2 CPUs shared with other work: medians of a loaded machine are noisy)"
 	echo
 	echo "| app | threads | sequential s | det s | pthreads s | det speedup | pthreads speedup | det/pthreads speed | merge share |"
 	echo "|---|---|---|---|---|---|---|---|---|"
