@@ -32,6 +32,7 @@
 #define RT_MAX_OWN	480	/* runtime mappings at once (rt_mmap) */
 #define RT_STACK_SIZE	(8UL << 20)
 #define RT_MAX_REAP	64
+#define RT_MAX_OUTPOOL	32
 #define RT_MAX_HOLDERS	(DET_MAX_CHILDREN + 1)
 
 /* A half-open address range [lo, hi). */
@@ -82,6 +83,7 @@ struct msg {
 	size_t npages;		/* dirty pages published */
 	size_t nfresh;		/* fresh ranges published (see rt->fresh) */
 	uintptr_t sp;		/* stack pointer at publish */
+	int running_children;	/* the sender still has children running */
 	struct space_stats stats;	/* DONE: the child's own counters */
 };
 
@@ -174,6 +176,8 @@ struct rt {
 	struct holder holders[RT_MAX_HOLDERS];
 	int hcur;			/* the current holder, or -1 */
 	pid_t reap[RT_MAX_REAP];	/* exiting children, reaped later */
+	int outpool[RT_MAX_OUTPOOL];	/* emptied capture files, reused */
+	size_t noutpool;
 	size_t nreap;
 	struct space_stats stats;
 	const char *avail[8];

@@ -363,6 +363,7 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	if (getppid() != parent)
 		_exit(127);
 	holder_forget();
+	output_forget_pool();
 	child_forget_siblings(c);
 	if (rt->parent_sock >= 0)
 		close(rt->parent_sock);
@@ -540,6 +541,7 @@ int
 space_publish(int type, int code, struct msg *reply)
 {
 	struct msg m = { .type = type, .code = code };
+	unsigned i;
 	long n;
 	int err;
 
@@ -570,6 +572,8 @@ space_publish(int type, int code, struct msg *reply)
 	}
 	m.stats = rt->stats;
 	m.sp = (uintptr_t)__builtin_frame_address(0);
+	for (i = 0; i < DET_MAX_CHILDREN; i++)
+		m.running_children |= rt->child[i].state == SLOT_RUNNING;
 	err = space_send(rt->parent_sock, &m);
 	if (err)
 		return err;
@@ -688,7 +692,11 @@ space_join(unsigned child, const struct space_opts *o,
 	trace(child, TR_JOIN_WAIT);
 	for (;;) {
 		err = space_recv(c->sock, &m);
-		output_emit(c);
+		/* Files of a child that died, or that still has children of
+		 * its own (they hold its fds), are not reused. */
+		output_emit(c, !err && (m.type == MSG_DONE ||
+					m.type == MSG_BARRIER) &&
+			    !m.running_children);
 		if (err) {
 			rc = join_dead(child, c, o, st);
 			slot_release(c);

@@ -24,11 +24,14 @@ void space_reap(int block);
 void space_child_path(unsigned k, char *buf, size_t len);
 
 /* space_output.c: make c's capture files (0 or -errno); in the child,
- * make them its fds 1 and 2; in the parent, write them out (and close
- * them) at join/sync; close them. */
+ * make them its fds 1 and 2; in the parent, write them out at join/sync
+ * and keep them for reuse when no other process can still write them
+ * (reusable), else close them; close them; a new space drops the parent's
+ * pool. */
 int output_prepare(struct child *c);
 int output_redirect(const struct child *c);
-void output_emit(struct child *c);
+void output_emit(struct child *c, int reusable);
+void output_forget_pool(void);
 void output_close(struct child *c);
 
 /* space_holder.c */

@@ -32,6 +32,8 @@ output_file(void)
 	size_t i;
 	int fd;
 
+	if (rt->noutpool)
+		return rt->outpool[--rt->noutpool];
 	if (!rt->sandboxed) {
 		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 			if (!dirs[i])
@@ -102,9 +104,24 @@ output_copy(int src, int dst)
 	}
 }
 
+/*
+ * Keep an emptied capture file for the next fork (making one on disk
+ * costs tens of microseconds), or close it.  Only files nobody else can
+ * still write: the caller says so.
+ */
+static void
+output_recycle(int fd, int reusable)
+{
+	if (reusable && !rt->sandboxed && rt->noutpool < RT_MAX_OUTPOOL &&
+	    ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0)
+		rt->outpool[rt->noutpool++] = fd;
+	else
+		close(fd);
+}
+
 /* see space.h */
 void
-output_emit(struct child *c)
+output_emit(struct child *c, int reusable)
 {
 	if (c->out_fd < 0)
 		return;
@@ -114,7 +131,17 @@ output_emit(struct child *c)
 	output_copy(c->err_fd, STDERR_FILENO);
 	/* Each file is emitted once: a space resumed after a barrier gets
 	 * new ones. */
-	output_close(c);
+	output_recycle(c->out_fd, reusable);
+	output_recycle(c->err_fd, reusable);
+	c->out_fd = c->err_fd = -1;
+}
+
+/* see space.h */
+void
+output_forget_pool(void)
+{
+	while (rt->noutpool)
+		close(rt->outpool[--rt->noutpool]);
 }
 
 /* see space.h */
