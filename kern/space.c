@@ -272,10 +272,13 @@ space_reap(int block)
 	}
 }
 
-/* Reap pid later (see space_reap). */
+/* Reap pid later (see space_reap); pids <= 0 (already reaped) are not
+ * processes: waitpid would take any child. */
 void
 space_reap_later(pid_t pid)
 {
+	if (pid <= 0)
+		return;
 	if (rt->nreap == RT_MAX_REAP) {
 		while (waitpid(rt->reap[0], NULL, 0) < 0 && errno == EINTR)
 			;
