@@ -188,13 +188,9 @@ det_exit(int code)
 int
 det_barrier(void)
 {
-	int r = space_barrier();
-
-	/* space_barrier returns the parent's det_sync result, already an
-	 * enum det_err, or a kern error of its own. */
-	if (r <= 0 && r >= DET_ESYS)
-		return r;
-	return det_rc(r, NULL);
+	/* space_barrier returns the kern result of the parent's merge (or
+	 * its own error): the same mapping as the parent's det_sync. */
+	return det_rc(space_barrier(), NULL);
 }
 
 /* see det.h */
