@@ -98,34 +98,20 @@ sym_put(struct sym_out *o, const char *s)
 	sym_putn(o, s, (size_t)-1);
 }
 
-/* Append v in decimal. */
+/* Append v in base 10 or 16 (the latter with "0x"). */
 static void
-sym_put_u(struct sym_out *o, uint64_t v)
+sym_put_num(struct sym_out *o, uint64_t v, unsigned base)
 {
 	char tmp[24];
 	size_t i = sizeof(tmp) - 1;
 
 	tmp[i] = '\0';
 	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
+		tmp[--i] = "0123456789abcdef"[v % base];
+		v /= base;
 	} while (v != 0);
-	sym_put(o, tmp + i);
-}
-
-/* Append v in hexadecimal, with "0x". */
-static void
-sym_put_x(struct sym_out *o, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp) - 1;
-
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = "0123456789abcdef"[v % 16];
-		v /= 16;
-	} while (v != 0);
-	sym_put(o, "0x");
+	if (base == 16)
+		sym_put(o, "0x");
 	sym_put(o, tmp + i);
 }
 
@@ -658,7 +644,7 @@ sym_format(struct sym_out *o, Dwfl_Module *mod, const char *name,
 
 	sym_putn(o, name, strcspn(name, "@"));
 	sym_put(o, "+");
-	sym_put_u(o, off);
+	sym_put_num(o, off, 10);
 	file = sym_source_file(mod, key, tls);
 	if (file == NULL) {
 		phdr = getauxval(AT_PHDR);
@@ -763,7 +749,7 @@ sym_lookup_code(uintptr_t pc, struct sym_out *o)
 	if (file != NULL && file[0] != '\0' && lineno > 0) {
 		sym_put_base(o, file);
 		sym_put(o, ":");
-		sym_put_u(o, (uint64_t)lineno);
+		sym_put_num(o, (uint64_t)lineno, 10);
 		if (name != NULL) {
 			sym_put(o, " (");
 			sym_putn(o, name, strcspn(name, "@"));
@@ -774,7 +760,7 @@ sym_lookup_code(uintptr_t pc, struct sym_out *o)
 	if (name != NULL) {
 		sym_putn(o, name, strcspn(name, "@"));
 		sym_put(o, "+");
-		sym_put_x(o, off + 1);
+		sym_put_num(o, off + 1, 16);
 		return 0;
 	}
 	name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -783,7 +769,7 @@ sym_lookup_code(uintptr_t pc, struct sym_out *o)
 		bias = start;
 	sym_put_base(o, name != NULL ? name : "");
 	sym_put(o, "+");
-	sym_put_x(o, pc - bias);
+	sym_put_num(o, pc - bias, 16);
 	return 0;
 }
 
