@@ -3,6 +3,7 @@
  */
 #define KERN_INTERNAL
 #define LOG_PREFIX "dirty: "
+#include <errno.h>
 #include <string.h>
 
 #include "dirty.h"
@@ -39,4 +40,32 @@ dirty_select(const char *force)
 	else
 		pr_err("no dirty-page backend works on this machine");
 	return NULL;
+}
+
+/* see dirty.h */
+long
+dirty_trial(const struct dirty_ops *ops, char *p, size_t npages,
+	    size_t write_page, uint8_t *bitmap)
+{
+	size_t bytes = sizeof(struct regions) + sizeof(struct region);
+	struct regions *m;
+	void *st;
+	long n;
+
+	m = rt_mmap(bytes, 0);
+	if (!m)
+		return -ENOMEM;
+	m->n = 1;
+	m->npages = npages;
+	m->r[0] = (struct region){ (uintptr_t)p,
+				   (uintptr_t)p + npages * PAGE_SIZE,
+				   0, REGION_ANON };
+	n = ops->begin(m, &st);
+	if (n == 0) {
+		*(volatile char *)(p + write_page * PAGE_SIZE) = 1;
+		n = ops->collect(m, st, bitmap);
+		ops->end(m, st);
+	}
+	rt_munmap(m, bytes);
+	return n;
 }

@@ -54,6 +54,11 @@ extern const struct dirty_ops *const dirty_backends[];
  * well.  NULL after one error line when force names none usable. */
 const struct dirty_ops *dirty_select(const char *force);
 
+/* A probe's trial: track the npages pages at p with ops, write page
+ * write_page, collect into bitmap.  Pages reported, or -errno. */
+long dirty_trial(const struct dirty_ops *ops, char *p, size_t npages,
+		 size_t write_page, uint8_t *bitmap);
+
 static inline void
 dirty_bit_set(uint8_t *bm, size_t i)
 {

@@ -148,39 +148,21 @@ mprot_end(const struct regions *m, void *state)
 static int
 mprot_probe(void)
 {
-	struct regions *m;
 	uint8_t bitmap[1] = { 0 };
-	void *st, *saved = rt->dirty_state;
+	void *saved = rt->dirty_state;
 	char *p;
 	long n;
-	int err;
 
 	p = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	m = rt_mmap(sizeof(*m) + sizeof(m->r[0]), 0);
-	if (!m) {
-		err = -ENOMEM;
-		goto err_unmap;
-	}
-	m->n = 1;
-	m->npages = 1;
-	m->r[0] = (struct region){ (uintptr_t)p, (uintptr_t)p + PAGE_SIZE,
-				   0, REGION_ANON };
-	err = mprot_begin(m, &st);
-	if (err)
-		goto err_map;
-	*(volatile char *)p = 1;
-	n = mprot_collect(m, st, bitmap);
-	mprot_end(m, st);
-	err = (n == 1 && bitmap[0] == 1) ? 0 : -ENOTSUP;
-err_map:
+	n = dirty_trial(&dirty_mprotect_ops, p, 1, 0, bitmap);
 	rt->dirty_state = saved;
-	rt_munmap(m, sizeof(*m) + sizeof(m->r[0]));
-err_unmap:
 	munmap(p, PAGE_SIZE);
-	return err;
+	if (n < 0)
+		return (int)n;
+	return (n == 1 && bitmap[0] == 1) ? 0 : -ENOTSUP;
 }
 
 const struct dirty_ops dirty_mprotect_ops = {

@@ -224,39 +224,20 @@ scan_end(const struct regions *m, void *state)
 static int
 scan_probe(void)
 {
-	struct regions *m;
 	uint8_t bitmap[1] = { 0 };
-	void *st;
 	char *p;
 	long n;
-	int err;
 
 	p = mmap(NULL, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	m = rt_mmap(sizeof(*m) + sizeof(m->r[0]), 0);
-	if (!m) {
-		err = -ENOMEM;
-		goto err_unmap;
-	}
 	p[0] = 1;
-	m->n = 1;
-	m->npages = 2;
-	m->r[0] = (struct region){ (uintptr_t)p, (uintptr_t)p + 2 * PAGE_SIZE,
-				   0, REGION_ANON };
-	err = scan_begin(m, &st);
-	if (err)
-		goto err_map;
-	p[PAGE_SIZE] = 1;
-	n = scan_collect(m, st, bitmap);
-	scan_end(m, st);
-	err = (n == 1 && bitmap[0] == 2) ? 0 : -ENOTSUP;
-err_map:
-	rt_munmap(m, sizeof(*m) + sizeof(m->r[0]));
-err_unmap:
+	n = dirty_trial(&dirty_scan_ops, p, 2, 1, bitmap);
 	munmap(p, 2 * PAGE_SIZE);
-	return err;
+	if (n < 0)
+		return (int)n;
+	return (n == 1 && bitmap[0] == 2) ? 0 : -ENOTSUP;
 }
 
 const struct dirty_ops dirty_scan_ops = {
