@@ -533,19 +533,17 @@ alloc_exclude(void)
  * area and create the root heap.  Runs before main at the latest (the
  * first malloc), so it allocates nothing itself.
  */
-static int
-alloc_init(void)
+static void
+alloc_init_once(void)
 {
 	void *p;
 
-	if (A && A->inited)
-		return 0;
 	if (!A) {
 		p = mmap(NULL, ALIGN_UP(sizeof(*A), PAGE),
 			 PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
-			return -1;
+			return;
 		A = p;
 		pthread_mutex_init(&A->lock, NULL);
 	}
@@ -559,15 +557,14 @@ alloc_init(void)
 		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		if (p != MAP_FAILED)
 			munmap(p, HEAP_SIZE);
-		return -1;
+		return;
 	}
 	alloc_exclude();
 	alloc_limit();		/* sysconf: not in a sandboxed child */
 	A->h = heap_create(HEAP_BASE, HEAP_BASE + HEAP_SIZE);
 	if (!A->h)
-		return -1;
+		return;
 	A->inited = 1;
-	return 0;
 }
 
 /* The calling space's heap, made on first use in a child (lock held).
@@ -581,6 +578,22 @@ alloc_current(void)
 			*A->used_flag = 1;
 	}
 	return A->h;
+}
+
+/*
+ * Set up once per process, whichever thread allocates first (threads
+ * may race to their first malloc: only one may reserve the area).
+ * 0, or -1 when the allocator cannot work.
+ */
+static int
+alloc_init(void)
+{
+	static pthread_once_t once DET_PRIVATE = PTHREAD_ONCE_INIT;
+
+	if (A && A->inited)
+		return 0;
+	pthread_once(&once, alloc_init_once);
+	return A && A->inited ? 0 : -1;
 }
 
 /* ---- allocation ----------------------------------------------------- */
