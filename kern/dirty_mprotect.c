@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "dirty.h"
+#include "sandbox.h"
 
 struct mprot_state {
 	const struct regions *m;
@@ -51,7 +52,8 @@ mprot_handler(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 	size_t k;
 
-	(void)uc;
+	if (si->si_code > 0 && sandbox_tsc_fault(uc))
+		return;
 	r = s ? map_find(s->m, a) : NULL;
 	if (!r || si->si_code != SEGV_ACCERR)
 		goto crash;

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rt.h"
 
@@ -142,44 +144,32 @@ rt_range_find(const struct rt_rangeset *s, uintptr_t a)
 	return -1;
 }
 
-/* Real monotonic nanoseconds (before the vDSO is patched). */
-static uint64_t
-real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
- * Under detrun every clock the program can read is logical, the
- * runtime's included; its statistics time themselves with the TSC, whose
- * rate is measured here first (2 ms, only when DET_STATS or DET_TRACE
- * asks).
+ * Monotonic nanoseconds, for statistics and traces only (never
+ * program-visible).  The keyed system call passes the sandbox and the
+ * root's filter: every clock the program reads is logical, and rdtsc
+ * traps, so the runtime cannot use either.
  */
-void
-rt_calibrate(void)
-{
-	uint64_t t0, c0, t1, c1;
-
-	if (!getenv("DET_STATS") && !getenv("DET_TRACE"))
-		return;
-	t0 = real_ns();
-	c0 = __builtin_ia32_rdtsc();
-	do
-		t1 = real_ns();
-	while (t1 - t0 < 2000000);
-	c1 = __builtin_ia32_rdtsc();
-	rt->tsc_per_us = (double)(c1 - c0) / (double)(t1 - t0) * 1000.0;
-}
-
-/* Monotonic nanoseconds, for statistics only (never program-visible). */
 uint64_t
 rt_now_ns(void)
 {
-	if (rt->tsc_per_us > 0)
-		return (uint64_t)((double)__builtin_ia32_rdtsc() /
-				  rt->tsc_per_us * 1000.0);
-	return real_ns();
+	struct timespec ts;
+
+	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, RT_KEY) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* see rt.h */
+pid_t
+rt_getpid(void)
+{
+	return (pid_t)syscall(SYS_getpid, RT_KEY);
+}
+
+/* see rt.h */
+pid_t
+rt_getppid(void)
+{
+	return (pid_t)syscall(SYS_getppid, RT_KEY);
 }

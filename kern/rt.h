@@ -140,8 +140,10 @@ struct rt {
 	uint64_t rand_state;	/* getrandom stream of this space */
 	uint64_t clock_ns;	/* the logical clock */
 	int vdso_patched;
+	int tsc_trapped;		/* rdtsc raises SIGSEGV (PR_SET_TSC) */
 	unsigned cpus;		/* CPU count children see (DET_CPUS) */
-	double tsc_per_us;	/* rt_calibrate */
+	pid_t vpid;		/* the ids the program sees: getpid, gettid */
+	pid_t vppid;		/* getppid */
 
 	/* Child side: how to publish to the parent. */
 	int parent_sock;
@@ -204,7 +206,22 @@ void rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
 void rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
 int rt_range_find(const struct rt_rangeset *s, uintptr_t a);
 uint64_t rt_now_ns(void);
-void rt_calibrate(void);
+
+/*
+ * The runtime's key: getpid, getppid, gettid (first argument), kill,
+ * tkill (third), tgkill (fourth) and clock_gettime (third) reach the
+ * kernel under the sandbox and the root's filter only with it; without
+ * it they are emulated (virtual ids, the logical clock).  The runtime
+ * calls them through these.
+ */
+#define RT_KEY		0x6465742d6b657921ull	/* "det-key!" */
+pid_t rt_getpid(void);
+pid_t rt_getppid(void);
+
+/* Virtual process ids: the root's (under detrun), and the bound of a
+ * child's (RT_VPID_ROOT + 1 + its path hash modulo the rest). */
+#define RT_VPID_ROOT	1000
+#define RT_VPID_MAX	4194304
 
 /* space_map.c */
 int map_collect(struct regions **out);

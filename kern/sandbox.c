@@ -7,18 +7,25 @@
  * default action is SECCOMP_RET_TRAP: a system call not on the list
  * raises SIGSYS, whose handler either emulates it deterministically
  * (getrandom: a stream seeded by DET_SEED and the space's path;
- * clock_gettime, gettimeofday, time: a logical clock) or reports it to
+ * clock_gettime, gettimeofday, time: a logical clock; getpid, gettid,
+ * getppid: virtual ids from the space's path; kill, tkill, tgkill: sent
+ * when aimed at the space itself) or reports it to
  * the parent (MSG_POLICY with the number) and ends the child, whose join
  * then returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc
  * blocks every signal while it creates a thread) kills the child with
  * SIGSYS instead: the join still says DET_EPOLICY, but without the
  * number.
  *
+ * rdtsc and rdtscp trap too (PR_SET_TSC): a SIGSEGV handler (or dirty
+ * tracking's, which asks sandbox_tsc_fault first) returns the logical
+ * clock.  The runtime itself reaches the real ids and clock with RT_KEY
+ * in an unused argument, which the filter lets through.
+ *
  * Allowed: memory management, reading (read, pread, openat read-only,
  * fstat...), writing to fds 1 and 2 only (captured output), the
  * runtime's own channels (sockets it already has, socketpair(AF_UNIX),
  * pipes, userfaultfd, its ioctls), fork without CLONE_THREAD (nested
- * spaces), signals to itself, exit.  Refused: creating or writing
+ * spaces), exit.  Refused: creating or writing
  * files, network sockets, signals to other processes, threads, exec,
  * ptrace, changing the filter, and anything else.  DET_ALLOW (detrun
  * --allow) adds names to the list.
@@ -64,14 +71,12 @@ static const int allow_plain[] = {
 	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(sigaltstack), SCMP_SYS(futex), SCMP_SYS(sched_yield),
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(wait4),
-	SCMP_SYS(waitid), SCMP_SYS(getpid), SCMP_SYS(getppid),
-	SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+	SCMP_SYS(waitid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
 	SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(set_robust_list),
 	SCMP_SYS(rseq), SCMP_SYS(set_tid_address), SCMP_SYS(uname),
 	SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(recvfrom),
 	SCMP_SYS(recvmsg), SCMP_SYS(poll), SCMP_SYS(ppoll),
-	SCMP_SYS(userfaultfd), SCMP_SYS(tgkill), SCMP_SYS(tkill),
-	SCMP_SYS(memfd_create), SCMP_SYS(getrlimit),
+	SCMP_SYS(userfaultfd), SCMP_SYS(memfd_create), SCMP_SYS(getrlimit),
 };
 
 /* Allowed ioctls: the runtime's (userfaultfd, PAGEMAP_SCAN) and
@@ -82,13 +87,53 @@ static const unsigned long allow_ioctl[] = {
 	TCGETS, TIOCGWINSZ,
 };
 
-/* Add one rule; 0 or -errno. */
+/*
+ * Calls that reach the kernel only with the runtime's key (RT_KEY) in
+ * the given (otherwise unused) argument; without it they are emulated
+ * (virtual ids, logical clock, signals to the space itself).
+ */
+static const struct keyed {
+	int nr;
+	unsigned arg;
+} keyed[] = {
+	{ SCMP_SYS(getpid), 0 }, { SCMP_SYS(getppid), 0 },
+	{ SCMP_SYS(gettid), 0 }, { SCMP_SYS(kill), 2 },
+	{ SCMP_SYS(tkill), 2 }, { SCMP_SYS(tgkill), 3 },
+	{ SCMP_SYS(clock_gettime), 2 },
+};
+
+/* Add one rule with action act; 0 or -errno. */
+static int
+rule_act(scmp_filter_ctx ctx, uint32_t act, int nr, unsigned n,
+	 const struct scmp_arg_cmp *c)
+{
+	int r = seccomp_rule_add_array(ctx, act, nr, n, c);
+
+	return r == -EEXIST ? 0 : r;
+}
+
+/* Add one allow rule; 0 or -errno. */
 static int
 rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *c)
 {
-	int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, c);
+	return rule_act(ctx, SCMP_ACT_ALLOW, nr, n, c);
+}
 
-	return r == -EEXIST ? 0 : r;
+/* The keyed calls: action act when the key is there (cmp EQ) or
+ * missing (cmp NE); 0 or -errno. */
+static int
+rules_keyed(scmp_filter_ctx ctx, uint32_t act, enum scmp_compare cmp)
+{
+	struct scmp_arg_cmp c;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++) {
+		c = (struct scmp_arg_cmp){ .arg = keyed[i].arg, .op = cmp,
+					   .datum_a = RT_KEY };
+		r |= rule_act(ctx, act, keyed[i].nr, 1, &c);
+	}
+	return r;
 }
 
 /* The rules with conditions on the arguments. */
@@ -127,7 +172,7 @@ rules_with_args(scmp_filter_ctx ctx)
 		c = SCMP_A1(SCMP_CMP_EQ, allow_ioctl[i]);
 		r |= rule(ctx, SCMP_SYS(ioctl), 1, &c);
 	}
-	return r;
+	return r | rules_keyed(ctx, SCMP_ACT_ALLOW, SCMP_CMP_EQ);
 }
 
 /* Add every name of the comma-separated list to the allowlist. */
@@ -253,6 +298,40 @@ sandbox_logical_time(struct timespec *ts)
 	ts->tv_nsec = (long)(ns % 1000000000ull);
 }
 
+/* A process id the program passed: its virtual id means itself. */
+static long
+real_id(long id, pid_t self)
+{
+	return id == rt->vpid ? self : id;
+}
+
+/*
+ * kill, tkill, tgkill with the ids the program saw: to the space itself
+ * they are sent; to anything else only the root may send (a child's
+ * call is refused: 0).  1 when sent, the result in g[REG_RAX].
+ */
+static int
+emulate_signal(long nr, greg_t *g)
+{
+	pid_t self = rt_getpid();
+	long a = real_id(g[REG_RDI], self), b = real_id(g[REG_RSI], self);
+	long r;
+	int saved = errno;
+
+	if (nr == SYS_tgkill) {
+		if (rt->depth && (a != self || b != self))
+			return 0;
+		r = syscall(SYS_tgkill, a, b, g[REG_RDX], RT_KEY);
+	} else {
+		if (rt->depth && a != self)
+			return 0;
+		r = syscall(nr, a, g[REG_RSI], RT_KEY);
+	}
+	g[REG_RAX] = r < 0 ? -errno : r;
+	errno = saved;
+	return 1;
+}
+
 /* Emulate syscall nr from the registers in g; 1 when handled. */
 static int
 emulate(long nr, greg_t *g)
@@ -260,8 +339,25 @@ emulate(long nr, greg_t *g)
 	struct timespec ts;
 	uint8_t *mask;
 	size_t i;
+	long tid;
 
 	switch (nr) {
+	case SYS_getpid:
+		g[REG_RAX] = rt->vpid;
+		return 1;
+	case SYS_getppid:
+		g[REG_RAX] = rt->vppid;
+		return 1;
+	case SYS_gettid:
+		/* the space's main thread; the root's other threads (under
+		 * detrun) keep their real ids */
+		tid = syscall(SYS_gettid, RT_KEY);
+		g[REG_RAX] = tid == rt_getpid() ? rt->vpid : tid;
+		return 1;
+	case SYS_kill:
+	case SYS_tkill:
+	case SYS_tgkill:
+		return emulate_signal(nr, g);
 	case SYS_getrandom:
 		sandbox_random_fill((void *)g[REG_RDI], (size_t)g[REG_RSI]);
 		g[REG_RAX] = g[REG_RSI];
@@ -320,6 +416,46 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ucv)
 	_exit(126);
 }
 
+/* see sandbox.h */
+int
+sandbox_tsc_fault(void *ucv)
+{
+	greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
+	const uint8_t *ip = (const uint8_t *)g[REG_RIP];
+	uint64_t t;
+	int len;
+
+	if (!rt || !rt->tsc_trapped)
+		return 0;
+	if (ip[0] == 0x0f && ip[1] == 0x31)
+		len = 2;			/* rdtsc */
+	else if (ip[0] == 0x0f && ip[1] == 0x01 && ip[2] == 0xf9)
+		len = 3;			/* rdtscp */
+	else
+		return 0;
+	/* The logical clock, read as cycles at 1 GHz. */
+	t = 946684800ull * 1000000000ull + rt->clock_ns;
+	rt->clock_ns += 1000;
+	g[REG_RAX] = (greg_t)(t & 0xffffffffu);
+	g[REG_RDX] = (greg_t)(t >> 32);
+	if (len == 3)
+		g[REG_RCX] = 0;			/* TSC_AUX: CPU 0 */
+	g[REG_RIP] += len;
+	return 1;
+}
+
+/* SIGSEGV outside dirty tracking: rdtsc is emulated; a real fault runs
+ * again with the default action (and ends the space). */
+static void
+sandbox_sigsegv(int sig, siginfo_t *si, void *ucv)
+{
+	if (si->si_code > 0 && sandbox_tsc_fault(ucv))
+		return;
+	signal(sig, SIG_DFL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
 /* Seed this space's random stream (DET_SEED, the path); reset its
  * clock. */
 static void
@@ -336,17 +472,36 @@ sandbox_seed(void)
 	rt->cpus = s && atoi(s) > 0 && atoi(s) <= 1024 ? (unsigned)atoi(s) : 4;
 }
 
-/* Install the SIGSYS handler; 0 or -errno. */
+/*
+ * Install the SIGSYS handler, and trap rdtsc/rdtscp (PR_SET_TSC, kept
+ * across fork) into a SIGSEGV handler that reads the logical clock,
+ * unless dirty tracking's handler (which does the same) is installed;
+ * 0 or -errno.
+ */
 static int
 sandbox_handler(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = sandbox_sigsys;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	if (sigaction(SIGSEGV, NULL, &old) < 0)
+		return -errno;
+	if (old.sa_handler == SIG_DFL) {
+		sa.sa_sigaction = sandbox_sigsegv;
+		if (sigaction(SIGSEGV, &sa, NULL) < 0)
+			return -errno;
+	}
+	if (!rt->tsc_trapped) {
+		if (prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0)
+			return -errno;
+		rt->tsc_trapped = 1;
+	}
+	return 0;
 }
 
 /* see sandbox.h */
@@ -354,7 +509,7 @@ int
 sandbox_root(void)
 {
 	static const int trapped[] = {
-		SCMP_SYS(getrandom), SCMP_SYS(clock_gettime),
+		SCMP_SYS(getrandom),
 		SCMP_SYS(gettimeofday), SCMP_SYS(time),
 		SCMP_SYS(sched_getaffinity), SCMP_SYS(getcpu),
 	};
@@ -374,6 +529,8 @@ sandbox_root(void)
 	for (i = 0; i < sizeof(trapped) / sizeof(trapped[0]); i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_TRAP, trapped[i], 0))
 			err = -EINVAL;
+	if (!err && rules_keyed(ctx, SCMP_ACT_TRAP, SCMP_CMP_NE))
+		err = -EINVAL;
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);

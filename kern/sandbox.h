@@ -30,6 +30,10 @@ int sandbox_patch_vdso(void);
  * only traps time, randomness and CPU queries, and the vDSO patch. */
 int sandbox_root(void);
 
+/* A SIGSEGV with context ucv from rdtsc/rdtscp while the TSC is trapped:
+ * emulate it with the logical clock and return 1; else 0. */
+int sandbox_tsc_fault(void *ucv);
+
 /* The name of system call nr ("socket"), or "?". */
 void sandbox_syscall_name(long nr, char *buf, size_t len);
 

@@ -84,8 +84,9 @@ space_init(void)
 	if (getenv("DET_PERTURB"))
 		rt->perturb = (unsigned)strtoul(getenv("DET_PERTURB"),
 						NULL, 0) | 1;
+	rt->vpid = RT_VPID_ROOT;
+	rt->vppid = 1;
 	if (getenv("DET_DETERMINISTIC")) {
-		rt_calibrate();
 		err = sandbox_root();
 		if (err)
 			return err;
@@ -363,7 +364,7 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	int err;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (rt_getppid() != parent)
 		_exit(127);
 	holder_forget();
 	output_forget_pool();
@@ -383,6 +384,9 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	for (i = 0; rt->path[i]; i++)
 		rt->path_hash = (rt->path_hash ^ (uint8_t)rt->path[i]) *
 				1099511628211ull;
+	rt->vppid = rt->vpid;
+	rt->vpid = (pid_t)(RT_VPID_ROOT + 1 + rt->path_hash %
+			   (RT_VPID_MAX - RT_VPID_ROOT - 1));
 	rt->map = c->map;
 	rt->bitmap = c->bitmap;
 	rt->bitmap_len = c->bitmap_len;
@@ -509,7 +513,7 @@ space_fork(unsigned child, det_fn fn, void *arg)
 		return err;
 	}
 	if (pid == 0)
-		child_start(child, c, getppid(), fn, arg);
+		child_start(child, c, rt_getppid(), fn, arg);
 	close(c->peer);
 	c->peer = -1;
 	c->pid = pid;

@@ -147,7 +147,7 @@ space_resume(unsigned child, struct child *c, const struct msg *m, int rc)
 		goto err_stk;
 	}
 	if (pid == 0)
-		resume_main(child, &nc, getppid(), &ctx, stk, lo, hi, rc);
+		resume_main(child, &nc, rt_getppid(), &ctx, stk, lo, hi, rc);
 	close(nc.peer);
 	nc.peer = -1;
 	rt_munmap(stk, hi - lo);

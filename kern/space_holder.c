@@ -42,7 +42,7 @@ holder_main(pid_t parent, int rfd)
 	char c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (rt_getppid() != parent)
 		_exit(0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -146,7 +146,7 @@ int
 holder_get(struct child *c)
 {
 	struct holder *h = rt->hcur >= 0 ? &rt->holders[rt->hcur] : NULL;
-	pid_t self = getpid(), pid;
+	pid_t self = rt_getpid(), pid;
 	int i, p[2];
 
 	if (h && holder_valid(h, c->map)) {

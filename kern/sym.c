@@ -16,7 +16,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* dl_iterate_phdr */
 #endif
+#define KERN_INTERNAL
 #include "kern.h"
+#include "rt.h"
 #include "sym.h"
 
 #include <dwarf.h>
@@ -248,7 +250,7 @@ sym_report(void)
 			return -1;
 	}
 	dwfl_report_begin(sym_dwfl);
-	rc = dwfl_linux_proc_report(sym_dwfl, getpid());
+	rc = dwfl_linux_proc_report(sym_dwfl, rt_getpid());
 	end = dwfl_report_end(sym_dwfl, sym_removed, NULL);
 	if (rc != 0 || end != 0) {
 		sym_fini();

@@ -226,6 +226,84 @@ START_TEST(test_random_and_clock)
 }
 END_TEST
 
+/* ---- virtual ids, signals to itself, rdtsc ------------------------------ */
+
+struct ids {
+	long pid, ppid, tid, raw_pid;
+	long usr1;		/* SIGUSR1 deliveries */
+	unsigned long long tsc[3];
+};
+
+static struct ids ids[2];
+
+/* Count in the record of the child it runs in (a shared counter would be
+ * a write/write conflict). */
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	ids[ids[1].pid == getpid()].usr1++;
+}
+
+static void
+ids_child(void *p)
+{
+	struct ids *r = &ids[(long)p];
+	unsigned aux = 7;
+
+	r->pid = getpid();
+	r->ppid = getppid();
+	r->tid = gettid();
+	r->raw_pid = syscall(SYS_getpid);
+	signal(SIGUSR1, on_usr1);
+	/* to itself, by the ids it sees: raise uses tgkill(getpid(), tid) */
+	raise(SIGUSR1);
+	kill(getpid(), SIGUSR1);
+	r->tsc[0] = __builtin_ia32_rdtsc();
+	r->tsc[1] = __builtin_ia32_rdtsc();
+	r->tsc[2] = __builtin_ia32_rdtscp(&aux) + aux;
+}
+
+/* Two children record what they see. */
+static void
+ids_round(void)
+{
+	long k;
+
+	memset(ids, 0, sizeof(ids));
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(det_fork((unsigned)k, ids_child, (void *)k),
+				 DET_OK);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(det_join((unsigned)k, NULL), DET_OK);
+}
+
+START_TEST(test_ids_and_tsc)
+{
+	struct ids first[2];
+	int k;
+
+	ids_round();
+	memcpy(first, ids, sizeof(first));
+	ids_round();
+	/* The same places in the tree see the same ids and cycles. */
+	ck_assert_mem_oracle(ids, first, sizeof(first));
+	for (k = 0; k < 2; k++) {
+		ck_assert_int_gt(ids[k].pid, 1000);
+		ck_assert_int_ne(ids[k].pid, getpid());
+		ck_assert_int_eq(ids[k].tid, ids[k].pid);
+		ck_assert_int_eq(ids[k].raw_pid, ids[k].pid);
+		/* the parent's virtual id (the root's is 1000) */
+		ck_assert_int_eq(ids[k].ppid, 1000);
+		ck_assert_int_eq(ids[k].usr1, 2);
+		/* rdtsc reads the logical clock: 1000 per reading, CPU 0 */
+		ck_assert_uint_eq(ids[k].tsc[1] - ids[k].tsc[0], 1000);
+		ck_assert_uint_eq(ids[k].tsc[2] - ids[k].tsc[1], 1000);
+	}
+	ck_assert_int_ne(ids[0].pid, ids[1].pid);
+}
+END_TEST
+
 /* ---- output ------------------------------------------------------------ */
 
 static void
@@ -395,6 +473,7 @@ sandbox_suite(void)
 			    sizeof(forbidden) / sizeof(forbidden[0]));
 	tcase_add_test(tc, test_allowed);
 	tcase_add_test(tc, test_random_and_clock);
+	tcase_add_test(tc, test_ids_and_tsc);
 	tcase_add_test(tc, test_output_order);
 	tcase_add_test(tc, test_output_large);
 	suite_add_tcase(s, tc);

@@ -1,7 +1,8 @@
 /*
  * detenv -- print what would make a run differ from the last: the time
- * (every clock), random bytes, heap and stack addresses, the
- * environment, the CPU count -- from the root and from a child.  Under
+ * (every clock, and the TSC), random bytes, process ids, heap and stack
+ * addresses, the environment, the CPU count -- from the root and from a
+ * child.  Under
  * detrun every line is the same on every run with the same --seed.
  */
 #include <sched.h>
@@ -10,13 +11,16 @@
 #include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "det.h"
 
 extern char **environ;
 
+#define NLINES 5
+
 struct report {
-	char line[4][160];
+	char line[NLINES][160];
 };
 
 static struct report child_report;
@@ -48,6 +52,9 @@ observe(struct report *r)
 	snprintf(r->line[2], sizeof(r->line[2]), "heap %p stack %p", heap,
 		 (void *)&stack);
 	snprintf(r->line[3], sizeof(r->line[3]), "cpus %d", CPU_COUNT(&set));
+	snprintf(r->line[4], sizeof(r->line[4]), "pid %ld ppid %ld tid %ld "
+		 "tsc %llu", (long)getpid(), (long)getppid(), (long)gettid(),
+		 (unsigned long long)__builtin_ia32_rdtsc());
 	free(heap);
 }
 
@@ -68,9 +75,9 @@ main(void)
 	observe(&root);
 	if (det_fork(0, child, NULL) != DET_OK || det_join(0, NULL) != DET_OK)
 		return 1;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NLINES; i++)
 		printf("root %s\n", root.line[i]);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NLINES; i++)
 		printf("child %s\n", child_report.line[i]);
 	for (e = environ; *e; e++)
 		printf("env %s\n", *e);
