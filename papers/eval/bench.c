@@ -26,6 +26,8 @@
  * timing, so its pages are present.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,7 @@ static int cpipe = -1;		/* write end: "done writing" */
 static uint64_t child_ns;
 
 static volatile int sink;
+static char sink_page[PG];
 
 /* Give up: what failed, and errno. */
 static void __attribute__((noreturn))
@@ -592,45 +595,82 @@ cmd_firstwrite(int reps)
 
 /* ---- 5. join time against the number of dirty pages ---- */
 
-/* A syscall-heavy child: n getppid calls (allowed by the sandbox, so
- * each one runs the filter). */
+/*
+ * Syscall-heavy children: n calls of getuid (the cheapest call; on the
+ * allowlist without conditions, so the kernel's seccomp cache answers
+ * without running the filter), or n 4 KiB reads of /dev/zero (a call
+ * doing work).  DET_BENCH_ALLOWALL (with DET_NO_SANDBOX) loads an empty
+ * allow-everything filter instead: the cost of having seccomp at all.
+ */
+static int zero_fd = -1;
+
 static void
 syscall_child(void *arg)
 {
 	long i, n = (long)arg;
+	scmp_filter_ctx ctx;
 
-	for (i = 0; i < n; i++)
-		sink += (int)syscall(SYS_getppid);
+	if (getenv("DET_BENCH_ALLOWALL")) {
+		ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (!ctx || seccomp_load(ctx) < 0)
+			det_exit(3);
+		seccomp_release(ctx);
+	}
+	if (n > 0)
+		for (i = 0; i < n; i++)
+			sink += (int)syscall(SYS_getuid);
+	else
+		for (i = 0; i < -n; i++)
+			sink += (int)read(zero_fd, sink_page, PG);
+}
+
+/* ns per call of the child making n calls (n < 0: reads), against the
+ * same fork+join of a child making none. */
+static double
+syscall_ns(long n)
+{
+	struct det_status st;
+	uint64_t t0, t1, t2;
+
+	t0 = now_ns();
+	if (det_fork(0, syscall_child, (void *)0L) != DET_OK ||
+	    det_join(0, &st) != DET_OK || st.exit_code)
+		die("syscalls: empty child");
+	t1 = now_ns();
+	if (det_fork(0, syscall_child, (void *)n) != DET_OK ||
+	    det_join(0, &st) != DET_OK || st.exit_code)
+		die("syscalls: busy child");
+	t2 = now_ns();
+	return ((double)(t2 - t1) - (double)(t1 - t0)) / (double)labs(n);
 }
 
 /*
- * bench syscalls REPS: fork+join of a child making 2 M system calls,
- * minus fork+join of one making none: ns per call (run by bench.sh with
- * and without the sandbox).
+ * bench syscalls REPS: ns per call in a child making 2 M getuid calls
+ * and one making 500 k reads; bench.sh runs it under the sandbox,
+ * without it, and with an empty filter.
  */
 static int
 cmd_syscalls(int reps)
 {
-	const long n = 2000000;
-	struct det_status st;
-	double ns[MAX_REPS];
-	uint64_t t0, t1, t2;
+	const char *mode = getenv("DET_BENCH_ALLOWALL") ? "allowall" :
+			   getenv("DET_NO_SANDBOX") ? "unfiltered" :
+			   "filtered";
+	double null[MAX_REPS], rd[MAX_REPS];
+	char name[64];
 	int r;
 
+	zero_fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	if (zero_fd < 0)
+		die("syscalls: /dev/zero");
 	for (r = 0; r < reps; r++) {
-		t0 = now_ns();
-		if (det_fork(0, syscall_child, (void *)0L) != DET_OK ||
-		    det_join(0, &st) != DET_OK)
-			die("syscalls: empty child");
-		t1 = now_ns();
-		if (det_fork(0, syscall_child, (void *)n) != DET_OK ||
-		    det_join(0, &st) != DET_OK)
-			die("syscalls: busy child");
-		t2 = now_ns();
-		ns[r] = ((double)(t2 - t1) - (double)(t1 - t0)) / (double)n;
+		null[r] = syscall_ns(2000000);
+		rd[r] = syscall_ns(-500000);
 	}
-	report(getenv("DET_NO_SANDBOX") ? "syscall.unfiltered" :
-	       "syscall.filtered", "ns", ns, reps);
+	snprintf(name, sizeof(name), "syscall.null.%s", mode);
+	report(name, "ns", null, reps);
+	snprintf(name, sizeof(name), "syscall.read4k.%s", mode);
+	report(name, "ns", rd, reps);
+	close(zero_fd);
 	return 0;
 }
 
