@@ -9,26 +9,29 @@
  * (getrandom: a stream seeded by DET_SEED and the space's path;
  * clock_gettime, gettimeofday, time: a logical clock; getpid, gettid,
  * getppid: virtual ids from the space's path; kill, tkill, tgkill: sent
- * when aimed at the space itself) or reports it to
- * the parent (MSG_POLICY with the number) and ends the child, whose join
- * then returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc
- * blocks every signal while it creates a thread) kills the child with
- * SIGSYS instead: the join still says DET_EPOLICY, but without the
- * number.
+ * when aimed at the space itself; open, openat: /dev/urandom and
+ * /dev/random give a 64 KiB file of the space's stream, other paths
+ * open for real if only for reading) or reports it to the parent
+ * (MSG_POLICY with the number) and ends the child, whose join then
+ * returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc blocks
+ * every signal while it creates a thread) kills the child with SIGSYS
+ * instead: the join still says DET_EPOLICY, but without the number.
  *
  * rdtsc and rdtscp trap too (PR_SET_TSC): a SIGSEGV handler (or dirty
  * tracking's, which asks sandbox_tsc_fault first) returns the logical
- * clock.  The runtime itself reaches the real ids and clock with RT_KEY
- * in an unused argument, which the filter lets through.
+ * clock.  The runtime itself reaches the real ids, clock and files with
+ * RT_KEY in an unused argument, which the filter lets through.
  *
- * Allowed: memory management, reading (read, pread, openat read-only,
- * fstat...), writing to fds 1 and 2 only (captured output), the
- * runtime's own channels (sockets it already has, socketpair(AF_UNIX),
- * pipes, userfaultfd, its ioctls), fork without CLONE_THREAD (nested
- * spaces), exit.  Refused: creating or writing
- * files, network sockets, signals to other processes, threads, exec,
- * ptrace, changing the filter, and anything else.  DET_ALLOW (detrun
- * --allow) adds names to the list.
+ * Allowed: memory management, reading (read, pread, fstat...), writing
+ * to fds 1 and 2 only (captured output), the runtime's own channels
+ * (sockets it already has, socketpair(AF_UNIX), pipes, userfaultfd, its
+ * ioctls), fork without CLONE_THREAD (nested spaces), exit.  Refused:
+ * creating or writing files, network sockets, signals to other
+ * processes, threads, exec, ptrace, changing the filter, and anything
+ * else.  DET_ALLOW (detrun --allow) adds names to the list.
+ *
+ * The root under detrun (sandbox_root) gets the same emulation of time,
+ * randomness, ids and the random devices, but no allowlist.
  */
 #define KERN_INTERNAL
 #define LOG_PREFIX "sandbox: "
@@ -95,11 +98,13 @@ static const unsigned long allow_ioctl[] = {
 static const struct keyed {
 	int nr;
 	unsigned arg;
+	int emulated;		/* else refused without the key (children) */
 } keyed[] = {
-	{ SCMP_SYS(getpid), 0 }, { SCMP_SYS(getppid), 0 },
-	{ SCMP_SYS(gettid), 0 }, { SCMP_SYS(kill), 2 },
-	{ SCMP_SYS(tkill), 2 }, { SCMP_SYS(tgkill), 3 },
-	{ SCMP_SYS(clock_gettime), 2 },
+	{ SCMP_SYS(getpid), 0, 1 }, { SCMP_SYS(getppid), 0, 1 },
+	{ SCMP_SYS(gettid), 0, 1 }, { SCMP_SYS(kill), 2, 1 },
+	{ SCMP_SYS(tkill), 2, 1 }, { SCMP_SYS(tgkill), 3, 1 },
+	{ SCMP_SYS(clock_gettime), 2, 1 }, { SCMP_SYS(openat), 4, 1 },
+	{ SCMP_SYS(open), 3, 1 }, { SCMP_SYS(ftruncate), 2, 0 },
 };
 
 /* Add one rule with action act; 0 or -errno. */
@@ -119,8 +124,9 @@ rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *c)
 	return rule_act(ctx, SCMP_ACT_ALLOW, nr, n, c);
 }
 
-/* The keyed calls: action act when the key is there (cmp EQ) or
- * missing (cmp NE); 0 or -errno. */
+/* The keyed calls: allowed with the key (children: default TRAP), or
+ * trapped without it when emulated (the root: default ALLOW);
+ * 0 or -errno. */
 static int
 rules_keyed(scmp_filter_ctx ctx, uint32_t act, enum scmp_compare cmp)
 {
@@ -129,6 +135,8 @@ rules_keyed(scmp_filter_ctx ctx, uint32_t act, enum scmp_compare cmp)
 	int r = 0;
 
 	for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++) {
+		if (act == SCMP_ACT_TRAP && !keyed[i].emulated)
+			continue;
 		c = (struct scmp_arg_cmp){ .arg = keyed[i].arg, .op = cmp,
 					   .datum_a = RT_KEY };
 		r |= rule_act(ctx, act, keyed[i].nr, 1, &c);
@@ -140,17 +148,12 @@ rules_keyed(scmp_filter_ctx ctx, uint32_t act, enum scmp_compare cmp)
 static int
 rules_with_args(scmp_filter_ctx ctx)
 {
-	const unsigned long wr = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
 	struct scmp_arg_cmp c;
 	int r = 0, fd;
 	size_t i;
 
-	/* Open read-only, create nothing. */
-	c = SCMP_A2(SCMP_CMP_MASKED_EQ, wr, 0);
-	r |= rule(ctx, SCMP_SYS(openat), 1, &c);
-	c = SCMP_A1(SCMP_CMP_MASKED_EQ, wr, 0);
-	r |= rule(ctx, SCMP_SYS(open), 1, &c);
-	/* Write only to the captured stdout and stderr. */
+	/* open and openat trap (emulate_open decides); write only to the
+	 * captured stdout and stderr. */
 	for (fd = 1; fd <= 2; fd++) {
 		c = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd);
 		r |= rule(ctx, SCMP_SYS(write), 1, &c);
@@ -332,6 +335,60 @@ emulate_signal(long nr, greg_t *g)
 	return 1;
 }
 
+#define OPEN_WRITES	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
+#define RANDOM_FILE	(64 * 1024)
+
+/* An unnamed file holding the next RANDOM_FILE bytes of the space's
+ * random stream; the fd or -errno. */
+static long
+random_file(long flags)
+{
+	uint64_t *p;
+	size_t i;
+	int fd;
+
+	fd = memfd_create("det-urandom", flags & O_CLOEXEC ? MFD_CLOEXEC : 0);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_ftruncate, fd, RANDOM_FILE, RT_KEY) < 0)
+		goto err_close;
+	p = mmap(NULL, RANDOM_FILE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err_close;
+	for (i = 0; i < RANDOM_FILE / sizeof(*p); i++)
+		p[i] = sandbox_rand();
+	munmap(p, RANDOM_FILE);
+	return fd;
+
+err_close:
+	close(fd);
+	return -errno;
+}
+
+/*
+ * open/openat: /dev/urandom and /dev/random give a file of the space's
+ * seeded stream; other paths open for real -- in a child only to read
+ * (0: refused).  1 when handled, the result in g[REG_RAX].
+ */
+static int
+emulate_open(long dirfd, const char *path, long flags, long mode, greg_t *g)
+{
+	int saved = errno;
+	long r;
+
+	if (path && (!strcmp(path, "/dev/urandom") ||
+		     !strcmp(path, "/dev/random")))
+		r = random_file(flags);
+	else if (rt->depth && (flags & OPEN_WRITES))
+		return 0;
+	else if ((r = syscall(SYS_openat, dirfd, path, flags, mode,
+			      RT_KEY)) < 0)
+		r = -errno;
+	g[REG_RAX] = r;
+	errno = saved;
+	return 1;
+}
+
 /* Emulate syscall nr from the registers in g; 1 when handled. */
 static int
 emulate(long nr, greg_t *g)
@@ -358,6 +415,12 @@ emulate(long nr, greg_t *g)
 	case SYS_tkill:
 	case SYS_tgkill:
 		return emulate_signal(nr, g);
+	case SYS_openat:
+		return emulate_open(g[REG_RDI], (const char *)g[REG_RSI],
+				    g[REG_RDX], g[REG_R10], g);
+	case SYS_open:
+		return emulate_open(AT_FDCWD, (const char *)g[REG_RDI],
+				    g[REG_RSI], g[REG_RDX], g);
 	case SYS_getrandom:
 		sandbox_random_fill((void *)g[REG_RDI], (size_t)g[REG_RSI]);
 		g[REG_RAX] = g[REG_RSI];
@@ -412,6 +475,11 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ucv)
 	if (emulate(si->si_syscall, uc->uc_mcontext.gregs))
 		return;
 	m.code = si->si_syscall;
+	if (rt->depth == 0) {
+		/* the root's filter traps only what emulate() handles */
+		pr_err("system call %d trapped and not emulated", m.code);
+		_exit(126);
+	}
 	space_send(rt->parent_sock, &m);
 	_exit(126);
 }

@@ -232,6 +232,7 @@ struct ids {
 	long pid, ppid, tid, raw_pid;
 	long usr1;		/* SIGUSR1 deliveries */
 	unsigned long long tsc[3];
+	unsigned char urandom[16];
 };
 
 static struct ids ids[2];
@@ -250,6 +251,7 @@ ids_child(void *p)
 {
 	struct ids *r = &ids[(long)p];
 	unsigned aux = 7;
+	int fd;
 
 	r->pid = getpid();
 	r->ppid = getppid();
@@ -262,6 +264,10 @@ ids_child(void *p)
 	r->tsc[0] = __builtin_ia32_rdtsc();
 	r->tsc[1] = __builtin_ia32_rdtsc();
 	r->tsc[2] = __builtin_ia32_rdtscp(&aux) + aux;
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && read(fd, r->urandom, 16) != 16)
+		memset(r->urandom, 0, 16);
+	close(fd);
 }
 
 /* Two children record what they see. */
@@ -278,7 +284,7 @@ ids_round(void)
 		ck_assert_int_eq(det_join((unsigned)k, NULL), DET_OK);
 }
 
-START_TEST(test_ids_and_tsc)
+START_TEST(test_ids_tsc_urandom)
 {
 	struct ids first[2];
 	int k;
@@ -301,6 +307,8 @@ START_TEST(test_ids_and_tsc)
 		ck_assert_uint_eq(ids[k].tsc[2] - ids[k].tsc[1], 1000);
 	}
 	ck_assert_int_ne(ids[0].pid, ids[1].pid);
+	/* /dev/urandom: the space's seeded stream, different per space */
+	ck_assert_int_ne(memcmp(ids[0].urandom, ids[1].urandom, 16), 0);
 }
 END_TEST
 
@@ -473,7 +481,7 @@ sandbox_suite(void)
 			    sizeof(forbidden) / sizeof(forbidden[0]));
 	tcase_add_test(tc, test_allowed);
 	tcase_add_test(tc, test_random_and_clock);
-	tcase_add_test(tc, test_ids_and_tsc);
+	tcase_add_test(tc, test_ids_tsc_urandom);
 	tcase_add_test(tc, test_output_order);
 	tcase_add_test(tc, test_output_large);
 	suite_add_tcase(s, tc);

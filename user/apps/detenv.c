@@ -1,6 +1,7 @@
 /*
  * detenv -- print what would make a run differ from the last: the time
- * (every clock, and the TSC), random bytes, process ids, heap and stack
+ * (every clock, and the TSC), random bytes (getrandom, /dev/urandom),
+ * process ids, heap and stack
  * addresses, the environment, the CPU count -- from the root and from a
  * child.  Under
  * detrun every line is the same on every run with the same --seed.
@@ -8,6 +9,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
@@ -17,7 +19,7 @@
 
 extern char **environ;
 
-#define NLINES 5
+#define NLINES 6
 
 struct report {
 	char line[NLINES][160];
@@ -34,6 +36,7 @@ observe(struct report *r)
 	unsigned char rnd[8];
 	cpu_set_t set;
 	void *heap = malloc(32);
+	FILE *f;
 	int stack;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
@@ -55,6 +58,14 @@ observe(struct report *r)
 	snprintf(r->line[4], sizeof(r->line[4]), "pid %ld ppid %ld tid %ld "
 		 "tsc %llu", (long)getpid(), (long)getppid(), (long)gettid(),
 		 (unsigned long long)__builtin_ia32_rdtsc());
+	f = fopen("/dev/urandom", "r");
+	if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	if (f)
+		fclose(f);
+	snprintf(r->line[5], sizeof(r->line[5]), "urandom %02x%02x%02x%02x"
+		 "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+		 rnd[5], rnd[6], rnd[7]);
 	free(heap);
 }
 
