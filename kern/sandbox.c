@@ -10,10 +10,10 @@
  * clock_gettime, gettimeofday, time: a logical clock; getpid, gettid,
  * getppid: virtual ids from the space's path; kill, tkill, tgkill: sent
  * when aimed at the space itself; open, openat: /dev/urandom and
- * /dev/random give a 64 KiB file of the space's stream, other paths
- * open for real if only for reading) or reports it to the parent
- * (MSG_POLICY with the number) and ends the child, whose join then
- * returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc blocks
+ * /dev/random give a 64 KiB file of the space's stream, the CPU lists
+ * in /sys say DET_CPUS, other paths open for real if only for reading)
+ * or reports it to the parent (MSG_POLICY with the number) and ends
+ * the child, whose join then returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc blocks
  * every signal while it creates a thread) kills the child with SIGSYS
  * instead: the join still says DET_EPOLICY, but without the number.
  *
@@ -338,26 +338,29 @@ emulate_signal(long nr, greg_t *g)
 #define OPEN_WRITES	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
 #define RANDOM_FILE	(64 * 1024)
 
-/* An unnamed file holding the next RANDOM_FILE bytes of the space's
- * random stream; the fd or -errno. */
+/* An unnamed file of len bytes: a copy of src, or (src NULL) the next
+ * len bytes of the space's random stream; the fd or -errno. */
 static long
-random_file(long flags)
+virtual_file(const void *src, size_t len, long flags)
 {
 	uint64_t *p;
 	size_t i;
 	int fd;
 
-	fd = memfd_create("det-urandom", flags & O_CLOEXEC ? MFD_CLOEXEC : 0);
+	fd = memfd_create("det-virtual", flags & O_CLOEXEC ? MFD_CLOEXEC : 0);
 	if (fd < 0)
 		return -errno;
-	if (syscall(SYS_ftruncate, fd, RANDOM_FILE, RT_KEY) < 0)
+	if (syscall(SYS_ftruncate, fd, len, RT_KEY) < 0)
 		goto err_close;
-	p = mmap(NULL, RANDOM_FILE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		goto err_close;
-	for (i = 0; i < RANDOM_FILE / sizeof(*p); i++)
-		p[i] = sandbox_rand();
-	munmap(p, RANDOM_FILE);
+	if (src)
+		memcpy(p, src, len);
+	else
+		for (i = 0; i < len / sizeof(*p); i++)
+			p[i] = sandbox_rand();
+	munmap(p, len);
 	return fd;
 
 err_close:
@@ -365,25 +368,62 @@ err_close:
 	return -errno;
 }
 
+/* The files a space sees in place of the machine's: the random
+ * devices, and the CPU lists glibc's get_nprocs and sysconf read. */
+static const char *const random_devs[] = { "/dev/urandom", "/dev/random" };
+static const char *const cpu_lists[] = {
+	"/sys/devices/system/cpu/online", "/sys/devices/system/cpu/possible",
+	"/sys/devices/system/cpu/present",
+};
+
+/* Is path one of the n names in list? */
+static int
+one_of(const char *path, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(path, list[i]))
+			return 1;
+	return 0;
+}
+
+/* The virtual file for path, or -ENOENT when path is a real one. */
+static long
+virtual_open(const char *path, long flags)
+{
+	char cpus[32];
+	int n;
+
+	if (one_of(path, random_devs, 2))
+		return virtual_file(NULL, RANDOM_FILE, flags);
+	if (one_of(path, cpu_lists, 3)) {
+		n = rt->cpus > 1 ? snprintf(cpus, sizeof(cpus), "0-%u\n",
+					    rt->cpus - 1) :
+				   snprintf(cpus, sizeof(cpus), "0\n");
+		return virtual_file(cpus, (size_t)n, flags);
+	}
+	return -ENOENT;
+}
+
 /*
- * open/openat: /dev/urandom and /dev/random give a file of the space's
- * seeded stream; other paths open for real -- in a child only to read
+ * open/openat: the random devices and CPU lists are virtual files
+ * (virtual_open); other paths open for real -- in a child only to read
  * (0: refused).  1 when handled, the result in g[REG_RAX].
  */
 static int
 emulate_open(long dirfd, const char *path, long flags, long mode, greg_t *g)
 {
 	int saved = errno;
-	long r;
+	long r = path ? virtual_open(path, flags) : -ENOENT;
 
-	if (path && (!strcmp(path, "/dev/urandom") ||
-		     !strcmp(path, "/dev/random")))
-		r = random_file(flags);
-	else if (rt->depth && (flags & OPEN_WRITES))
-		return 0;
-	else if ((r = syscall(SYS_openat, dirfd, path, flags, mode,
-			      RT_KEY)) < 0)
-		r = -errno;
+	if (r == -ENOENT) {
+		if (rt->depth && (flags & OPEN_WRITES))
+			return 0;
+		r = syscall(SYS_openat, dirfd, path, flags, mode, RT_KEY);
+		if (r < 0)
+			r = -errno;
+	}
 	g[REG_RAX] = r;
 	errno = saved;
 	return 1;

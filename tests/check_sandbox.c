@@ -233,6 +233,7 @@ struct ids {
 	long usr1;		/* SIGUSR1 deliveries */
 	unsigned long long tsc[3];
 	unsigned char urandom[16];
+	long nprocs;
 };
 
 static struct ids ids[2];
@@ -264,6 +265,7 @@ ids_child(void *p)
 	r->tsc[0] = __builtin_ia32_rdtsc();
 	r->tsc[1] = __builtin_ia32_rdtsc();
 	r->tsc[2] = __builtin_ia32_rdtscp(&aux) + aux;
+	r->nprocs = sysconf(_SC_NPROCESSORS_ONLN);
 	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0 && read(fd, r->urandom, 16) != 16)
 		memset(r->urandom, 0, 16);
@@ -305,6 +307,9 @@ START_TEST(test_ids_tsc_urandom)
 		/* rdtsc reads the logical clock: 1000 per reading, CPU 0 */
 		ck_assert_uint_eq(ids[k].tsc[1] - ids[k].tsc[0], 1000);
 		ck_assert_uint_eq(ids[k].tsc[2] - ids[k].tsc[1], 1000);
+		/* glibc reads the CPU count from /sys: DET_CPUS, default 4 */
+		ck_assert_int_eq(ids[k].nprocs, getenv("DET_CPUS") ?
+				 atol(getenv("DET_CPUS")) : 4);
 	}
 	ck_assert_int_ne(ids[0].pid, ids[1].pid);
 	/* /dev/urandom: the space's seeded stream, different per space */

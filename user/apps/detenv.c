@@ -54,7 +54,8 @@ observe(struct report *r)
 		 rnd[5], rnd[6], rnd[7]);
 	snprintf(r->line[2], sizeof(r->line[2]), "heap %p stack %p", heap,
 		 (void *)&stack);
-	snprintf(r->line[3], sizeof(r->line[3]), "cpus %d", CPU_COUNT(&set));
+	snprintf(r->line[3], sizeof(r->line[3]), "cpus %d nprocs %ld",
+		 CPU_COUNT(&set), sysconf(_SC_NPROCESSORS_ONLN));
 	snprintf(r->line[4], sizeof(r->line[4]), "pid %ld ppid %ld tid %ld "
 		 "tsc %llu", (long)getpid(), (long)getppid(), (long)gettid(),
 		 (unsigned long long)__builtin_ia32_rdtsc());
