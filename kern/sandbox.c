@@ -13,9 +13,10 @@
  * /dev/random give a 64 KiB file of the space's stream, the CPU lists
  * in /sys say DET_CPUS, other paths open for real if only for reading)
  * or reports it to the parent (MSG_POLICY with the number) and ends
- * the child, whose join then returns DET_EPOLICY.  A refusal while SIGSYS is blocked (glibc blocks
- * every signal while it creates a thread) kills the child with SIGSYS
- * instead: the join still says DET_EPOLICY, but without the number.
+ * the child, whose join then returns DET_EPOLICY.  A refusal while
+ * SIGSYS is blocked (glibc blocks every signal while it creates a
+ * thread) kills the child with SIGSYS instead: the join still says
+ * DET_EPOLICY, but without the number.
  *
  * rdtsc and rdtscp trap too (PR_SET_TSC): a SIGSEGV handler (or dirty
  * tracking's, which asks sandbox_tsc_fault first) returns the logical
