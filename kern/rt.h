@@ -87,11 +87,20 @@ struct msg {
 	struct space_stats stats;	/* DONE: the child's own counters */
 };
 
-/* One timeline event of this space (detrun --trace). */
+/* One timeline event (detrun --trace), recorded by the parent of the
+ * space it is about. */
 struct trace_ev {
 	uint64_t t_ns;
 	uint32_t child;
 	uint32_t what;		/* enum trace_what */
+	char parent[80];	/* the recording space's path */
+};
+
+/* Every space's events, in one shared mapping the root makes: a space
+ * appends with an atomic increment of n. */
+struct trace_buf {
+	uint64_t n;
+	struct trace_ev ev[];
 };
 
 enum trace_what { TR_FORK, TR_JOIN_WAIT, TR_MERGE, TR_JOINED };
@@ -183,8 +192,7 @@ struct rt {
 	size_t nreap;
 	struct space_stats stats;
 	const char *avail[8];
-	struct trace_ev *trace;	/* DET_TRACE: events, or NULL */
-	size_t ntrace;
+	struct trace_buf *trace;	/* DET_TRACE: events, or NULL */
 	unsigned perturb;	/* DET_PERTURB: random delays (detrun
 				   --check), rand_r state; 0: none */
 };

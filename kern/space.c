@@ -78,9 +78,9 @@ space_init(void)
 			isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
 		setvbuf(stdin, rt->stdio_buf + BUFSIZ, _IOFBF, BUFSIZ);
 	}
-	if (getenv("DET_TRACE") && (rt->trace = rt_mmap(RT_MAX_TRACE *
-						sizeof(*rt->trace), 0)))
-		rt->ntrace = 0;
+	if (getenv("DET_TRACE"))
+		rt->trace = rt_mmap(sizeof(*rt->trace) + RT_MAX_TRACE *
+				    sizeof(rt->trace->ev[0]), 1);
 	if (getenv("DET_PERTURB"))
 		rt->perturb = (unsigned)strtoul(getenv("DET_PERTURB"),
 						NULL, 0) | 1;
@@ -181,15 +181,34 @@ space_stats(void)
 	return &rt->stats;
 }
 
-/* Record a timeline event (DET_TRACE). */
+/* Record a timeline event about this space's child (DET_TRACE). */
 static void
 trace(unsigned child, enum trace_what what)
 {
-	if (rt->trace && rt->ntrace < RT_MAX_TRACE) {
-		rt->trace[rt->ntrace].t_ns = rt_now_ns();
-		rt->trace[rt->ntrace].child = child;
-		rt->trace[rt->ntrace++].what = what;
-	}
+	struct trace_ev *e;
+	uint64_t i;
+
+	if (!rt->trace)
+		return;
+	i = __atomic_fetch_add(&rt->trace->n, 1, __ATOMIC_RELAXED);
+	if (i >= RT_MAX_TRACE)
+		return;
+	e = &rt->trace->ev[i];
+	e->child = child;
+	e->what = what;
+	snprintf(e->parent, sizeof(e->parent), "%s", rt->path);
+	__atomic_store_n(&e->t_ns, rt_now_ns(), __ATOMIC_RELEASE);
+}
+
+/* A line (thread id) per space in the trace: a hash of its path. */
+static unsigned
+trace_line(const char *path)
+{
+	unsigned h = 2166136261u;
+
+	while (*path)
+		h = (h ^ (uint8_t)*path++) * 16777619u;
+	return h % 1000000000u + 2;
 }
 
 /* detrun --check: a random delay of up to 2 ms, different every run. */
@@ -205,27 +224,44 @@ int
 space_trace_write(const char *path)
 {
 	static const char *what[] = { "fork", "wait", "merge", "joined" };
-	uint64_t t0 = rt->ntrace ? rt->trace[0].t_ns : 0;
+	uint64_t i, n, t0 = 0;
+	char space[96];
 	FILE *f;
-	size_t i;
 
 	if (!rt->trace)
 		return 0;
+	n = rt->trace->n < RT_MAX_TRACE ? rt->trace->n : RT_MAX_TRACE;
+	for (i = 0; i < n; i++)
+		if (rt->trace->ev[i].t_ns && (!t0 ||
+					      rt->trace->ev[i].t_ns < t0))
+			t0 = rt->trace->ev[i].t_ns;
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
 	fprintf(f, "{\"traceEvents\":[\n");
-	for (i = 0; i < rt->ntrace; i++) {
-		const struct trace_ev *e = &rt->trace[i];
+	fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,"
+		"\"tid\":1,\"args\":{\"name\":\"space %s (root)\"}}\n",
+		rt->path);
+	for (i = 0; i < n; i++) {
+		const struct trace_ev *e = &rt->trace->ev[i];
+		unsigned line;
 
-		/* A child's life is a span from its fork to its join;
-		 * waiting and merging are spans on the parent's line. */
-		fprintf(f, "%s{\"name\":\"child %u: %s\",\"ph\":\"%s\","
-			"\"ts\":%.3f,\"pid\":1,\"tid\":%u}\n",
-			i ? "," : "", e->child, what[e->what],
-			e->what == TR_FORK ? "B" : e->what == TR_JOINED ?
-			"E" : "i", (double)(e->t_ns - t0) / 1000.0,
-			e->child + 1);
+		if (!e->t_ns)
+			continue;	/* a space ended mid-record */
+		snprintf(space, sizeof(space), "%s.%u", e->parent, e->child);
+		line = trace_line(space);
+		/* A child's life is a span from its fork to its join, on
+		 * a line of its own (named at its fork); waiting and
+		 * merging are instants on that line. */
+		if (e->what == TR_FORK)
+			fprintf(f, ",{\"name\":\"thread_name\",\"ph\":"
+				"\"M\",\"pid\":1,\"tid\":%u,\"args\":"
+				"{\"name\":\"space %s\"}}\n", line, space);
+		fprintf(f, ",{\"name\":\"space %s: %s\",\"ph\":\"%s\","
+			"\"ts\":%.3f,\"pid\":1,\"tid\":%u}\n", space,
+			what[e->what], e->what == TR_FORK ? "B" :
+			e->what == TR_JOINED ? "E" : "i",
+			(double)(e->t_ns - t0) / 1000.0, line);
 	}
 	fprintf(f, "],\"displayTimeUnit\":\"ms\"}\n");
 	return fclose(f) ? -errno : 0;

@@ -102,6 +102,9 @@ check "--trace: Chrome trace JSON with a span per child" \
 	'python3 -c "import json,sys; e=json.load(open(sys.argv[1]))[\"traceEvents\"]; assert sum(x[\"ph\"]==\"B\" for x in e)==3" "$tmp/t.json"'
 # Time, TSC, random bytes (getrandom, /dev/urandom), pids, addresses,
 # CPU count, environment: the same in 10 runs.
+$D --trace "$tmp/t2.json" -- $B/apps/qsort -t 4 -s 100000 >/dev/null 2>&1
+check "--trace: nested spaces get lines of their own" \
+	'python3 -c "import json,sys; e=json.load(open(sys.argv[1]))[\"traceEvents\"]; n=set(x[\"args\"][\"name\"] for x in e if x[\"ph\"]==\"M\"); assert {\"space 0.0\",\"space 0.1.1\"} <= n and sum(x[\"ph\"]==\"B\" for x in e)==6" "$tmp/t2.json"'
 $D --seed 7 -- $B/apps/detenv >"$tmp/env1" 2>&1
 same=1
 for r in 2 3 4 5 6 7 8 9 10; do
