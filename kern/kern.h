@@ -99,4 +99,17 @@ const struct space_stats *space_stats(void);
  * path; 0 or -errno. */
 int space_trace_write(const char *path);
 
+/*
+ * The deterministic environment (a sandboxed child, or the root under
+ * detrun): the virtual file that stands for path (/dev/urandom,
+ * /dev/random: the space's seeded stream; the CPU lists in /sys), as a
+ * new fd opened with flags' O_CLOEXEC; -ENOENT when path is a real file
+ * or the caller runs in no such environment; another -errno on failure.
+ */
+int space_virtual_open(const char *path, int flags);
+
+/* The CPU count the program sees (DET_CPUS) in that environment; 0
+ * outside it. */
+unsigned space_cpus(void);
+
 #endif /* KERN_KERN_H */

@@ -150,6 +150,7 @@ struct rt {
 	uint64_t clock_ns;	/* the logical clock */
 	int vdso_patched;
 	int tsc_trapped;		/* rdtsc raises SIGSEGV (PR_SET_TSC) */
+	int deterministic;	/* the root runs under detrun */
 	unsigned cpus;		/* CPU count children see (DET_CPUS) */
 	pid_t vpid;		/* the ids the program sees: getpid, gettid */
 	pid_t vppid;		/* getppid */

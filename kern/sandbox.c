@@ -11,7 +11,8 @@
  * getppid: virtual ids from the space's path; kill, tkill, tgkill: sent
  * when aimed at the space itself; open, openat: /dev/urandom and
  * /dev/random give a 64 KiB file of the space's stream, the CPU lists
- * in /sys say DET_CPUS, other paths open for real if only for reading)
+ * in /sys say DET_CPUS, /proc/VPID is /proc/PID, other paths open for
+ * real if only for reading)
  * or reports it to the parent (MSG_POLICY with the number) and ends
  * the child, whose join then returns DET_EPOLICY.  A refusal while
  * SIGSYS is blocked (glibc blocks every signal while it creates a
@@ -32,10 +33,15 @@
  * else.  DET_ALLOW (detrun --allow) adds names to the list.
  *
  * The root under detrun (sandbox_root) gets the same emulation of time,
- * randomness, ids and the random devices, but no allowlist.
+ * randomness and ids, but no allowlist, and its opens are not trapped:
+ * a trap while SIGSYS is blocked kills the thread's process, and threads
+ * that block every signal (sigwait pools, posix_spawn children) open
+ * files.  For programs linked with libdet, user/lib/interpose.c gives
+ * the root the same virtual files through open/fopen/sysconf.
  */
 #define KERN_INTERNAL
 #define LOG_PREFIX "sandbox: "
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -91,6 +97,16 @@ static const unsigned long allow_ioctl[] = {
 	TCGETS, TIOCGWINSZ,
 };
 
+/* Whether the root's filter (under detrun) traps a keyed call. */
+enum {
+	ROOT_NEVER,
+	ROOT_ALWAYS,
+	/* unless a sanitizer runtime is loaded: LeakSanitizer's exit check
+	 * passes getpid() to a helper process that reads /proc/PID with
+	 * raw system calls while it blocks SIGSYS */
+	ROOT_IDS,
+};
+
 /*
  * Calls that reach the kernel only with the runtime's key (RT_KEY) in
  * the given (otherwise unused) argument; without it they are emulated
@@ -99,13 +115,16 @@ static const unsigned long allow_ioctl[] = {
 static const struct keyed {
 	int nr;
 	unsigned arg;
-	int emulated;		/* else refused without the key (children) */
+	int root;		/* the root's filter traps it: ROOT_* */
 } keyed[] = {
-	{ SCMP_SYS(getpid), 0, 1 }, { SCMP_SYS(getppid), 0, 1 },
-	{ SCMP_SYS(gettid), 0, 1 }, { SCMP_SYS(kill), 2, 1 },
-	{ SCMP_SYS(tkill), 2, 1 }, { SCMP_SYS(tgkill), 3, 1 },
-	{ SCMP_SYS(clock_gettime), 2, 1 }, { SCMP_SYS(openat), 4, 1 },
-	{ SCMP_SYS(open), 3, 1 }, { SCMP_SYS(ftruncate), 2, 0 },
+	{ SCMP_SYS(getpid), 0, ROOT_IDS }, { SCMP_SYS(getppid), 0, ROOT_IDS },
+	{ SCMP_SYS(gettid), 0, ROOT_IDS }, { SCMP_SYS(kill), 2, ROOT_IDS },
+	{ SCMP_SYS(tkill), 2, ROOT_IDS }, { SCMP_SYS(tgkill), 3, ROOT_IDS },
+	{ SCMP_SYS(clock_gettime), 2, ROOT_ALWAYS },
+	/* Not in the root: a trap while SIGSYS is blocked kills, and
+	 * threads that block every signal still open files. */
+	{ SCMP_SYS(openat), 4, ROOT_NEVER }, { SCMP_SYS(open), 3, ROOT_NEVER },
+	{ SCMP_SYS(ftruncate), 2, ROOT_NEVER },
 };
 
 /* Add one rule with action act; 0 or -errno. */
@@ -126,8 +145,7 @@ rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *c)
 }
 
 /* The keyed calls: allowed with the key (children: default TRAP), or
- * trapped without it when emulated (the root: default ALLOW);
- * 0 or -errno. */
+ * trapped without it (the root: default ALLOW); 0 or -errno. */
 static int
 rules_keyed(scmp_filter_ctx ctx, uint32_t act, enum scmp_compare cmp)
 {
@@ -136,7 +154,9 @@ rules_keyed(scmp_filter_ctx ctx, uint32_t act, enum scmp_compare cmp)
 	int r = 0;
 
 	for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++) {
-		if (act == SCMP_ACT_TRAP && !keyed[i].emulated)
+		if (act == SCMP_ACT_TRAP && (keyed[i].root == ROOT_NEVER ||
+		    (keyed[i].root == ROOT_IDS &&
+		     dlsym(RTLD_DEFAULT, "__lsan_do_leak_check"))))
 			continue;
 		c = (struct scmp_arg_cmp){ .arg = keyed[i].arg, .op = cmp,
 					   .datum_a = RT_KEY };
@@ -407,6 +427,41 @@ virtual_open(const char *path, long flags)
 	return -ENOENT;
 }
 
+/* /proc/VPID/... (a path built from getpid()) as /proc/PID/...: real
+ * in buf; other paths unchanged. */
+static const char *
+proc_path(const char *path, char *buf, size_t len)
+{
+	char *end;
+	long id;
+
+	if (!path || strncmp(path, "/proc/", 6) != 0)
+		return path;
+	id = strtol(path + 6, &end, 10);
+	if (end == path + 6 || id != rt->vpid || (*end && *end != '/'))
+		return path;
+	if ((size_t)snprintf(buf, len, "/proc/%d%s", (int)rt_getpid(),
+			     end) >= len)
+		return path;
+	return buf;
+}
+
+/* see kern.h */
+int
+space_virtual_open(const char *path, int flags)
+{
+	if (!rt || !path || !(rt->sandboxed || rt->deterministic))
+		return -ENOENT;
+	return (int)virtual_open(path, flags);
+}
+
+/* see kern.h */
+unsigned
+space_cpus(void)
+{
+	return rt && (rt->sandboxed || rt->deterministic) ? rt->cpus : 0;
+}
+
 /*
  * open/openat: the random devices and CPU lists are virtual files
  * (virtual_open); other paths open for real -- in a child only to read
@@ -417,8 +472,10 @@ emulate_open(long dirfd, const char *path, long flags, long mode, greg_t *g)
 {
 	int saved = errno;
 	long r = path ? virtual_open(path, flags) : -ENOENT;
+	char real[4096];
 
 	if (r == -ENOENT) {
+		path = proc_path(path, real, sizeof(real));
 		if (rt->depth && (flags & OPEN_WRITES))
 			return 0;
 		r = syscall(SYS_openat, dirfd, path, flags, mode, RT_KEY);

@@ -87,6 +87,7 @@ space_init(void)
 	rt->vpid = RT_VPID_ROOT;
 	rt->vppid = 1;
 	if (getenv("DET_DETERMINISTIC")) {
+		rt->deterministic = 1;
 		err = sandbox_root();
 		if (err)
 			return err;

@@ -113,9 +113,9 @@ for r in 2 3 4 5 6 7 8 9 10; do
 done
 $D --seed 8 -- $B/apps/detenv >"$tmp/env3" 2>&1
 check "time, tsc, random, pids, addresses: identical in 10 runs" \
-	'[ $same -eq 1 ] && grep -q "^root time 946684800" "$tmp/env1" && grep -q "^root pid 1000 ppid 1 tid 1000 tsc 9466848" "$tmp/env1" && grep -q "^child cpus 4 nprocs 4" "$tmp/env1"'
-check "another --seed: other random and urandom bytes" \
-	'! cmp -s "$tmp/env1" "$tmp/env3" && [ "$(grep urandom "$tmp/env1")" != "$(grep urandom "$tmp/env3")" ]'
+	'[ $same -eq 1 ] && grep -q "^root time 946684800" "$tmp/env1" && grep -q "^root pid 1000 ppid 1 tid 1000 tsc 9466848" "$tmp/env1" && grep -q "^root cpus 4 nprocs 4" "$tmp/env1" && grep -q "^child cpus 4 nprocs 4" "$tmp/env1"'
+check "another --seed: other random and urandom bytes, root and child" \
+	'! cmp -s "$tmp/env1" "$tmp/env3" && [ "$(grep "^root urandom" "$tmp/env1")" != "$(grep "^root urandom" "$tmp/env3")" ] && [ "$(grep "^child urandom" "$tmp/env1")" != "$(grep "^child urandom" "$tmp/env3")" ]'
 
 DET_DIRTY=bogus $P -k 2 -n 1000 >"$tmp/out" 2>&1; rc=$?
 check "bad DET_DIRTY: clear error line" \

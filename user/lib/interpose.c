@@ -1,0 +1,149 @@
+/*
+ * interpose.c -- the root's view of the random devices and the CPU
+ * count under detrun.
+ *
+ * A sandboxed child's open of /dev/urandom or /sys/devices/system/cpu/
+ * online traps into kern/sandbox.c, which hands back a virtual file.
+ * The root's filter cannot trap open (a trap while a thread blocks
+ * SIGSYS kills the process), so for programs linked with libdet the
+ * same files come from here: these definitions of open, open64, fopen,
+ * fopen64, sysconf, get_nprocs and get_nprocs_conf override libc's
+ * (the executable is searched first) and ask kern for the virtual file
+ * or CPU count; everything else, and everything outside a deterministic
+ * environment, goes to libc's own function (dlsym RTLD_NEXT).  glibc's
+ * internal calls (its own get_nprocs reading /sys) do not pass through
+ * here; the interposed sysconf and get_nprocs cover them.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "kern.h"
+
+/* libc's definition of name (never NULL for these names). */
+static void *
+next(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+/* The virtual file for path as an fd; -1 with errno set when it is
+ * not one (ENOENT) or cannot be made. */
+static int
+virtual_fd(const char *path, int flags)
+{
+	int fd = space_virtual_open(path, flags);
+
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	return fd;
+}
+
+/* open and open64: a virtual file, or libc's open. */
+static int
+open_common(const char *name, const char *path, int flags, va_list ap)
+{
+	int (*real)(const char *, int, ...);
+	mode_t mode = 0;
+	int fd, saved = errno;
+
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		mode = (mode_t)va_arg(ap, int);
+	fd = virtual_fd(path, flags);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	errno = saved;
+	real = (int (*)(const char *, int, ...))next(name);
+	return real(path, flags, mode);
+}
+
+int
+open(const char *path, int flags, ...)
+{
+	va_list ap;
+	int fd;
+
+	va_start(ap, flags);
+	fd = open_common("open", path, flags, ap);
+	va_end(ap);
+	return fd;
+}
+
+int
+open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	int fd;
+
+	va_start(ap, flags);
+	fd = open_common("open64", path, flags, ap);
+	va_end(ap);
+	return fd;
+}
+
+/* fopen and fopen64: a stream on a virtual file, or libc's fopen. */
+static FILE *
+fopen_common(const char *name, const char *path, const char *mode)
+{
+	FILE *(*real)(const char *, const char *);
+	int fd, saved = errno;
+	FILE *f;
+
+	fd = virtual_fd(path, O_RDONLY);
+	if (fd >= 0) {
+		f = fdopen(fd, mode);
+		if (!f)
+			close(fd);
+		return f;
+	}
+	if (errno != ENOENT)
+		return NULL;
+	errno = saved;
+	real = (FILE *(*)(const char *, const char *))next(name);
+	return real(path, mode);
+}
+
+FILE *
+fopen(const char *path, const char *mode)
+{
+	return fopen_common("fopen", path, mode);
+}
+
+FILE *
+fopen64(const char *path, const char *mode)
+{
+	return fopen_common("fopen64", path, mode);
+}
+
+long
+sysconf(int name)
+{
+	long (*real)(int) = (long (*)(int))next("sysconf");
+
+	if ((name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF) &&
+	    space_cpus())
+		return (long)space_cpus();
+	return real(name);
+}
+
+int
+get_nprocs(void)
+{
+	int (*real)(void) = (int (*)(void))next("get_nprocs");
+
+	return space_cpus() ? (int)space_cpus() : real();
+}
+
+int
+get_nprocs_conf(void)
+{
+	int (*real)(void) = (int (*)(void))next("get_nprocs_conf");
+
+	return space_cpus() ? (int)space_cpus() : real();
+}
