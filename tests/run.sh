@@ -5,6 +5,7 @@
 #    works on this machine (detrun --backends);
 #  - the command-line tests of detrun and the apps (tests/cli.sh).
 # A suite's output goes to $B/tests/NAME.log; its Check summary is shown.
+# A suite running longer than DET_TEST_TIMEOUT seconds (900) fails.
 # Ends with "N passed, N failed" and a non-zero status on any failure.
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
@@ -22,18 +23,23 @@ run() {	# name, then the command
 	shift
 	log="$B/tests/$name.log"
 	start=$(date +%s)
-	if "$@" >"$log" 2>&1; then
+	# A hung suite fails on its own instead of stalling CI.
+	timeout -k 10 "${DET_TEST_TIMEOUT:-900}" "$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
 		passed=$((passed + 1))
 		status=ok
 	else
 		failed=$((failed + 1))
 		status=FAILED
+		[ $rc -eq 124 ] || [ $rc -eq 137 ] &&
+			echo "timed out after ${DET_TEST_TIMEOUT:-900} s" >>"$log"
 	fi
 	printf '%-34s %-6s %3ss  %s\n' "$name" "$status" \
 		"$(($(date +%s) - start))" \
 		"$(grep -E '^[0-9]+%: Checks' "$log" | tail -1)"
 	if [ $status = FAILED ]; then
-		grep -E ':[EF]:|Assertion|error|FAIL' "$log" | head -20
+		grep -E ':[EF]:|Assertion|error|FAIL|timed out' "$log" | head -20
 		echo "   (whole log: $log)"
 	fi
 }
