@@ -43,7 +43,8 @@ PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
 
 .PHONY: all deps demo test check sanitize bench eval lint install clean fuzz
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
-	$(B)/bin/detrun $(B)/bin/detd $(APPS) $(PT_APPS) $(TESTS)
+	$(B)/bin/detrun $(B)/bin/detd $(APPS) $(PT_APPS) $(TESTS) \
+	$(B)/tests/net_prog
 
 deps:
 	@sh tests/deps.sh
@@ -102,6 +103,11 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) -Itests $< -o $@ $(B)/lib/libdet.a $(LIBS) \
 		$(CHECK_LIBS) -lm
+
+# The program the remote-space tests run (tests/net.sh).
+$(B)/tests/net_prog: tests/net_prog.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
 
 $(B)/bench/bench: papers/eval/bench.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)

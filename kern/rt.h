@@ -170,6 +170,7 @@ struct rt {
 	char *stdio_buf;
 
 	void (*child_start_hook)(unsigned child);
+	void (*worker_publish)(int code);	/* a remote worker's end */
 	int (*describe_hook)(uintptr_t addr, char *buf, size_t len);
 
 	struct child child[DET_MAX_CHILDREN];

@@ -174,6 +174,13 @@ space_self(void)
 	return rt->self;
 }
 
+/* see kern.h */
+const char *
+space_path(void)
+{
+	return rt->path;
+}
+
 const struct space_stats *
 space_stats(void)
 {
@@ -597,6 +604,8 @@ space_exit(int code)
 {
 	struct msg reply;
 
+	if (rt->worker_publish)
+		rt->worker_publish(code);	/* does not return */
 	if (rt->depth == 0)
 		exit(code);
 	space_publish(MSG_DONE, code, &reply);

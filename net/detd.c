@@ -32,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -192,24 +193,47 @@ fd_at(int fd, int want)
 	return dup2(fd, want) < 0 ? -errno : 0;
 }
 
+/* 1 when paths a and b name the same file. */
+static int
+same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return 0;
+	errno = 0;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /*
  * In the forked worker: arrange its fds (net_worker.h), confine it, exec
- * the program with the client's argv and environment plus
- * DET_WORKER=1.  Never returns; on failure it records why in ctl.
+ * the program in the client's directory, by the path the client was
+ * exec'd with, with its argv and environment unchanged (the same
+ * initial stack layout; libdet recognises a worker by its control fd).
+ * Never returns; on failure it records why in ctl.
  */
 static void __attribute__((noreturn))
 worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 	    int out, int err, int pol)
 {
-	static const char *envp[NET_MAX_ARGS + 2];
+	static const char *envp[NET_MAX_ARGS + 1];
 	uint32_t i, n = 0;
-	int devnull, e;
+	int devnull, e, sock, cfd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* First out of the way of the numbers they go to (fd_at would
+	 * otherwise overwrite one source with another). */
 	devnull = open("/dev/null", O_RDONLY);
-	if (devnull < 0 || fd_at(devnull, 0) || fd_at(out, 1) ||
-	    fd_at(err, 2) || fd_at(c->fd, NET_WFD_SOCK) ||
-	    fd_at(pol, NET_WFD_POLICY) || fd_at(ctl->fd, NET_WFD_CTL)) {
+	devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 16);
+	out = fcntl(out, F_DUPFD_CLOEXEC, 16);
+	err = fcntl(err, F_DUPFD_CLOEXEC, 16);
+	sock = fcntl(c->fd, F_DUPFD_CLOEXEC, 16);
+	pol = fcntl(pol, F_DUPFD_CLOEXEC, 16);
+	cfd = fcntl(ctl->fd, F_DUPFD_CLOEXEC, 16);
+	if (devnull < 0 || out < 0 || err < 0 || sock < 0 || pol < 0 ||
+	    cfd < 0 || fd_at(devnull, 0) || fd_at(out, 1) ||
+	    fd_at(err, 2) || fd_at(sock, NET_WFD_SOCK) ||
+	    fd_at(pol, NET_WFD_POLICY) || fd_at(cfd, NET_WFD_CTL)) {
 		ctl->shared->exec_errno = errno;
 		_exit(127);
 	}
@@ -219,12 +243,14 @@ worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 		_exit(127);
 	}
 	for (i = 0; i < s->envc; i++)
-		if (strncmp(s->envp[i], "DET_WORKER", 10) != 0)
-			envp[n++] = s->envp[i];
-	envp[n++] = "DET_WORKER=1";
+		envp[n++] = s->envp[i];
 	envp[n] = NULL;
 	s->argv[s->argc] = NULL;
-	execve(s->exe, (char *const *)s->argv, (char *const *)envp);
+	if (chdir(s->cwd) < 0 || !same_file(s->execfn, s->exe)) {
+		ctl->shared->exec_errno = errno ? errno : ESTALE;
+		_exit(127);
+	}
+	execve(s->execfn, (char *const *)s->argv, (char *const *)envp);
 	ctl->shared->exec_errno = errno;
 	_exit(127);
 }
@@ -313,12 +339,15 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 			 ctl.shared->failed);
 	} else if (ctl.shared->done) {
 		code = ctl.shared->code;
-	} else if (WIFSIGNALED(ws) && WTERMSIG(ws) != SIGSYS) {
+	} else if ((code = (int32_t)net_worker_policy_nr(pol[0])) >= 0 ||
+		   (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS)) {
+		kind = NET_ST_POLICY;	/* code: the call, or -1 */
+	} else if (WIFSIGNALED(ws)) {
 		kind = NET_ST_SIGNAL;
 		code = WTERMSIG(ws);
 	} else {
-		kind = NET_ST_POLICY;
-		code = (int32_t)net_worker_policy_nr(pol[0]);
+		kind = NET_ST_RAWEXIT;
+		code = WEXITSTATUS(ws);
 	}
 	dlog(L_INFO, "worker %d ended: %s %d%s%s", (int)pid,
 	     net_status_name(kind), code, text[0] ? ": " : "", text);

@@ -139,8 +139,11 @@ struct net_spawn {
 	uint32_t nlibs;
 	struct net_lib libs[NET_MAX_LIBS];
 	uint32_t argc, envc;
-	const char *argv[NET_MAX_ARGS];
-	const char *envp[NET_MAX_ARGS];
+	const char *argv[NET_MAX_ARGS + 1];
+	const char *envp[NET_MAX_ARGS + 1];
+	const char *cwd;	/* the worker runs there */
+	const char *execfn;	/* the path the client was exec'd with (its
+				   stack layout depends on its length) */
 };
 
 /* Encode s into buf (cap bytes); bytes used or -EMSGSIZE. */

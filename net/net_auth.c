@@ -78,6 +78,25 @@ out:
 	return err;
 }
 
+/*
+ * A client nonce from /dev/urandom, not getrandom(2): a program under
+ * detrun has a deterministic getrandom (the same nonce every run, and
+ * drawing from it would shift the program's own random stream).
+ * crypto_auth needs no sodium_init.  0 or -errno.
+ */
+static int
+nonce(uint8_t n[NET_NONCE_LEN])
+{
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (read(fd, n, NET_NONCE_LEN) != NET_NONCE_LEN)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
 /* HMAC(key, label || a || b) into mac. */
 static void
 auth_mac(uint8_t mac[NET_MAC_LEN], const uint8_t key[NET_KEY_LEN],
@@ -121,10 +140,9 @@ net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	uint8_t mac[NET_MAC_LEN];
 	int err;
 
-	if (sodium_init() < 0)
-		return -EIO;
-	randombytes_buf(nc, sizeof(nc));
-	err = net_send(c, NET_HELLO, nc, sizeof(nc));
+	err = nonce(nc);
+	if (!err)
+		err = net_send(c, NET_HELLO, nc, sizeof(nc));
 	if (!err)
 		err = recv_exact(c, NET_CHALLENGE, ch, sizeof(ch));
 	if (err)

@@ -35,7 +35,7 @@ net_max_len(unsigned type)
 	case NET_SPAWN:
 		return NET_MAX_SPAWN;
 	case NET_BEGIN:
-		return 24 + NET_MAX_REGIONS * 16;
+		return 32 + NET_MAX_REGIONS * 16;
 	case NET_PAGES:
 	case NET_DIRTY:
 		return 8 + NET_MAX_PAGES * NET_PAGE;
@@ -44,9 +44,9 @@ net_max_len(unsigned type)
 	case NET_NEED:
 		return 8 + NET_MAX_HASHES / 8;
 	case NET_GO:
-		return 32;
+		return 16 + 95;
 	case NET_END:
-		return 4;
+		return 8 + 1024 * 16;
 	case NET_OUTPUT:
 		return 4 + NET_MAX_PAGES * NET_PAGE;
 	case NET_STATUS:

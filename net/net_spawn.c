@@ -5,7 +5,8 @@
  * node runs nothing unless all of it matches (net_spawn_check).
  *
  * Payload: str exe, 16 hash, 5 x u32 cpu, u32 nlibs, nlibs x (str path,
- * 16 hash), u32 argc, argc x str, u32 envc, envc x str; str = u32 len
+ * 16 hash), u32 argc, argc x str, u32 envc, envc x str, str cwd, str
+ * execfn; str = u32 len
  * (including a final NUL, 1..NET_MAX_STR) then the bytes.  Little
  * endian.
  */
@@ -133,6 +134,8 @@ net_spawn_encode(const struct net_spawn *s, uint8_t *buf, size_t cap)
 	put_u32(&c, s->envc);
 	for (i = 0; i < s->envc; i++)
 		put_str(&c, s->envp[i]);
+	put_str(&c, s->cwd);
+	put_str(&c, s->execfn);
 	return c.err ? c.err : (long)(cap - c.left);
 }
 
@@ -170,6 +173,8 @@ net_spawn_decode(uint8_t *buf, size_t len, struct net_spawn *s)
 		return -EMSGSIZE;
 	for (i = 0; i < s->envc && !c.err; i++)
 		s->envp[i] = get_str(&c);
+	s->cwd = get_str(&c);
+	s->execfn = get_str(&c);
 	if (!c.err && c.left)
 		c.err = -EPROTO;	/* trailing bytes */
 	return c.err;

@@ -77,9 +77,10 @@ net_worker_policy_nr(int sock)
 const char *
 net_status_name(uint32_t kind)
 {
-	static const char *n[] = { "exit", "signal", "policy", "error" };
+	static const char *n[] = { "exit", "signal", "policy", "error",
+				   "exit()" };
 
-	return kind < 4 ? n[kind] : "?";
+	return kind < 5 ? n[kind] : "?";
 }
 
 /* see net_worker.h */

@@ -27,6 +27,7 @@ enum net_status_kind {
 	NET_ST_POLICY,		/* the sandbox refused syscall code (-1:
 				   unknown) */
 	NET_ST_ERROR,		/* nothing ran: text says why */
+	NET_ST_RAWEXIT,		/* fn called exit(code), not det_exit */
 };
 
 struct net_wctl_page {

@@ -245,6 +245,8 @@ START_TEST(test_spawn_roundtrip)
 	s.argv[1] = "arg";
 	s.envc = 1;
 	s.envp[0] = "A=B";
+	s.cwd = "/";
+	s.execfn = "./true";
 	n = net_spawn_encode(&s, buf, sizeof(buf));
 	ck_assert_int_gt(n, 0);
 	memcpy(copy, buf, (size_t)n);
@@ -253,6 +255,7 @@ START_TEST(test_spawn_roundtrip)
 	ck_assert_str_eq(d.libs[0].path, "/lib/x.so");
 	ck_assert_str_eq(d.argv[1], "arg");
 	ck_assert_str_eq(d.envp[0], "A=B");
+	ck_assert_str_eq(d.execfn, "./true");
 	ck_assert_uint_eq(d.cpu[2], 0x1234);
 	for (k = 0; k < n; k++) {
 		memcpy(copy, buf, (size_t)n);
@@ -454,6 +457,8 @@ START_TEST(test_spawn_refused)
 			s.cpu[4] = 0xffffffffu;
 		s.argc = 1;
 		s.argv[0] = "sh";
+		s.cwd = "/";
+		s.execfn = "/bin/sh";
 		n = net_spawn_encode(&s, buf, sizeof(buf));
 		ck_assert_int_gt(n, 0);
 		ck_assert_int_eq(connect_auth(keyf, &c), 0);
