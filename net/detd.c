@@ -81,7 +81,8 @@ usage(FILE *f)
 "       detd --keygen FILE             write a new random key (mode 0600)\n"
 "\n"
 "  --listen ADDR:PORT  address to listen on (default " DEFAULT_LISTEN ");\n"
-"                      [v6addr]:port for IPv6, 0.0.0.0:PORT for all\n"
+"                      [v6addr]:port for IPv6, 0.0.0.0:PORT for all,\n"
+"                      port 0 for any free one (logged)\n"
 "  --key FILE          the shared key (32 bytes, mode 0600): clients\n"
 "                      must prove they have it (detrun --key)\n"
 "  --mem-limit MIB     workers' data-memory limit (RLIMIT_DATA)\n"
@@ -592,6 +593,16 @@ main(int argc, char **argv)
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	dlog(L_INFO, "listening on %s", listen_at);
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		/* The real port (--listen ADDR:0 lets the kernel choose). */
+		if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0) {
+			peer_name(&ss);
+			dlog(L_INFO, "listening on %s", D.peer);
+			D.peer[0] = 0;
+		}
+	}
 	return serve_forever(lfd);
 }

@@ -112,7 +112,7 @@ int net_read_peek(int fd, int timeout_ms);
 /* "host:port" or "[v6]:port" -> a connected TCP socket (CLOEXEC,
  * TCP_NODELAY) within timeout_ms.  fd or -errno (-EINVAL: bad text). */
 int net_connect(const char *hostport, int timeout_ms);
-/* The same text -> a listening socket. */
+/* The same text -> a listening socket (port 0: any free one). */
 int net_listen(const char *hostport);
 
 /* Keys: 32 random bytes in a file of mode 0600.  net_key_gen refuses

@@ -18,10 +18,12 @@
 
 /*
  * Split "host:port" / "[v6]:port" into host[] and port[]; 0 or -EINVAL
- * (no port, a port that is not 1..65535, text too long).
+ * (no port, a port that is not 1..65535 -- or 0 with any_port: the
+ * kernel's choice --, text too long).
  */
 static int
-split_hostport(const char *s, char *host, size_t hlen, char *port)
+split_hostport(const char *s, char *host, size_t hlen, char *port,
+	       int any_port)
 {
 	const char *colon;
 	size_t n;
@@ -49,7 +51,7 @@ split_hostport(const char *s, char *host, size_t hlen, char *port)
 	host[n] = 0;
 	errno = 0;
 	p = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || p < 1 || p > 65535)
+	if (errno || *end || end == colon + 1 || p < !any_port || p > 65535)
 		return -EINVAL;
 	snprintf(port, 8, "%ld", p);
 	return 0;
@@ -62,7 +64,7 @@ resolve(const char *hostport, int passive, struct addrinfo **res)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
 	char host[256], port[8];
 
-	if (split_hostport(hostport, host, sizeof(host), port))
+	if (split_hostport(hostport, host, sizeof(host), port, passive))
 		return -EINVAL;
 	hints.ai_flags = passive ? AI_PASSIVE : 0;
 	if (getaddrinfo(host, port, &hints, res) != 0)

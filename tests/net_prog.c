@@ -14,6 +14,7 @@
  *   MODE crash     child 1 dereferences NULL
  *   MODE policy    child 1 calls socket(2)
  *   MODE exit      child 1 calls det_exit(7)
+ *   MODE slow      child 1 also sleeps 3 s (time to kill its node)
  *   MODE big MIB   one child reads a MIB-MiB heap area and writes 1%
  */
 #include <det.h>
@@ -84,6 +85,9 @@ work(void *arg)
 		socket(AF_INET, SOCK_STREAM, 0);
 	if (t->k == 1 && strcmp(mode, "exit") == 0)
 		det_exit(7);
+	if (t->k == 1 && strcmp(mode, "slow") == 0)
+		for (i = 0; i < 30; i++)
+			usleep(100000);
 }
 
 static void
