@@ -104,6 +104,10 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
 	$(CC) $(CFLAGS) $(LDNOW) -Itests $< -o $@ $(B)/lib/libdet.a $(LIBS) \
 		$(CHECK_LIBS) -lm
 
+$(B)/bench/netbench: papers/eval/netbench.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+
 # The program the remote-space tests run (tests/net.sh).
 $(B)/tests/net_prog: tests/net_prog.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
@@ -132,8 +136,9 @@ sanitize: deps
 	@DET_SANITIZE=1 sh tests/run.sh build-san
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bench/bench
+	@$(MAKE) --no-print-directory all $(B)/bench/bench $(B)/bench/netbench
 	@sh papers/eval/bench.sh $(B)
+	@sh papers/eval/netbench.sh $(B)
 
 # Determinator's workloads, det vs pthreads: papers/eval/RESULTS.md
 # (section "Evaluation") and plots.  About ten minutes.

@@ -117,6 +117,9 @@ const struct space_stats *space_stats(void);
 int space_worker_prepare(void);
 int space_image_map(uintptr_t lo, uintptr_t hi);
 void space_image_write(uintptr_t dst, const void *src, size_t len);
+/* 1 when [lo, hi) holds no byte that is never merged: image bytes may
+ * be written there directly (received in place). */
+int space_image_direct(uintptr_t lo, uintptr_t hi);
 int space_worker_begin(const char *path, int report_sock,
 		       void (*publish)(int code));
 long space_worker_dirty(int (*cb)(uintptr_t lo, uintptr_t hi, void *ctx),

@@ -54,6 +54,8 @@ space_image_map(uintptr_t lo, uintptr_t hi)
 		return -EINVAL;
 	if (range_meets(&rt->own, lo, hi) || range_meets(&rt->sys, lo, hi))
 		return -EBUSY;
+	if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) == 0)
+		return 0;	/* all of it mapped already */
 	/* Page by page: whatever is there (data, heap, a PROT_NONE
 	 * reservation) becomes read-write; holes get anonymous memory. */
 	for (a = lo; a < hi; a += PAGE_SIZE) {
@@ -89,6 +91,15 @@ copy_minus(uintptr_t dst, const uint8_t *src, size_t len,
 	}
 	if (lo < end)
 		memcpy((void *)lo, src + (lo - dst), end - lo);
+}
+
+/* see kern.h */
+int
+space_image_direct(uintptr_t lo, uintptr_t hi)
+{
+	return !range_meets(&rt->own, lo, hi) &&
+	       !range_meets(&rt->sys, lo, hi) &&
+	       !range_meets(&rt->ignore, lo, hi);
 }
 
 /* see kern.h */

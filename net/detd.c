@@ -51,10 +51,12 @@ static struct {
 	long mem_mb;		/* worker RLIMIT_DATA, 0: none */
 	long cpu_s;		/* worker RLIMIT_CPU, 0: none */
 	const char *user;	/* worker user when root */
+	long cache_mb;		/* page cache size, 0: none */
+	int cache_fd;		/* the page cache file, or -1 */
 	uint8_t key[NET_KEY_LEN];
 	char peer[80];		/* in a connection process */
 } D = { .level = L_INFO, .auth_ms = 5000, .mem_mb = 0, .cpu_s = 3600,
-	.user = "nobody" };
+	.user = "nobody", .cache_mb = 1024, .cache_fd = -1 };
 
 /* One line on stderr: "detd[pid]: level: [peer] text". */
 static void __attribute__((format(printf, 2, 3)))
@@ -87,6 +89,9 @@ usage(FILE *f)
 "                      must prove they have it (detrun --key)\n"
 "  --mem-limit MIB     workers' data-memory limit (RLIMIT_DATA)\n"
 "  --cpu-limit SEC     workers' CPU-time limit (default 3600)\n"
+"  --cache MIB         page cache shared by the workers (default 1024;\n"
+"                      0: none): pages a client's image shares with an\n"
+"                      earlier one are not sent again\n"
 "  --user NAME         run workers as NAME when started as root\n"
 "                      (default nobody)\n"
 "  --auth-timeout MS   handshake deadline per connection (default 5000)\n"
@@ -219,7 +224,7 @@ worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 {
 	static const char *envp[NET_MAX_ARGS + 1];
 	uint32_t i, n = 0;
-	int devnull, e, sock, cfd;
+	int devnull, e, sock, cfd, cache;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* First out of the way of the numbers they go to (fd_at would
@@ -231,10 +236,12 @@ worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 	sock = fcntl(c->fd, F_DUPFD_CLOEXEC, 16);
 	pol = fcntl(pol, F_DUPFD_CLOEXEC, 16);
 	cfd = fcntl(ctl->fd, F_DUPFD_CLOEXEC, 16);
+	cache = D.cache_fd >= 0 ? fcntl(D.cache_fd, F_DUPFD_CLOEXEC, 16) : -1;
 	if (devnull < 0 || out < 0 || err < 0 || sock < 0 || pol < 0 ||
 	    cfd < 0 || fd_at(devnull, 0) || fd_at(out, 1) ||
 	    fd_at(err, 2) || fd_at(sock, NET_WFD_SOCK) ||
-	    fd_at(pol, NET_WFD_POLICY) || fd_at(cfd, NET_WFD_CTL)) {
+	    fd_at(pol, NET_WFD_POLICY) || fd_at(cfd, NET_WFD_CTL) ||
+	    (cache >= 0 && fd_at(cache, NET_WFD_CACHE))) {
 		ctl->shared->exec_errno = errno;
 		_exit(127);
 	}
@@ -299,6 +306,8 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	int out = -1, err = -1, pol[2] = { -1, -1 }, ws = 0, e;
 	uint32_t kind = NET_ST_EXIT;
 	int32_t code = 0;
+	uint32_t flags = D.cache_fd >= 0 ? NET_OK_CACHE : 0;
+	long nr;
 	char text[NET_MAX_TEXT] = "";
 	pid_t pid;
 
@@ -312,7 +321,7 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		e = -errno;
 		goto err_close;
 	}
-	e = net_send(c, NET_SPAWN_OK, NULL, 0);
+	e = net_send(c, NET_SPAWN_OK, &flags, sizeof(flags));
 	if (e)
 		goto err_close;
 	ctl.shared->tx_seq = c->tx_seq;
@@ -327,8 +336,12 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	close(pol[1]);
 	pol[1] = -1;
 	dlog(L_INFO, "worker %d runs %s", (int)pid, s->exe);
-	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-		;
+	/* The worker's first word: done (then it need not have exited),
+	 * a refused system call, or nothing (it died). */
+	nr = net_worker_policy_nr(pol[0]);
+	if (nr != -2)
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+			;
 	c->tx_seq = ctl.shared->tx_seq;
 	if (ctl.shared->exec_errno) {
 		kind = NET_ST_ERROR;
@@ -340,9 +353,9 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 			 ctl.shared->failed);
 	} else if (ctl.shared->done) {
 		code = ctl.shared->code;
-	} else if ((code = (int32_t)net_worker_policy_nr(pol[0])) >= 0 ||
-		   (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS)) {
+	} else if (nr >= 0 || (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGSYS)) {
 		kind = NET_ST_POLICY;	/* code: the call, or -1 */
+		code = (int32_t)nr;
 	} else if (WIFSIGNALED(ws)) {
 		kind = NET_ST_SIGNAL;
 		code = WTERMSIG(ws);
@@ -350,8 +363,12 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		kind = NET_ST_RAWEXIT;
 		code = WEXITSTATUS(ws);
 	}
-	dlog(L_INFO, "worker %d ended: %s %d%s%s", (int)pid,
-	     net_status_name(kind), code, text[0] ? ": " : "", text);
+	dlog(L_INFO, "worker %d ended: %s %d%s%s (image: %llu pages "
+	     "received, %llu from the cache; %llu pages back)", (int)pid,
+	     net_status_name(kind), code, text[0] ? ": " : "", text,
+	     (unsigned long long)ctl.shared->pages_sent,
+	     (unsigned long long)ctl.shared->pages_cached,
+	     (unsigned long long)ctl.shared->pages_dirty);
 	e = send_output(c, out, 1);
 	if (!e)
 		e = send_output(c, err, 2);
@@ -359,6 +376,11 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		e = send_status(c, kind, code, text);
 	if (e)
 		dlog(L_WARN, "cannot send the result: %s", strerror(-e));
+	/* A worker that said it is done still files pages in the cache
+	 * and tears its memory down: let it finish. */
+	if (nr == -2)
+		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+			;
 	close(pol[0]);
 	close(out);
 	close(err);
@@ -526,6 +548,7 @@ main(int argc, char **argv)
 		{ "mem-limit", required_argument, NULL, 'm' },
 		{ "cpu-limit", required_argument, NULL, 'c' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "cache", required_argument, NULL, 'C' },
 		{ "auth-timeout", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -545,6 +568,10 @@ main(int argc, char **argv)
 		case 'm': D.mem_mb = num_arg("--mem-limit", optarg); break;
 		case 'c': D.cpu_s = num_arg("--cpu-limit", optarg); break;
 		case 'u': D.user = optarg; break;
+		case 'C':
+			D.cache_mb = strcmp(optarg, "0") == 0 ? 0 :
+				     num_arg("--cache", optarg);
+			break;
 		case 'a': D.auth_ms = (int)num_arg("--auth-timeout", optarg);
 			break;
 		case 'v': D.level = L_DEBUG; break;
@@ -590,6 +617,14 @@ main(int argc, char **argv)
 			strerror(-lfd));
 		return 2;
 	}
+	if (D.cache_mb) {
+		D.cache_fd = net_cache_create((size_t)D.cache_mb << 20);
+		if (D.cache_fd < 0) {
+			fprintf(stderr, "detd: --cache %ld: %s\n", D.cache_mb,
+				strerror(-D.cache_fd));
+			return 2;
+		}
+	}
 	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -598,10 +633,13 @@ main(int argc, char **argv)
 		socklen_t sl = sizeof(ss);
 
 		/* The real port (--listen ADDR:0 lets the kernel choose). */
+		char me[sizeof(D.peer)];
+
 		if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0) {
 			peer_name(&ss);
-			dlog(L_INFO, "listening on %s", D.peer);
+			memcpy(me, D.peer, sizeof(me));
 			D.peer[0] = 0;
+			dlog(L_INFO, "listening on %s", me);
 		}
 	}
 	return serve_forever(lfd);

@@ -163,4 +163,30 @@ int net_file_hash(const char *path, uint8_t out[16]);
  * the CPU has the features.  0, or -errno with why[] saying what. */
 int net_spawn_check(const struct net_spawn *s, char *why, size_t len);
 
+/* The node's page cache (net_cache.c).  Invariant: a slot's page is
+ * read only while its sequence count is even and unchanged. */
+struct net_slot;
+struct net_cache {
+	struct net_slot *slots;	/* the index */
+	uint8_t *pages;		/* nslots pages */
+	size_t nslots;
+	size_t len;
+};
+/* xxh3-128 of one page. */
+void net_page_hash(const void *page, uint8_t out[16]);
+/* detd: a cache file of about bytes; its fd or -errno. */
+int net_cache_create(size_t bytes);
+/* Map the cache file fd.  0 or -errno. */
+int net_cache_attach(struct net_cache *c, int fd);
+/* 1 and the page in out when the cache has a page with this hash;
+ * else 0 (out clobbered). */
+int net_cache_get(const struct net_cache *c, const uint8_t hash[16],
+		  void *out);
+/* File page under its hash (which the caller computed). */
+void net_cache_put(struct net_cache *c, const uint8_t hash[16],
+		   const void *page);
+
+/* SPAWN_OK flags. */
+#define NET_OK_CACHE	1u	/* send HASHES first: the node has a cache */
+
 #endif /* NET_NET_H */

@@ -25,8 +25,9 @@ net_max_len(unsigned type)
 	case NET_AUTH:
 		return NET_MAC_LEN;
 	case NET_AUTH_OK:
-	case NET_SPAWN_OK:
 		return 0;
+	case NET_SPAWN_OK:
+		return 4;
 	case NET_ERROR:
 		return NET_MAX_TEXT;
 	case NET_PING:

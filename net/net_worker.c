@@ -66,8 +66,13 @@ long
 net_worker_policy_nr(int sock)
 {
 	int m[64];
-	ssize_t n = recv(sock, m, sizeof(m), MSG_DONTWAIT);
+	ssize_t n;
 
+	do
+		n = recv(sock, m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 4 && memcmp(m, NET_WORKER_DONE, 4) == 0)
+		return -2;
 	if (n >= (ssize_t)(2 * sizeof(int)) && m[0] == KERN_MSG_POLICY)
 		return m[1];
 	return -1;

@@ -19,6 +19,7 @@
 #define NET_WFD_SOCK	3
 #define NET_WFD_POLICY	4
 #define NET_WFD_CTL	5
+#define NET_WFD_CACHE	6	/* the page cache, if detd has one */
 
 /* NET_STATUS kinds. */
 enum net_status_kind {
@@ -36,6 +37,9 @@ struct net_wctl_page {
 	int exec_errno;
 	int done;
 	int code;
+	uint64_t pages_cached;	/* image pages the cache (or zero) had */
+	uint64_t pages_sent;	/* image pages the client sent */
+	uint64_t pages_dirty;	/* pages sent back */
 	char failed[256];
 };
 
@@ -50,8 +54,13 @@ int net_wctl_create(struct net_wctl *w);
 int net_wctl_attach(struct net_wctl *w, int fd);
 void net_wctl_destroy(struct net_wctl *w);
 
-/* detd: the syscall number of the sandbox's report waiting on sock, or
- * -1 when there is none. */
+/* The worker's message on NET_WFD_POLICY when fn ended and the
+ * control page says how (it may then take a while to exit). */
+#define NET_WORKER_DONE	"done"
+
+/* detd: wait for the worker's first message on sock (or its exit):
+ * the syscall number of the sandbox's report, -2 for NET_WORKER_DONE,
+ * or -1 for neither (the worker ended without a word). */
 long net_worker_policy_nr(int sock);
 
 /* "exit", "signal", "policy", "error". */

@@ -534,12 +534,92 @@ image_ranges(const struct remote_child *rc, uint64_t (*r)[2], size_t max)
 	return n > max - 2 ? 0 : n + 2;
 }
 
-/* Ship the image and GO.  0 or -errno. */
+/* A run of pages offered by hash: where, how many. */
+struct hrun {
+	uint64_t addr;
+	uint64_t n;
+};
+
+/*
+ * Offer the merged regions by hash (HASHES, up to NET_MAX_HASHES pages a
+ * frame), remembering each frame's run in runs[] (*nruns).  0 or -errno.
+ */
 static int
-proxy_ship(struct net_conn *c, struct remote_child *rc)
+ship_hashes(struct net_conn *c, const uint64_t (*reg)[2], uint32_t n,
+	    struct hrun *runs, size_t *nruns, uint8_t *hbuf)
+{
+	uint64_t a, lo, hi, k, j;
+	struct iovec v[2];
+	uint32_t i;
+	int err;
+
+	*nruns = 0;
+	for (i = 2; i < n; i++) {
+		for (lo = reg[i][0], hi = reg[i][1]; lo < hi; lo += k * PAGE) {
+			k = (hi - lo) / PAGE;
+			if (k > NET_MAX_HASHES)
+				k = NET_MAX_HASHES;
+			for (j = 0; j < k; j++)
+				net_page_hash((void *)(lo + j * PAGE),
+					      hbuf + j * 16);
+			a = lo;
+			v[0] = (struct iovec){ &a, 8 };
+			v[1] = (struct iovec){ hbuf, k * 16 };
+			err = net_sendv(c, NET_HASHES, v, 2);
+			if (err)
+				return err;
+			runs[(*nruns)++] = (struct hrun){ lo, k };
+		}
+	}
+	return 0;
+}
+
+/* For each run offered, the node's NEED bitmap: send those pages. */
+static int
+ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
+	    uint8_t *buf)
+{
+	struct net_hdr h;
+	uint64_t a, j, k;
+	size_t r;
+	int err;
+
+	for (r = 0; r < nruns; r++) {
+		err = net_recv(c, &h, buf, 8 + NET_MAX_HASHES / 8);
+		if (err)
+			return err;
+		memcpy(&a, buf, 8);
+		if (h.type != NET_NEED || a != runs[r].addr ||
+		    h.len != 8 + (runs[r].n + 7) / 8)
+			return -EPROTO;
+		for (j = 0; j < runs[r].n; j = k) {
+			if (!(buf[8 + j / 8] >> (j % 8) & 1)) {
+				k = j + 1;
+				continue;
+			}
+			for (k = j + 1; k < runs[r].n &&
+			     k - j < NET_MAX_PAGES &&
+			     (buf[8 + k / 8] >> (k % 8) & 1); k++)
+				;
+			err = send_pages(c, a + j * PAGE, a + k * PAGE);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Ship the image and GO: the allocator's state and the stack as pages;
+ * the merged regions as pages, or, when the node has a page cache
+ * (NET_OK_CACHE), by hash first and then only the pages it lacks.
+ * 0 or -errno. */
+static int
+proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags)
 {
 	uint64_t (*reg)[2] = R->reg;
-	uint8_t hdr[32];
+	uint8_t hdr[32], *hbuf = NULL;
+	struct hrun *runs = NULL;
+	size_t nruns = 0, npages = 0, cap = 0;
 	uint64_t go[2];
 	uint32_t n;
 	struct iovec v[3];
@@ -556,8 +636,27 @@ proxy_ship(struct net_conn *c, struct remote_child *rc)
 	v[0] = (struct iovec){ hdr, sizeof(hdr) };
 	v[1] = (struct iovec){ reg, n * 16 };
 	err = net_sendv(c, NET_BEGIN, v, 2);
-	for (i = 0; !err && i < n; i++)
+	for (i = 0; !err && i < 2; i++)
 		err = send_pages(c, PAGE_DOWN(reg[i][0]), PAGE_UP(reg[i][1]));
+	if (!err && (flags & NET_OK_CACHE)) {
+		for (i = 2; i < n; i++)
+			npages += (reg[i][1] - reg[i][0]) / PAGE;
+		cap = (npages / NET_MAX_HASHES + n) * sizeof(*runs) +
+		      NET_MAX_HASHES * 16;
+		hbuf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (hbuf == MAP_FAILED)
+			return -ENOMEM;
+		runs = (struct hrun *)(hbuf + NET_MAX_HASHES * 16);
+		err = ship_hashes(c, (const uint64_t (*)[2])reg, n, runs,
+				  &nruns, hbuf);
+		if (!err)
+			err = ship_needed(c, runs, nruns, hbuf);
+		munmap(hbuf, cap);
+	} else {
+		for (i = 2; !err && i < n; i++)
+			err = send_pages(c, reg[i][0], reg[i][1]);
+	}
 	if (err)
 		return err;
 	go[0] = (uintptr_t)rc->fn;
@@ -579,9 +678,10 @@ struct result {
 	char text[NET_MAX_TEXT + 1];
 };
 
-/* SPAWN_OK, or ERROR (-EACCES, the text in res).  0 or -errno. */
+/* SPAWN_OK (its flags into *flags), or ERROR (-EACCES, the text in
+ * res).  0 or -errno. */
 static int
-proxy_spawned(struct net_conn *c, struct result *res)
+proxy_spawned(struct net_conn *c, struct result *res, uint32_t *flags)
 {
 	struct net_hdr h;
 	int err;
@@ -593,7 +693,10 @@ proxy_spawned(struct net_conn *c, struct result *res)
 		res->text[h.len] = 0;
 		return -EACCES;
 	}
-	return h.type == NET_SPAWN_OK ? 0 : -EPROTO;
+	if (h.type != NET_SPAWN_OK || h.len != 4)
+		return -EPROTO;
+	memcpy(flags, res->text, 4);
+	return 0;
 }
 
 /* Receive until STATUS.  0 or -errno (nothing applied). */
@@ -728,6 +831,7 @@ remote_proxy(void *arg)
 	struct remote_child *rc = arg;
 	struct net_conn c = { .fd = rc->sock, .tx_seq = rc->tx_seq,
 			      .rx_seq = rc->rx_seq };
+	uint32_t flags = 0;
 	int err = -EPIPE;
 
 	memset(&res, 0, sizeof(res));
@@ -738,14 +842,21 @@ remote_proxy(void *arg)
 	c.timeout_ms = R->timeout_ms;
 	err = net_send(&c, NET_SPAWN, R->spawn, (size_t)R->spawn_len);
 	if (!err)
-		err = proxy_spawned(&c, &res);
+		err = proxy_spawned(&c, &res, &flags);
 	if (err == -EACCES) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%.40s refused: "
 			 "%.140s", R->node[rc->node - 1], res.text);
 		goto fail;
 	}
 	if (!err)
-		err = proxy_ship(&c, rc);
+		err = proxy_ship(&c, rc, flags);
+	if (err && err != -ETIMEDOUT) {
+		/* The worker may have refused the image and detd said why
+		 * before closing: take that reason if it is there. */
+		c.timeout_ms = 200;
+		if (proxy_receive(&c, &res) == 0 && res.kind == NET_ST_ERROR)
+			err = 0;
+	}
 	/* Shipping done: fn may now run for as long as it takes; the
 	 * socket's keep-alive notices a dead node or link. */
 	c.timeout_ms = 0;
@@ -793,6 +904,10 @@ static struct {
 	uint8_t *frame;		/* NET_MAX_FRAME */
 	uintptr_t (*fresh)[2];	/* 1024 fresh ranges */
 	size_t nfresh;
+	struct net_cache cache;	/* detd's page cache, or none */
+	uint8_t zero_hash[16];
+	uint8_t *miss;		/* (u64 addr, 16 hash) of pages sent whole */
+	size_t nmiss, miss_cap;
 } W DET_PRIVATE;
 
 /* The worker cannot run the child: say why (detd reports it), leave. */
@@ -853,7 +968,9 @@ worker_begin(void)
 			    (unsigned long)argv_addr, (unsigned long)argv_c);
 	alloc_state_range(&lo, &hi);
 	if (W.reg[0][0] != lo || W.reg[0][1] != hi)
-		worker_fail("the allocator's state is elsewhere on the node");
+		worker_fail("the allocator's state is elsewhere on the node "
+			    "(%#lx, not %#lx)", (unsigned long)lo,
+			    (unsigned long)W.reg[0][0]);
 	if (W.reg[1][1] != argv_c || W.reg[1][0] >= W.reg[1][1] ||
 	    W.reg[1][1] - W.reg[1][0] > (64UL << 20))
 		worker_fail("malformed stack range");
@@ -885,26 +1002,148 @@ clip_copy(const uint64_t r[2], uint64_t a, const uint8_t *src, size_t len,
 		memcpy((void *)lo, src + (lo - a), hi - lo);
 }
 
+/* 1 when the pages [a, a+len) lie in one merged region, away from the
+ * stack and the allocator's state, with no runtime bytes: they can be
+ * received in place. */
+static int
+worker_direct(uint64_t a, uint64_t len)
+{
+	uint32_t i;
+
+	for (i = 2; i < W.nreg; i++)
+		if (a >= W.reg[i][0] && a + len <= W.reg[i][1])
+			return space_image_direct(a, a + len);
+	return 0;
+}
+
+/* Remember a page the node lacked (addr, hash): filed in the cache
+ * after the child ran if it did not change it. */
+static void
+worker_missed(uint64_t a, const uint8_t *hash)
+{
+	if ((W.nmiss + 1) * 24 > W.miss_cap) {
+		size_t cap = W.miss_cap ? 2 * W.miss_cap : (1UL << 20);
+		void *p = W.miss ? mremap(W.miss, W.miss_cap, cap,
+					  MREMAP_MAYMOVE)
+				 : mmap(NULL, cap, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return;		/* just not cached */
+		space_exclude((uintptr_t)p, (uintptr_t)p + cap);
+		W.miss = p;
+		W.miss_cap = cap;
+	}
+	memcpy(W.miss + W.nmiss * 24, &a, 8);
+	memcpy(W.miss + W.nmiss * 24 + 8, hash, 16);
+	W.nmiss++;
+}
+
+/* HASHES: pages the cache has (or zero pages) go in place; NEED says
+ * which the client must send. */
+static void
+worker_hashes(uint8_t *frame, uint32_t len)
+{
+	uint8_t need[8 + NET_MAX_HASHES / 8], *tmp = W.zero + PAGE;
+	uint64_t a, k, j, p;
+	uint32_t i;
+	int err, direct;
+
+	if (len < 8 + 16 || (len - 8) % 16)
+		worker_fail("image: malformed HASHES");
+	memcpy(&a, frame, 8);
+	k = (len - 8) / 16;
+	for (i = 2; i < W.nreg; i++)
+		if (a >= W.reg[i][0] && a + k * PAGE <= W.reg[i][1])
+			break;
+	if (i == W.nreg || a % PAGE)
+		worker_fail("image: HASHES outside the image");
+	memcpy(need, &a, 8);
+	memset(need + 8, 0, (k + 7) / 8);
+	direct = space_image_direct(a, a + k * PAGE);
+	for (j = 0; j < k; j++) {
+		const uint8_t *hh = frame + 8 + j * 16;
+
+		p = a + j * PAGE;
+		if (memcmp(hh, W.zero_hash, 16) == 0) {
+			space_image_write(p, W.zero, PAGE);
+			W.ctl.shared->pages_cached++;
+		} else if (direct && net_cache_get(&W.cache, hh, (void *)p)) {
+			W.ctl.shared->pages_cached++;	/* in place */
+		} else if (!direct && net_cache_get(&W.cache, hh, tmp)) {
+			space_image_write(p, tmp, PAGE);
+			W.ctl.shared->pages_cached++;
+		} else {
+			need[8 + j / 8] |= (uint8_t)(1u << (j % 8));
+			worker_missed(p, hh);
+		}
+	}
+	err = net_send(&W.c, NET_NEED, need, 8 + (k + 7) / 8);
+	if (err)
+		worker_fail("image: %s", net_strerror(err));
+}
+
+/* After the child: file the pages the client had to send, unless the
+ * child changed them, in the node's cache. */
+static void
+worker_cache_fill(void)
+{
+	uint8_t h[16];
+	uint64_t a;
+	size_t i;
+
+	for (i = 0; i < W.nmiss && W.cache.slots; i++) {
+		memcpy(&a, W.miss + i * 24, 8);
+		net_page_hash((void *)a, h);
+		if (memcmp(h, W.miss + i * 24 + 8, 16) == 0)
+			net_cache_put(&W.cache, h, (void *)a);
+	}
+}
+
 /* PAGES until GO. */
 static void
 worker_pages(void)
 {
 	uint8_t *frame = W.frame;
 	struct net_hdr h;
-	uint64_t a;
+	uint64_t a = 0;
 	uint32_t i;
 	int err;
 
 	for (;;) {
-		err = net_recv(&W.c, &h, frame, NET_MAX_FRAME);
+		err = net_recv_hdr(&W.c, &h);
+		if (!err && h.type == NET_PAGES && h.len >= 8 + PAGE &&
+		    (h.len - 8) % PAGE == 0) {
+			err = net_recv_body(&W.c, frame, 8);
+			memcpy(&a, frame, 8);
+			if (!err && a % PAGE == 0 &&
+			    worker_direct(a, h.len - 8)) {
+				/* In place: no copy. */
+				err = net_recv_body(&W.c, (void *)a, h.len - 8);
+				if (err)
+					worker_fail("image: %s",
+						    net_strerror(err));
+				W.ctl.shared->pages_sent += (h.len - 8) / PAGE;
+				continue;
+			}
+			if (!err)
+				err = net_recv_body(&W.c, frame + 8,
+						    h.len - 8);
+		} else if (!err && h.len <= NET_MAX_FRAME) {
+			err = net_recv_body(&W.c, frame, h.len);
+		}
 		if (err)
 			worker_fail("image: %s", net_strerror(err));
 		if (h.type == NET_GO)
 			break;
+		if (h.type == NET_HASHES) {
+			worker_hashes(frame, h.len);
+			continue;
+		}
 		if (h.type != NET_PAGES || h.len < 8 + PAGE ||
 		    (h.len - 8) % PAGE)
 			worker_fail("image: unexpected frame %u", h.type);
-		memcpy(&a, frame, 8);
+		W.ctl.shared->pages_sent += (h.len - 8) / PAGE;
 		if (a % PAGE)
 			worker_fail("image: unaligned page address");
 		/* The allocator's state; the stack (kept for later); the
@@ -954,6 +1193,7 @@ worker_send_run(uintptr_t lo, uintptr_t hi, int skip_zero)
 		a = lo;
 		v[0] = (struct iovec){ &a, 8 };
 		v[1] = (struct iovec){ (void *)lo, n * PAGE };
+		W.ctl.shared->pages_dirty += n;
 		err = net_sendv(&W.c, NET_DIRTY, v, 2);
 		if (err)
 			return err;
@@ -1000,6 +1240,10 @@ worker_publish(int code)
 		_exit(1);
 	W.ctl.shared->code = code;
 	W.ctl.shared->done = 1;
+	/* Tell detd now: tearing a large address space down takes a while,
+	 * and the client need not wait for it. */
+	send(NET_WFD_POLICY, NET_WORKER_DONE, 4, MSG_NOSIGNAL);
+	worker_cache_fill();
 	_exit(0);
 }
 
@@ -1021,18 +1265,26 @@ worker_run(void)
 	worker_publish(0);
 }
 
+/* 1 when fd is a file whose name starts with name. */
+static int
+is_fd_named(int fd, const char *name)
+{
+	char p[64], link[64];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	n = readlink(p, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = 0;
+	return strncmp(link, name, strlen(name)) == 0;
+}
+
 /* 1 when detd started this process as a worker (its control fd). */
 static int
 is_worker(void)
 {
-	char link[64];
-	ssize_t n;
-
-	n = readlink("/proc/self/fd/" "5", link, sizeof(link) - 1);
-	if (n < 0)
-		return 0;
-	link[n] = 0;
-	return strncmp(link, "/memfd:det-ctl", 14) == 0;
+	return is_fd_named(NET_WFD_CTL, "/memfd:det-ctl");
 }
 
 /* Before main (after kern and libdet set themselves up). */
@@ -1041,21 +1293,31 @@ remote_init(int argc, char **argv, char **envp)
 {
 	void *stk;
 
+	uintptr_t lo, hi;
+
 	(void)argc;
 	(void)envp;
 	argv_addr = (uintptr_t)argv;
+	/* The allocator's state and ours exist from here on, in the
+	 * parent as in a worker: mapped at the same point of start-up, at
+	 * the same addresses (the worker checks the allocator's). */
+	alloc_state_range(&lo, &hi);
+	remote_setup();
 	if (!is_worker())
 		return;
 	if (net_wctl_attach(&W.ctl, NET_WFD_CTL))
 		_exit(1);
-	if (remote_setup() || !R)
+	if (!R)
 		worker_fail("out of memory");
 	W.c.fd = NET_WFD_SOCK;
 	W.c.tx_seq = W.ctl.shared->tx_seq;
 	W.c.rx_seq = W.ctl.shared->rx_seq;
 	W.c.shared_seq = &W.ctl.shared->tx_seq;
 	W.c.timeout_ms = 600000;
-	W.zero = worker_mmap(PAGE);
+	W.zero = worker_mmap(2 * PAGE);	/* a zero page, a scratch page */
+	net_page_hash(W.zero, W.zero_hash);
+	if (is_fd_named(NET_WFD_CACHE, "/memfd:det-cache"))
+		net_cache_attach(&W.cache, NET_WFD_CACHE);
 	W.frame = worker_mmap(NET_MAX_FRAME);
 	W.fresh = worker_mmap(1024 * sizeof(W.fresh[0]));
 	{
