@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -148,6 +149,15 @@ peer_name(const struct sockaddr_storage *ss)
 		port = ntohs(s->sin6_port);
 	}
 	snprintf(D.peer, sizeof(D.peer), "%s:%u", a, port);
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Refuse: one ERROR frame to the client, one log line. */
@@ -306,6 +316,7 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	int out = -1, err = -1, pol[2] = { -1, -1 }, ws = 0, e;
 	uint32_t kind = NET_ST_EXIT;
 	int32_t code = 0;
+	uint64_t t0, t1;
 	uint32_t flags = D.cache_fd >= 0 ? NET_OK_CACHE : 0;
 	long nr;
 	char text[NET_MAX_TEXT] = "";
@@ -336,9 +347,11 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	close(pol[1]);
 	pol[1] = -1;
 	dlog(L_INFO, "worker %d runs %s", (int)pid, s->exe);
+	t0 = mono_ns();
 	/* The worker's first word: done (then it need not have exited),
 	 * a refused system call, or nothing (it died). */
 	nr = net_worker_policy_nr(pol[0]);
+	t1 = mono_ns();
 	if (nr != -2)
 		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 			;
@@ -376,6 +389,12 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		e = send_status(c, kind, code, text);
 	if (e)
 		dlog(L_WARN, "cannot send the result: %s", strerror(-e));
+	if (ctl.shared->t_image)
+		dlog(L_DEBUG, "worker %d: started %.1f ms, image in place "
+		     "%.1f ms, done %.1f ms, result sent %.1f ms after its "
+		     "fork", (int)pid, (ctl.shared->t_main - t0) / 1e6,
+		     (ctl.shared->t_image - t0) / 1e6, (t1 - t0) / 1e6,
+		     (mono_ns() - t0) / 1e6);
 	/* A worker that said it is done still files pages in the cache
 	 * and tears its memory down: let it finish. */
 	if (nr == -2)

@@ -40,6 +40,9 @@ struct net_wctl_page {
 	uint64_t pages_cached;	/* image pages the cache (or zero) had */
 	uint64_t pages_sent;	/* image pages the client sent */
 	uint64_t pages_dirty;	/* pages sent back */
+	uint64_t t_main;	/* CLOCK_MONOTONIC ns: the worker's libdet
+				   took over (before main) */
+	uint64_t t_image;	/* the image is in place (GO) */
 	char failed[256];
 };
 

@@ -474,6 +474,55 @@ START_TEST(test_spawn_refused)
 }
 END_TEST
 
+/* The page cache: what was put comes back by its hash, nothing else;
+ * a slot being written (odd sequence) reads as a miss; many pages in a
+ * small cache evict, never corrupt. */
+START_TEST(test_cache)
+{
+	static uint8_t page[NET_PAGE], out[NET_PAGE];
+	struct net_cache c;
+	uint8_t h[16], h2[16];
+	int fd, i, hits = 0;
+
+	fd = net_cache_create(64 * (NET_PAGE + 32));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(net_cache_attach(&c, fd), 0);
+	memset(page, 7, sizeof(page));
+	net_page_hash(page, h);
+	ck_assert_int_eq(net_cache_get(&c, h, out), 0);
+	net_cache_put(&c, h, page);
+	ck_assert_int_eq(net_cache_get(&c, h, out), 1);
+	ck_assert_mem_oracle(out, page, NET_PAGE);
+	memcpy(h2, h, 16);
+	h2[5] ^= 1;
+	ck_assert_int_eq(net_cache_get(&c, h2, out), 0);
+	/* A writer in the middle of that slot: its seq is odd. */
+	for (i = 0; i < (int)c.nslots; i++)
+		if (memcmp((uint8_t *)c.slots + i * 32 + 8, h, 16) == 0)
+			*(uint64_t *)((uint8_t *)c.slots + i * 32) |= 1;
+	ck_assert_int_eq(net_cache_get(&c, h, out), 0);
+	/* 1000 pages into 64 slots: every hit is the right page. */
+	for (i = 0; i < 1000; i++) {
+		memset(page, 0, sizeof(page));
+		memcpy(page, &i, sizeof(i));
+		net_page_hash(page, h);
+		net_cache_put(&c, h, page);
+	}
+	for (i = 0; i < 1000; i++) {
+		memset(page, 0, sizeof(page));
+		memcpy(page, &i, sizeof(i));
+		net_page_hash(page, h);
+		if (net_cache_get(&c, h, out)) {
+			ck_assert_mem_oracle(out, page, NET_PAGE);
+			hits++;
+		}
+	}
+	ck_assert_int_gt(hits, 10);
+	ck_assert_int_le(hits, 64);
+	close(fd);
+}
+END_TEST
+
 static Suite *
 net_suite(void)
 {
@@ -483,6 +532,7 @@ net_suite(void)
 	tcase_add_loop_test(tc, test_hdr_table, 0,
 			    sizeof(hdr_cases) / sizeof(hdr_cases[0]));
 	tcase_add_test(tc, test_spawn_roundtrip);
+	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("detd");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -110,6 +110,12 @@ grep -q "digest" "$tmp/local.work" &&
 		'[ $(grep -c "^join .: 0 code 0" "$tmp/local.work") -eq 5 ]'
 check "policy: the refused call is named (socket)" \
 	'grep -q "called socket(2)" "$tmp/remote.policy"'
+cached() {	# image pages the nodes' caches supplied, over the logs
+	sed -n 's/.*, \([0-9]*\) from the cache.*/\1/p' "$@" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+check "later runs got most image pages from the nodes' page caches" \
+	'[ $(cached "$tmp"/lo?.log) -gt 1000 ]'
 remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
 check "--nodes FILE (a hostfile) works like the list" \
 	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'

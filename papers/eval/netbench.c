@@ -1,7 +1,10 @@
 /*
  * netbench.c -- remote-space benchmarks (papers/eval/netbench.sh):
  *
- *   netbench tcpserve ADDR:PORT          receive streams, answer each
+ *   netbench tcpserve ADDR:PORT [fresh]  receive streams, answer each
+ *                                        (fresh: each into newly mapped
+ *                                        memory, as a worker receives
+ *                                        an image)
  *   netbench tcpsend ADDR:PORT MIB REPS  raw TCP: MIB MiB, REPS times
  *   netbench fork NODE MIB REPS [IF]     a MIB-MiB space, one child on
  *                                        NODE reading 1% of it, REPS
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,11 +77,12 @@ if_bytes(const char *ifname, const char *what)
 }
 
 static int
-tcpserve(const char *addr)
+tcpserve(const char *addr, int fresh)
 {
 	static uint8_t buf[1 << 20];
 	int l = net_listen(addr), fd;
 	uint64_t want, got;
+	uint8_t *p;
 	ssize_t n;
 
 	if (l < 0)
@@ -87,11 +92,21 @@ tcpserve(const char *addr)
 		if (fd < 0)
 			continue;
 		while (recv(fd, &want, 8, MSG_WAITALL) == 8) {
+			p = fresh ? mmap(NULL, want, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+				  : NULL;
+			if (p == MAP_FAILED)
+				return 1;
 			for (got = 0; got < want; got += (uint64_t)n) {
-				n = recv(fd, buf, sizeof(buf), 0);
+				size_t k = want - got < sizeof(buf) ?
+					   want - got : sizeof(buf);
+
+				n = recv(fd, p ? p + got : buf, k, 0);
 				if (n <= 0)
 					break;
 			}
+			if (p)
+				munmap(p, want);
 			if (send(fd, "k", 1, 0) != 1)
 				break;
 		}
@@ -175,6 +190,9 @@ fork_bench(unsigned node, size_t mib, int reps, const char *ifname)
 			return 1;
 		}
 		printf("I netfork.%d.ms %.3f\n", k, t[k]);
+		/* A node files the pages it received in its cache after
+		 * answering: let it settle before the next fork. */
+		usleep(500000);
 		if (ifname)
 			printf("I netfork.%d.bytes %.0f\n", k, b[k]);
 	}
@@ -194,7 +212,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "tcpserve") == 0)
-		return tcpserve(argv[2]);
+		return tcpserve(argv[2], argc > 3);
 	if (argc >= 5 && strcmp(argv[1], "tcpsend") == 0)
 		return tcpsend(argv[2], (size_t)atol(argv[3]), atoi(argv[4]));
 	if (argc >= 5 && strcmp(argv[1], "fork") == 0)

@@ -45,10 +45,15 @@ ip netns exec "$NS" "$B/bin/detd" --listen 10.232.1.2:7678 --key "$tmp/key" \
 pids="$pids $!"
 ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9000 &
 pids="$pids $!"
+ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9001 fresh &
+pids="$pids $!"
 sleep 0.5
 RAW=$tmp/raw
 say "raw TCP, $MIB MiB x $REPS"
 "$NB" tcpsend 10.232.1.2:9000 "$MIB" "$REPS" >>"$RAW" || say "tcp FAILED"
+say "raw TCP into fresh memory, $MIB MiB x $REPS"
+"$NB" tcpsend 10.232.1.2:9001 "$MIB" "$REPS" | sed 's/tcp\./tcpfresh./' \
+	>>"$RAW" || say "tcp FAILED"
 NODES=10.232.1.2:7677,10.232.1.2:7678
 say "remote fork, $MIB MiB, node without cache, $REPS times"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key \
@@ -63,6 +68,7 @@ say "local fork, $MIB MiB, $REPS times"
 	>>"$RAW" || say "local fork FAILED"
 val() { awk -v k="$1" '$1 == "R" && $2 == k { print $3 }' "$RAW"; }
 tcp=$(val tcp.MiBps)
+tcpf=$(val tcpfresh.MiBps)
 cold=$(val netfork.first.MiBps)
 coldc=$(val cachefork.first.MiBps)
 again=$(val cachefork.again.bytes)
@@ -78,6 +84,7 @@ bytes=$((MIB * 1048576))
 	echo "| what | measured | baseline | ratio | target |"
 	echo "|---|---|---|---|---|"
 	awk -v c="$cold" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node without cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | >= 0.8x |\n", c, t, (t > 0 ? c / t : 0) }'
+	awk -v c="$cold" -v t="$tcpf" 'BEGIN { printf "| the same, against TCP received into fresh memory | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v a="$again" -v b="$bytes" 'BEGIN { printf "| the same fork again, space unchanged (cache) | %.0f bytes sent | %d bytes of space | %.3f%% | <= 1%% |\n", a, b, 100 * a / b }'
 	awk -v a="$againms" -v e="$eagerms" 'BEGIN { printf "| its time | %.0f ms | %.0f ms without cache | %.2fx | -- |\n", a, e, (a > 0 ? e / a : 0) }'

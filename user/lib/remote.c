@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -910,6 +911,16 @@ static struct {
 	size_t nmiss, miss_cap;
 } W DET_PRIVATE;
 
+/* The real clock in ns (the worker reads it before the sandbox). */
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* The worker cannot run the child: say why (detd reports it), leave. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 worker_fail(const char *fmt, ...)
@@ -1332,8 +1343,10 @@ remote_init(int argc, char **argv, char **envp)
 	 * heap: the sandbox's filter, the dirty-page backend's probe. */
 	if (space_worker_prepare())
 		worker_fail("cannot prepare the sandbox");
+	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
 	worker_pages();
+	W.ctl.shared->t_image = mono_ns();
 	stk = worker_mmap(WORKER_STACK);
 	getcontext(&W.uc);
 	W.uc.uc_stack.ss_sp = stk;
