@@ -164,8 +164,10 @@ mono_ns(void)
 static void
 refuse(struct net_conn *c, const char *why)
 {
+	size_t n = strlen(why);
+
 	dlog(L_WARN, "refused: %s", why);
-	net_send(c, NET_ERROR, why, strnlen(why, NET_MAX_TEXT));
+	net_send(c, NET_ERROR, why, n < NET_MAX_TEXT ? n : NET_MAX_TEXT);
 }
 
 /* In the worker, before exec: limits, user, no ASLR.  0 or -errno. */
@@ -298,8 +300,10 @@ static int
 send_status(struct net_conn *c, uint32_t kind, int32_t code,
 	    const char *text)
 {
+	size_t n = strlen(text);
 	struct iovec v[3] = { { &kind, 4 }, { &code, 4 },
-			      { (void *)text, strnlen(text, NET_MAX_TEXT) } };
+			      { (void *)text, n < NET_MAX_TEXT ? n :
+				NET_MAX_TEXT } };
 
 	return net_sendv(c, NET_STATUS, v, 3);
 }

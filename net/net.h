@@ -169,6 +169,7 @@ struct net_slot;
 struct net_cache {
 	struct net_slot *slots;	/* the index */
 	uint8_t *pages;		/* nslots pages */
+	int fd;			/* the cache file */
 	size_t nslots;
 	size_t len;
 };

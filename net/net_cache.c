@@ -68,6 +68,7 @@ net_cache_attach(struct net_cache *c, int fd)
 	if (p == MAP_FAILED)
 		return -errno;
 	c->slots = p;
+	c->fd = fd;
 	c->nslots = n;
 	c->len = (size_t)len;
 	c->pages = (uint8_t *)p + ((n * sizeof(struct net_slot) + NET_PAGE -
@@ -103,7 +104,11 @@ net_cache_get(const struct net_cache *c, const uint8_t hash[16], void *out)
 
 		if ((s1 & 1) || memcmp(s->hash, hash, 16) != 0)
 			continue;
-		memcpy(out, c->pages + i * NET_PAGE, NET_PAGE);
+		/* pread, not memcpy: no page fault per cached page on this
+		 * process's mapping of the cache. */
+		if (pread(c->fd, out, NET_PAGE, (off_t)(c->pages - (uint8_t *)
+			  c->slots) + (off_t)(i * NET_PAGE)) != NET_PAGE)
+			continue;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) == s1 &&
 		    memcmp(s->hash, hash, 16) == 0)

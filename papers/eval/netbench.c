@@ -10,6 +10,10 @@
  *                                        NODE reading 1% of it, REPS
  *                                        times unchanged
  *
+ *   netbench matmult N K [NODE...]       C = A x B (N x N doubles), rows
+ *                                        split over K children, child k
+ *                                        on NODE[k % #NODES] (0: local)
+ *
  * Lines "R name median min max reps unit" as bench.c prints them; with
  * IF (a network interface), also the bytes sent over it per fork
  * ("R netfork.bytes.N").  Run `fork` without detrun but with address
@@ -208,9 +212,68 @@ fork_bench(unsigned node, size_t mib, int reps, const char *ifname)
 	return 0;
 }
 
+static double *ma, *mb, *mc;
+static unsigned mn, mk;
+
+/* Rows [k*n/K, (k+1)*n/K) of C. */
+static void
+mm_rows(void *arg)
+{
+	unsigned k = (unsigned)(uintptr_t)arg, i, j, l;
+	unsigned lo = k * mn / mk, hi = (k + 1) * mn / mk;
+
+	for (i = lo; i < hi; i++)
+		for (l = 0; l < mn; l++) {
+			double a = ma[i * mn + l];
+
+			for (j = 0; j < mn; j++)
+				mc[i * mn + j] += a * mb[l * mn + j];
+		}
+}
+
+static int
+matmult(unsigned n, unsigned k, int nnodes, char **nodes)
+{
+	double t0, sum = 0;
+	unsigned i, c;
+	struct det_status st;
+
+	mn = n;
+	mk = k;
+	ma = malloc(sizeof(double) * n * n);
+	mb = malloc(sizeof(double) * n * n);
+	mc = calloc((size_t)n * n, sizeof(double));
+	if (!ma || !mb || !mc || k == 0 || k > 64)
+		return 1;
+	for (i = 0; i < n * n; i++) {
+		ma[i] = (double)(i % 17) / 7.0;
+		mb[i] = (double)(i % 13) / 5.0;
+	}
+	t0 = now_ms();
+	for (c = 0; c < k; c++) {
+		unsigned node = nnodes ? (unsigned)atoi(nodes[c % nnodes]) : 0;
+
+		if (det_fork_on(c, node, mm_rows, (void *)(uintptr_t)c))
+			return 1;
+	}
+	for (c = 0; c < k; c++)
+		if (det_join(c, &st) != DET_OK)
+			return 1;
+	for (i = 0; i < n * n; i++)
+		sum += mc[i] * (double)(i % 7 + 1);
+	t0 = now_ms() - t0;
+	printf("R matmult.%u.%d %.3f %.3f %.3f 1 ms\n", k, nnodes, t0, t0,
+	       t0);
+	printf("I matmult.%u.%d.checksum %.6e\n", k, nnodes, sum);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 4 && strcmp(argv[1], "matmult") == 0)
+		return matmult((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
+			       argc - 4, argv + 4);
 	if (argc >= 3 && strcmp(argv[1], "tcpserve") == 0)
 		return tcpserve(argv[2], argc > 3);
 	if (argc >= 5 && strcmp(argv[1], "tcpsend") == 0)

@@ -43,6 +43,9 @@ pids="$pids $!"
 ip netns exec "$NS" "$B/bin/detd" --listen 10.232.1.2:7678 --key "$tmp/key" \
 	--user root --cache $((2 * MIB)) 2>"$tmp/detd2.log" &
 pids="$pids $!"
+ip netns exec "$NS" "$B/bin/detd" --listen 10.232.1.2:7679 --key "$tmp/key" \
+	--user root --cache 256 2>"$tmp/detd3.log" &
+pids="$pids $!"
 ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9000 &
 pids="$pids $!"
 ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9001 fresh &
@@ -66,6 +69,13 @@ say "remote fork, $MIB MiB, node with a page cache, $REPS times"
 say "local fork, $MIB MiB, $REPS times"
 (cd "$tmp" && setarch -R "$NB" fork 0 "$MIB" "$REPS" | sed 's/netfork/localfork/') \
 	>>"$RAW" || say "local fork FAILED"
+MM=${NET_BENCH_MM:-600}
+say "matmult $MM x $MM: local, then split over 1, 2, 3 nodes"
+for args in "1" "3" "1 1" "2 1 2" "3 1 2 3"; do
+	(cd "$tmp" && DET_NODES=$NODES,10.232.1.2:7679 DET_KEY_FILE=$tmp/key \
+		setarch -R "$NB" matmult "$MM" $args) >>"$RAW" ||
+		say "matmult $args FAILED"
+done
 val() { awk -v k="$1" '$1 == "R" && $2 == k { print $3 }' "$RAW"; }
 tcp=$(val tcp.MiBps)
 tcpf=$(val tcpfresh.MiBps)
@@ -88,6 +98,19 @@ bytes=$((MIB * 1048576))
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v a="$again" -v b="$bytes" 'BEGIN { printf "| the same fork again, space unchanged (cache) | %.0f bytes sent | %d bytes of space | %.3f%% | <= 1%% |\n", a, b, 100 * a / b }'
 	awk -v a="$againms" -v e="$eagerms" 'BEGIN { printf "| its time | %.0f ms | %.0f ms without cache | %.2fx | -- |\n", a, e, (a > 0 ? e / a : 0) }'
+	echo
+	echo "matmult $MM x $MM, rows split over K children (\`matmult.K.N\`:"
+	echo "N = 0: all local; else child k on node k+1), one run each; all"
+	echo "checksums equal: $(awk '/checksum/ { print $3 }' "$RAW" | sort -u | wc -l | sed 's/^1$/yes/;s/^[0-9]*$/NO/')."
+	echo "(The nodes share this machine's 2 cores: this shows the cost of"
+	echo "shipping, not a speed-up.)"
+	echo
+	echo "| K children | local | on K nodes |"
+	echo "|---|---|---|"
+	for k in 1 3; do
+		echo "| $k | $(val matmult.$k.0) ms | $(val matmult.$k.$k) ms |"
+	done
+	echo "| 2 | -- | $(val matmult.2.2) ms |"
 	echo
 	echo "Raw (\`R name median min max reps unit\`; \`I\` per fork):"
 	echo

@@ -373,14 +373,14 @@ remote_connect(struct remote_child *rc, unsigned node)
 		return;
 	c.fd = net_connect(addr, R->timeout_ms);
 	if (c.fd < 0) {
-		snprintf(rc->why, sizeof(rc->why), "%s: %s", addr,
+		snprintf(rc->why, sizeof(rc->why), "%.80s: %.100s", addr,
 			 c.fd == -EINVAL ? "not HOST:PORT" :
 			 net_strerror(c.fd));
 		return;
 	}
 	err = net_auth_client(&c, R->key);
 	if (err) {
-		snprintf(rc->why, sizeof(rc->why), "%s: %s", addr,
+		snprintf(rc->why, sizeof(rc->why), "%.80s: %.100s", addr,
 			 net_strerror(err));
 		close(c.fd);
 		return;
