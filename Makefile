@@ -13,23 +13,26 @@ B       ?= build
 CC      ?= gcc
 VERSION := 0.1.0
 
-PKGS    := libxxhash libdw libelf libseccomp
+PKGS    := libxxhash libdw libelf libseccomp libsodium
 OPT     ?= -O2
 CFLAGS_BASE := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -fPIC \
-	-D_GNU_SOURCE -Imerge -Ikern -Iuser/include -DDET_VERSION=\"$(VERSION)\"
+	-D_GNU_SOURCE -Imerge -Ikern -Inet -Iuser/include -DDET_VERSION=\"$(VERSION)\"
 CFLAGS  += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-	echo -lxxhash -ldw -lelf -lseccomp)
+	echo -lxxhash -ldw -lelf -lseccomp -lsodium)
 # Programs linked with libdet resolve every symbol at load (-z now): lazy
 # binding would write the executable's .got.plt in whichever space first
 # calls a function (merged as ignored bytes, but a needless dirty page).
 LDNOW   := -Wl,-z,now
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-LIB_SRCS  := $(wildcard merge/*.c) $(wildcard kern/*.c) \
+NET_SRCS  := $(wildcard net/net_*.c)
+NET_OBJS  := $(NET_SRCS:%.c=$(B)/obj/%.o)
+LIB_SRCS  := $(wildcard merge/*.c) $(wildcard kern/*.c) $(NET_SRCS) \
 	$(wildcard user/lib/*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/obj/%.o)
-HDRS      := $(wildcard merge/*.h kern/*.h user/include/*.h user/lib/*.h)
+HDRS      := $(wildcard merge/*.h kern/*.h net/*.h user/include/*.h \
+	user/lib/*.h)
 TEST_SRCS := $(wildcard tests/check_*.c)
 TESTS     := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
 APP_SRCS  := $(filter-out %_pthread.c,$(wildcard user/apps/*.c))
@@ -38,9 +41,10 @@ APPS      := $(APP_SRCS:user/apps/%.c=$(B)/apps/%)
 PT_SRCS   := $(wildcard user/apps/*_pthread.c)
 PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
 
-.PHONY: all deps demo test check sanitize bench eval lint install clean
+.PHONY: all deps demo test check sanitize bench eval lint install clean fuzz
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
-	$(B)/bin/detrun $(APPS) $(PT_APPS) $(TESTS)
+	$(B)/bin/detrun $(B)/bin/detd $(APPS) $(PT_APPS) $(TESTS) \
+	$(B)/tests/net_prog
 
 deps:
 	@sh tests/deps.sh
@@ -70,6 +74,23 @@ $(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS)
 
+# detd: the node daemon (net/), no kern runtime in it.
+$(B)/bin/detd: net/detd.c $(NET_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(NET_OBJS) $(LIBS)
+
+# libFuzzer on the wire parsers (net/fuzz_proto.c); FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 120
+$(B)/fuzz/fuzz_proto: net/fuzz_proto.c $(NET_SRCS) net/net.h
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Inet \
+		$< $(NET_SRCS) -o $@ $(LIBS)
+
+fuzz: $(B)/fuzz/fuzz_proto
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=65536 $(B)/fuzz/corpus
+
 $(B)/apps/%_pthread: user/apps/%_pthread.c $(wildcard user/apps/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -pthread $< -o $@ -lm
@@ -82,6 +103,15 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) -Itests $< -o $@ $(B)/lib/libdet.a $(LIBS) \
 		$(CHECK_LIBS) -lm
+
+$(B)/bench/netbench: papers/eval/netbench.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+
+# The program the remote-space tests run (tests/net.sh).
+$(B)/tests/net_prog: tests/net_prog.c $(B)/lib/libdet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
 
 $(B)/bench/bench: papers/eval/bench.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
@@ -106,8 +136,9 @@ sanitize: deps
 	@DET_SANITIZE=1 sh tests/run.sh build-san
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bench/bench
+	@$(MAKE) --no-print-directory all $(B)/bench/bench $(B)/bench/netbench
 	@sh papers/eval/bench.sh $(B)
+	@sh papers/eval/netbench.sh $(B)
 
 # Determinator's workloads, det vs pthreads: papers/eval/RESULTS.md
 # (section "Evaluation") and plots.  About ten minutes.
@@ -126,6 +157,7 @@ install: all
 	ln -sf libdet.so.0 $(DESTDIR)$(PREFIX)/lib/libdet.so
 	install -m 644 user/include/det.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(B)/bin/detrun $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/bin/detd $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 user/man/detrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|;s|@LIBDIR@|$(PREFIX)/lib|' \
 	    -e 's|@INCDIR@|$(PREFIX)/include|;s|@VERSION@|$(VERSION)|' \

@@ -95,6 +95,44 @@ unsigned space_depth(void);
 unsigned space_self(void);
 const struct space_stats *space_stats(void);
 
+/*
+ * Remote workers (kern/space_remote.c; used by user/lib/remote.c).
+ * space_worker_prepare: before the image arrives, everything that may
+ * allocate (the sandbox's filter, the backend's probe).  0 or -errno.
+ * space_image_map: make [lo, hi) (rounded to pages) read-write memory,
+ * mapping what is missing; -EBUSY when it holds runtime or library
+ * memory.  space_image_write: copy image bytes to dst, except the bytes
+ * that are never merged (they stay this process's own).
+ * space_worker_begin: become child space `path` ("0.3") of a remote
+ * parent: dirty tracking of the merged regions as they are now, the
+ * sandbox (a refused call is reported on report_sock), and publish(code)
+ * called instead of publishing to a parent (from space_exit; it must
+ * not return).  0 or -errno.
+ * space_worker_dirty: call cb(lo, hi) for every run of pages written
+ * since space_worker_begin, then for the memory the space mapped itself
+ * (space_new_range, whole).  Pages reported, or -errno (cb's error).
+ * space_worker_fresh: those self-mapped ranges (at most max into out);
+ * their number.
+ */
+int space_worker_prepare(void);
+int space_image_map(uintptr_t lo, uintptr_t hi);
+void space_image_write(uintptr_t dst, const void *src, size_t len);
+/* 1 when [lo, hi) holds no byte that is never merged: image bytes may
+ * be written there directly (received in place). */
+int space_image_direct(uintptr_t lo, uintptr_t hi);
+int space_worker_begin(const char *path, int report_sock,
+		       void (*publish)(int code));
+long space_worker_dirty(int (*cb)(uintptr_t lo, uintptr_t hi, void *ctx),
+			void *ctx);
+size_t space_worker_fresh(uintptr_t (*out)[2], size_t max);
+
+/* The merged regions of the calling child as at its fork (at most max
+ * into out); their number (0 in the root). */
+size_t space_regions(uintptr_t (*out)[2], size_t max);
+
+/* This space's place in the tree ("0.3.1"). */
+const char *space_path(void);
+
 /* Write the root's timeline (DET_TRACE) as Chrome trace-event JSON to
  * path; 0 or -errno. */
 int space_trace_write(const char *path);

@@ -7,6 +7,7 @@
 #define KERN_INTERNAL
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -172,4 +173,39 @@ pid_t
 rt_getppid(void)
 {
 	return (pid_t)syscall(SYS_getppid, RT_KEY);
+}
+
+/* FNV-1a of the first n bytes of path. */
+static uint64_t
+path_hash(const char *path, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < n && path[i]; i++)
+		h = (h ^ (uint8_t)path[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The virtual pid of the space at the first n bytes of path. */
+static pid_t
+path_vpid(const char *path, size_t n)
+{
+	if (!memchr(path, '.', n))
+		return RT_VPID_ROOT;
+	return (pid_t)(RT_VPID_ROOT + 1 + path_hash(path, n) %
+		       (RT_VPID_MAX - RT_VPID_ROOT - 1));
+}
+
+/* see rt.h */
+void
+rt_set_path(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	size_t n = strlen(path);
+
+	snprintf(rt->path, sizeof(rt->path), "%s", path);
+	rt->path_hash = path_hash(path, n);
+	rt->vpid = path_vpid(path, n);
+	rt->vppid = dot ? path_vpid(path, (size_t)(dot - path)) : 1;
 }

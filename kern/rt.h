@@ -182,6 +182,7 @@ struct rt {
 	char *stdio_buf;
 
 	void (*child_start_hook)(unsigned child);
+	void (*worker_publish)(int code);	/* a remote worker's end */
 	int (*describe_hook)(uintptr_t addr, char *buf, size_t len);
 
 	struct child child[DET_MAX_CHILDREN];
@@ -227,6 +228,10 @@ uint64_t rt_now_ns(void);
 pid_t rt_getpid(void);
 pid_t rt_getppid(void);
 
+/* Become the space at path ("0.3.1"): rt->path, path_hash, and the
+ * virtual ids (the root's RT_VPID_ROOT under detrun; a child's
+ * RT_VPID_ROOT + 1 + its path hash modulo the rest; its parent's). */
+void rt_set_path(const char *path);
 /* Virtual process ids: the root's (under detrun), and the bound of a
  * child's (RT_VPID_ROOT + 1 + its path hash modulo the rest). */
 #define RT_VPID_ROOT	1000

@@ -61,7 +61,7 @@ space_init(void)
 		     (uintptr_t)r + PAGE_UP(sizeof(*r)));
 	rt->parent_sock = -1;
 	rt->hcur = -1;
-	strcpy(rt->path, "0");
+	rt_set_path("0");
 	for (i = 0; i < DET_MAX_CHILDREN; i++) {
 		rt->child[i].sock = rt->child[i].peer = -1;
 		rt->child[i].holder = -1;
@@ -84,8 +84,6 @@ space_init(void)
 	if (getenv("DET_PERTURB"))
 		rt->perturb = (unsigned)strtoul(getenv("DET_PERTURB"),
 						NULL, 0) | 1;
-	rt->vpid = RT_VPID_ROOT;
-	rt->vppid = 1;
 	if (getenv("DET_DETERMINISTIC")) {
 		rt->deterministic = 1;
 		err = sandbox_root();
@@ -174,6 +172,13 @@ unsigned
 space_self(void)
 {
 	return rt->self;
+}
+
+/* see kern.h */
+const char *
+space_path(void)
+{
+	return rt->path;
 }
 
 const struct space_stats *
@@ -397,7 +402,7 @@ child_main(void)
 void
 space_become(unsigned child, const struct child *c, pid_t parent)
 {
-	size_t i;
+	char path[sizeof(rt->path)];
 	int err;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -416,14 +421,8 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	rt->parent_sock = c->peer;
 	rt->depth++;
 	rt->self = child;
-	space_child_path(child, rt->path, sizeof(rt->path));
-	rt->path_hash = 1469598103934665603ull;
-	for (i = 0; rt->path[i]; i++)
-		rt->path_hash = (rt->path_hash ^ (uint8_t)rt->path[i]) *
-				1099511628211ull;
-	rt->vppid = rt->vpid;
-	rt->vpid = (pid_t)(RT_VPID_ROOT + 1 + rt->path_hash %
-			   (RT_VPID_MAX - RT_VPID_ROOT - 1));
+	space_child_path(child, path, sizeof(path));
+	rt_set_path(path);
 	rt->map = c->map;
 	rt->bitmap = c->bitmap;
 	rt->bitmap_len = c->bitmap_len;
@@ -638,6 +637,8 @@ space_exit(int code)
 {
 	struct msg reply;
 
+	if (rt->worker_publish)
+		rt->worker_publish(code);	/* does not return */
 	if (rt->depth == 0)
 		exit(code);
 	space_publish(MSG_DONE, code, &reply);

@@ -33,6 +33,9 @@ space_barrier(void)
 
 	if (rt->depth == 0)
 		return -EINVAL;
+	/* A remote worker has no parent to sync with (see README). */
+	if (rt->worker_publish)
+		return -ENOSYS;
 	for (i = 0; i < DET_MAX_CHILDREN; i++)
 		if (rt->child[i].state != SLOT_FREE)
 			return -EINVAL;

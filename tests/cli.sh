@@ -124,6 +124,26 @@ DET_QUIET=maybe $P -k 2 -n 1000 >"$tmp/out" 2>&1; rc=$?
 check "bad DET_QUIET: one error line, run continues" \
 	'[ $rc -eq 0 ] && grep -q "DET_QUIET=maybe: expected 0 or 1" "$tmp/out"'
 
+# detd's command line (the protocol itself: tests/check_net.c).
+N=$B/bin/detd
+$N --help >"$tmp/out" 2>&1; rc=$?
+check "detd --help exits 0 and shows usage" '[ $rc -eq 0 ] && grep -q "^usage: detd" "$tmp/out"'
+$N --keygen "$tmp/key" >"$tmp/out" 2>&1; rc=$?
+check "detd --keygen writes 32 bytes, mode 0600" \
+	'[ $rc -eq 0 ] && [ "$(stat -c %a:%s "$tmp/key")" = 600:32 ]'
+$N --keygen "$tmp/key" >"$tmp/out" 2>&1; rc=$?
+check "detd --keygen never overwrites a key: one line" \
+	'[ $rc -ne 0 ] && [ $(wc -l <"$tmp/out") -eq 1 ]'
+$N >"$tmp/out" 2>&1; rc=$?
+check "detd without --key: one line, exit 2" '[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ]'
+$N --key "$tmp/key" --listen nonsense >"$tmp/out" 2>&1; rc=$?
+check "detd bad --listen: one line, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && grep -q nonsense "$tmp/out"'
+chmod 644 "$tmp/key"
+$N --key "$tmp/key" >"$tmp/out" 2>&1; rc=$?
+check "detd refuses a key readable by others: one line, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && grep -q "chmod 600" "$tmp/out"'
+
 # The pkg-config file builds and links a program against the tree
 # (not for sanitizer builds: their libdet.so needs the sanitizer runtime).
 [ -n "$DET_SANITIZE" ] && { [ $fails -eq 0 ]; exit; }

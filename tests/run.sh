@@ -3,7 +3,9 @@
 #  - each Check unit suite once;
 #  - the integration suite (check_det) once per dirty-page backend that
 #    works on this machine (detrun --backends);
-#  - the command-line tests of detrun and the apps (tests/cli.sh).
+#  - the command-line tests of detrun and the apps (tests/cli.sh);
+#  - remote spaces end to end: detd nodes on loopback and in network
+#    namespaces, node failures (tests/net.sh).
 # A suite's output goes to $B/tests/NAME.log; its Check summary is shown.
 # A suite running longer than DET_TEST_TIMEOUT seconds (900) fails.
 # Ends with "N passed, N failed" and a non-zero status on any failure.
@@ -62,6 +64,7 @@ for b in pagemap_scan pagemap_excl mprotect hash; do
 done
 
 run cli sh tests/cli.sh "$B"
+run net sh tests/net.sh "$B"
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

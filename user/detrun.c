@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <xxhash.h>
 
 #include "kern.h"
+#include "net.h"
 
 #define EXIT_USAGE	2	/* bad flags, no program, cannot run it */
 #define EXIT_UNSTABLE	3	/* --check saw more than one outcome */
@@ -64,6 +66,12 @@ usage(FILE *f)
 "  --dirty NAME   dirty-page backend: pagemap_scan, pagemap_excl,\n"
 "                 mprotect or hash (default: the best that works here)\n"
 "  --backends     list the backends that work on this machine and exit\n"
+"  --nodes FILE|LIST  nodes for det_fork_on: a file of HOST:PORT lines\n"
+"                 (a hostfile) or HOST:PORT,HOST:PORT; node 1 is the\n"
+"                 first (DET_NODES)\n"
+"  --key FILE     the detd key (DET_KEY_FILE)\n"
+"  --node-timeout MS  a node that does not answer for MS ms has failed;\n"
+"                 its children re-run locally (default 10000)\n"
 "  --quiet        do not print conflict reports\n"
 "  --help         this text\n"
 "  --version      print the version\n"
@@ -100,6 +108,40 @@ number(const char *flag, const char *s, long lo, long hi)
 		die("%s %s: expected a number from %ld to %ld", flag, s, lo,
 		    hi);
 	return v;
+}
+
+/* --nodes: a readable file (made absolute) or a HOST:PORT list. */
+static void
+nodes_opt(const char *v)
+{
+	char path[PATH_MAX];
+
+	if (!strchr(v, ',') && access(v, R_OK) == 0) {
+		if (!realpath(v, path))
+			die("--nodes %s: %s", v, strerror(errno));
+		setenv("DET_NODES", path, 1);
+		return;
+	}
+	if (strchr(v, '/') || !*v)
+		die("--nodes %s: no such file, and not a HOST:PORT list", v);
+	setenv("DET_NODES", v, 1);
+}
+
+/* --key: a detd key file that can be used (made absolute). */
+static void
+key_opt(const char *v)
+{
+	uint8_t key[NET_KEY_LEN];
+	char path[PATH_MAX];
+	int err = net_key_load(v, key);
+
+	if (err)
+		die("--key %s: %s", v, err == -EPERM ? "readable by group or "
+		    "others; chmod 600 it" : err == -EINVAL ? "not a key "
+		    "(32 bytes, made by detd --keygen)" : strerror(-err));
+	if (!realpath(v, path))
+		die("--key %s: %s", v, strerror(errno));
+	setenv("DET_KEY_FILE", path, 1);
 }
 
 /* Append syscall name to the --allow list, checking it exists. */
@@ -321,6 +363,9 @@ main(int argc, char **argv)
 		{ "dirty", required_argument, NULL, 'd' },
 		{ "backends", no_argument, NULL, 'b' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "nodes", required_argument, NULL, 'n' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "node-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -378,6 +423,16 @@ main(int argc, char **argv)
 			return 0;
 		case 'q':
 			setenv("DET_QUIET", "1", 1);
+			break;
+		case 'n':
+			nodes_opt(optarg);
+			break;
+		case 'k':
+			key_opt(optarg);
+			break;
+		case 'T':
+			number("--node-timeout", optarg, 1, 3600000);
+			setenv("DET_NODE_TIMEOUT", optarg, 1);
 			break;
 		case 'h':
 			usage(stdout);

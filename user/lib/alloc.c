@@ -596,6 +596,15 @@ alloc_init(void)
 	return A && A->inited ? 0 : -1;
 }
 
+/* see alloc.h */
+void
+alloc_state_range(uintptr_t *lo, uintptr_t *hi)
+{
+	alloc_init();
+	*lo = (uintptr_t)A;
+	*hi = A ? (uintptr_t)A + ALIGN_UP(sizeof(*A), PAGE) : 0;
+}
+
 /* ---- allocation ----------------------------------------------------- */
 
 /* The largest block: physical memory plus swap, like the kernel's

@@ -4,6 +4,8 @@
 #ifndef USER_ALLOC_H
 #define USER_ALLOC_H
 
+#include <stdint.h>
+
 /* Parent, before forking child: carve its address range.  0 or -ENOMEM. */
 int alloc_fork_prepare(unsigned child);
 /* Parent, when the fork failed: take the range back. */
@@ -14,5 +16,8 @@ void alloc_join_done(unsigned child, int applied);
 /* Install the allocator's hooks into kern: a new space's start, and
  * conflict descriptions for heap memory. */
 void alloc_register(void);
+/* The allocator's private state [*lo, *hi) (never merged; a remote
+ * worker gets a copy of its proxy's). */
+void alloc_state_range(uintptr_t *lo, uintptr_t *hi);
 
 #endif /* USER_ALLOC_H */

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "det.h"
 #include "kern.h"
+#include "remote.h"
 
 struct det_config det_config = { .fallback_local = 1 };
 
@@ -128,10 +129,15 @@ det_fork(unsigned child, det_fn fn, void *arg)
 int
 det_fork_on(unsigned child, unsigned node, det_fn fn, void *arg)
 {
-	/* No node list exists yet: only the local machine is a node. */
-	if (node != DET_NODE_LOCAL)
+	if (node == DET_NODE_LOCAL)
+		return det_fork(child, fn, arg);
+	if (node > remote_nnodes() || child >= DET_MAX_CHILDREN || !fn ||
+	    space_child_running(child))
 		return DET_EINVAL;
-	return det_fork(child, fn, arg);
+	/* A child's own children run where it runs (see README). */
+	if (space_depth() != 0)
+		return det_fork(child, fn, arg);
+	return remote_fork(child, node, fn, arg, det_fork);
 }
 
 /* det_join and det_sync: one body. */
@@ -160,7 +166,7 @@ join_common(unsigned child, struct det_status *st, int sync)
 	if (was && !space_child_running(child))
 		alloc_join_done(child, r == 0 ||
 				(r == SPACE_ECONFLICT && o.apply_partial));
-	return det_rc(r, st);
+	return remote_join_done(child, det_rc(r, st), st);
 }
 
 /* see det.h */

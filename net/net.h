@@ -1,0 +1,193 @@
+/*
+ * net.h -- remote spaces: the wire protocol of detd (net/PROTOCOL.md),
+ * authentication, and the identity of a program (what a node checks
+ * before it runs anything).
+ *
+ * Every call returns 0 (or a count) or a negative errno; none of them
+ * logs: the caller (detd, libdet) says what failed and where.  Errors
+ * that mean "the peer broke the protocol" are -EPROTO (bad magic,
+ * version, type, flags or field), -EMSGSIZE (a length over its limit),
+ * -EBADMSG (a frame out of sequence: replayed, dropped or reordered),
+ * -EPIPE (the peer closed, possibly mid-frame), -ETIMEDOUT, -EACCES
+ * (authentication failed).
+ */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define NET_MAGIC	0x4e544544u	/* "DETN" little endian */
+#define NET_VERSION	1
+#define NET_HDR_LEN	16
+#define NET_KEY_LEN	32		/* crypto_auth_KEYBYTES */
+#define NET_NONCE_LEN	32
+#define NET_MAC_LEN	32		/* crypto_auth_BYTES */
+#define NET_PAGE	4096u
+#define NET_MAX_PAGES	256u		/* pages per PAGES/DIRTY frame */
+#define NET_MAX_FRAME	(NET_MAX_PAGES * NET_PAGE + 64)
+#define NET_MAX_STR	4096u		/* a path, an argument */
+#define NET_MAX_LIBS	256u
+#define NET_MAX_ARGS	4096u
+#define NET_MAX_SPAWN	(1u << 20)
+#define NET_MAX_TEXT	256u		/* ERROR frames */
+#define NET_MAX_REGIONS	4096u
+#define NET_MAX_HASHES	8192u		/* hashes per HASHES frame */
+
+/* Frame types (net/PROTOCOL.md lists who sends which, and when). */
+enum net_type {
+	NET_HELLO = 1,		/* c->s: client nonce */
+	NET_CHALLENGE,		/* s->c: server nonce, server MAC */
+	NET_AUTH,		/* c->s: client MAC */
+	NET_AUTH_OK,		/* s->c: empty */
+	NET_ERROR,		/* either: one line of text, then close */
+	NET_PING,		/* c->s: up to 64 bytes, echoed */
+	NET_PONG,		/* s->c */
+	NET_SPAWN,		/* c->s: program identity (struct net_spawn) */
+	NET_SPAWN_OK,		/* s->c: a worker runs the program */
+	NET_BEGIN,		/* c->w: layout hash, regions */
+	NET_PAGES,		/* c->w: addr + whole pages */
+	NET_HASHES,		/* c->w: addr + xxh3-128 per page */
+	NET_NEED,		/* w->c: bitmap of hashes not in the cache */
+	NET_GO,			/* c->w: fn, arg: run */
+	NET_DIRTY,		/* w->c: addr + whole pages the child wrote */
+	NET_END,		/* w->c: fn returned (exit code) */
+	NET_OUTPUT,		/* s->c: fd (1 or 2) + bytes */
+	NET_STATUS,		/* s->c: how the worker ended; last frame */
+	NET_TYPE_MAX
+};
+
+/* A frame header as parsed (all fields little endian on the wire). */
+struct net_hdr {
+	uint32_t magic;
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;		/* 0 */
+	uint32_t seq;		/* per direction, from 0 */
+	uint32_t len;		/* payload bytes that follow */
+};
+
+/* One direction-numbered connection.  Invariant: tx_seq/rx_seq count
+ * the frames sent/received so far on this connection. */
+struct net_conn {
+	int fd;
+	uint32_t tx_seq;
+	uint32_t rx_seq;
+	int timeout_ms;		/* per read/write wait; <= 0: none */
+	uint32_t *shared_seq;	/* NULL, or where to mirror tx_seq */
+};
+
+/* Largest payload a frame of `type` may carry; 0 for unknown types. */
+uint32_t net_max_len(unsigned type);
+
+/* Parse NET_HDR_LEN bytes at buf into *h and check them: magic,
+ * version, known type, flags 0, seq == want_seq, len within the type's
+ * limit.  0, -EPROTO, -EMSGSIZE or -EBADMSG.  Pure: the fuzz target. */
+int net_hdr_parse(const uint8_t *buf, struct net_hdr *h, uint32_t want_seq);
+
+/* Send one frame whose payload is the iovecs (total <= the limit).
+ * 0 or -errno. */
+int net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
+	      int iovcnt);
+int net_send(struct net_conn *c, unsigned type, const void *p, size_t len);
+
+/* Receive a frame header (checked as net_hdr_parse does), then its
+ * payload with net_recv_body (exactly h->len bytes, in pieces if the
+ * caller wants).  0 or -errno.  net_recv does both into buf (cap
+ * bytes; a longer payload is -EMSGSIZE). */
+int net_recv_hdr(struct net_conn *c, struct net_hdr *h);
+int net_recv_body(struct net_conn *c, void *buf, size_t len);
+int net_recv(struct net_conn *c, struct net_hdr *h, void *buf, size_t cap);
+
+/* Read exactly / write exactly len bytes on fd, waiting at most
+ * timeout_ms for each step.  0, -EPIPE (EOF), -ETIMEDOUT or -errno. */
+int net_read_full(int fd, void *buf, size_t len, int timeout_ms);
+int net_write_full(int fd, const struct iovec *iov, int iovcnt,
+		   int timeout_ms);
+/* Wait for the first byte on fd without taking it: 0, or -EPIPE when
+ * the peer closed first, -ETIMEDOUT. */
+int net_read_peek(int fd, int timeout_ms);
+
+/* "host:port" or "[v6]:port" -> a connected TCP socket (CLOEXEC,
+ * TCP_NODELAY) within timeout_ms.  fd or -errno (-EINVAL: bad text). */
+int net_connect(const char *hostport, int timeout_ms);
+/* The same text -> a listening socket (port 0: any free one). */
+int net_listen(const char *hostport);
+
+/* Keys: 32 random bytes in a file of mode 0600.  net_key_gen refuses
+ * to overwrite (-EEXIST).  net_key_load refuses a file of the wrong
+ * size (-EINVAL) or readable by group/others (-EPERM). */
+int net_key_gen(const char *path);
+int net_key_load(const char *path, uint8_t key[NET_KEY_LEN]);
+
+/* Mutual challenge-response (HMAC-SHA512-256 over both fresh nonces);
+ * see PROTOCOL.md.  0, or -EACCES when the peer does not know the key,
+ * or a protocol error.  The server sends NET_ERROR before -EACCES. */
+int net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN]);
+int net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN]);
+
+/* The identity of a program that a node checks before running it. */
+struct net_lib {
+	const char *path;
+	uint8_t hash[16];	/* xxh3-128 of the file */
+};
+struct net_spawn {
+	const char *exe;
+	uint8_t exe_hash[16];
+	uint32_t cpu[5];	/* cpuid 1 ecx/edx, 7.0 ebx/ecx/edx */
+	uint32_t nlibs;
+	struct net_lib libs[NET_MAX_LIBS];
+	uint32_t argc, envc;
+	const char *argv[NET_MAX_ARGS + 1];
+	const char *envp[NET_MAX_ARGS + 1];
+	const char *cwd;	/* the worker runs there */
+	const char *execfn;	/* the path the client was exec'd with (its
+				   stack layout depends on its length) */
+};
+
+/* Encode s into buf (cap bytes); bytes used or -EMSGSIZE. */
+long net_spawn_encode(const struct net_spawn *s, uint8_t *buf, size_t cap);
+/* Decode a SPAWN payload; strings point into buf, which must have one
+ * spare byte after len (strings are NUL-terminated in place).
+ * 0 or -EPROTO/-EMSGSIZE.  Pure: the fuzz target. */
+int net_spawn_decode(uint8_t *buf, size_t len, struct net_spawn *s);
+
+/* This machine's CPU features (as in net_spawn.cpu). */
+void net_cpu_features(uint32_t cpu[5]);
+/* 1 when every feature in need is in have. */
+int net_cpu_covers(const uint32_t have[5], const uint32_t need[5]);
+/* xxh3-128 of a file's bytes into out; 0 or -errno. */
+int net_file_hash(const char *path, uint8_t out[16]);
+/* Check s against this machine: the files exist with the same hashes,
+ * the CPU has the features.  0, or -errno with why[] saying what. */
+int net_spawn_check(const struct net_spawn *s, char *why, size_t len);
+
+/* The node's page cache (net_cache.c).  Invariant: a slot's page is
+ * read only while its sequence count is even and unchanged. */
+struct net_slot;
+struct net_cache {
+	struct net_slot *slots;	/* the index */
+	uint8_t *pages;		/* nslots pages */
+	int fd;			/* the cache file */
+	size_t nslots;
+	size_t len;
+};
+/* xxh3-128 of one page. */
+void net_page_hash(const void *page, uint8_t out[16]);
+/* detd: a cache file of about bytes; its fd or -errno. */
+int net_cache_create(size_t bytes);
+/* Map the cache file fd.  0 or -errno. */
+int net_cache_attach(struct net_cache *c, int fd);
+/* 1 and the page in out when the cache has a page with this hash;
+ * else 0 (out clobbered). */
+int net_cache_get(const struct net_cache *c, const uint8_t hash[16],
+		  void *out);
+/* File page under its hash (which the caller computed). */
+void net_cache_put(struct net_cache *c, const uint8_t hash[16],
+		   const void *page);
+
+/* SPAWN_OK flags. */
+#define NET_OK_CACHE	1u	/* send HASHES first: the node has a cache */
+
+#endif /* NET_NET_H */

@@ -1,0 +1,555 @@
+/*
+ * check_net.c -- the wire protocol and detd (stage 1): framing limits,
+ * SPAWN payloads, keys, authentication (wrong key, replay), and a daemon
+ * that keeps serving good clients while hostile ones send garbage,
+ * oversized, truncated, replayed or out-of-sequence frames -- each
+ * costing only its own connection and one log line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "testutil.h"
+
+static char dir[] = "/tmp/check_net.XXXXXX";
+static char keyf[256], badkeyf[256], logfile[256], detd_bin[512];
+static pid_t detd_pid;
+static char addr[64];
+
+/* A free loopback port (bind to 0, read it back, close). */
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (void *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (void *)&a, &sl), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Start detd with keyf, logging to logfile; wait until it accepts. */
+static void
+detd_start(void)
+{
+	int i, fd, lfd;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+	detd_pid = fork();
+	ck_assert_int_ge(detd_pid, 0);
+	if (detd_pid == 0) {
+		lfd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(lfd, 2);
+		execl(detd_bin, "detd", "--listen", addr, "--key", keyf,
+		      "--auth-timeout", "1000", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		fd = net_connect(addr, 1000);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		usleep(10000);
+	}
+	ck_abort_msg("detd did not start on %s", addr);
+}
+
+static void
+detd_stop(void)
+{
+	if (detd_pid > 0) {
+		kill(detd_pid, SIGTERM);
+		waitpid(detd_pid, NULL, 0);
+	}
+	detd_pid = 0;
+}
+
+/* Lines of the detd log containing s. */
+static int
+log_count(const char *s)
+{
+	char line[1024];
+	FILE *f = fopen(logfile, "r");
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, s) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Wait until the log has at least n lines with s (connection processes
+ * log asynchronously). */
+static int
+log_wait(const char *s, int n)
+{
+	int i;
+
+	for (i = 0; i < 300 && log_count(s) < n; i++)
+		usleep(10000);
+	return log_count(s);
+}
+
+static int
+connect_auth(const char *kf, struct net_conn *c)
+{
+	uint8_t key[NET_KEY_LEN];
+
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = 3000;
+	ck_assert_int_eq(net_key_load(kf, key), 0);
+	c->fd = net_connect(addr, 2000);
+	ck_assert_int_ge(c->fd, 0);
+	return net_auth_client(c, key);
+}
+
+static void
+ping_ok(struct net_conn *c)
+{
+	uint8_t buf[64];
+	struct net_hdr h;
+
+	ck_assert_int_eq(net_send(c, NET_PING, "hello", 5), 0);
+	ck_assert_int_eq(net_recv(c, &h, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(h.type, NET_PONG);
+	ck_assert_int_eq(h.len, 5);
+	ck_assert(memcmp(buf, "hello", 5) == 0);
+}
+
+/* The peer closed: a read returns EOF (or reset). */
+static int
+closed_by_peer(int fd)
+{
+	uint8_t b[256];
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		struct timeval tv = { .tv_sec = 3 };
+		ssize_t n;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		n = recv(fd, b, sizeof(b), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n < 0)
+			return 0;
+	}
+	return 0;
+}
+
+static void
+setup(void)
+{
+	char *p;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(keyf, sizeof(keyf), "%s/key", dir);
+	snprintf(badkeyf, sizeof(badkeyf), "%s/badkey", dir);
+	snprintf(logfile, sizeof(logfile), "%s/detd.log", dir);
+	ck_assert_int_eq(net_key_gen(keyf), 0);
+	ck_assert_int_eq(net_key_gen(badkeyf), 0);
+	p = getenv("DETD");
+	snprintf(detd_bin, sizeof(detd_bin), "%s", p ? p : "build/bin/detd");
+	ck_assert_int_eq(sodium_init() < 0, 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[600];
+
+	detd_stop();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* A header's bytes: the table tests build them by hand. */
+static void
+mkhdr(uint8_t *b, uint32_t magic, uint8_t ver, uint8_t type,
+      uint16_t flags, uint32_t seq, uint32_t len)
+{
+	memcpy(b, &magic, 4);
+	b[4] = ver;
+	b[5] = type;
+	memcpy(b + 6, &flags, 2);
+	memcpy(b + 8, &seq, 4);
+	memcpy(b + 12, &len, 4);
+}
+
+static const struct {
+	uint32_t magic;
+	uint8_t ver, type;
+	uint16_t flags;
+	uint32_t seq, len;
+	int want;
+} hdr_cases[] = {
+	{ NET_MAGIC, 1, NET_PING, 0, 0, 5, 0 },
+	{ NET_MAGIC, 1, NET_PING, 0, 0, 64, 0 },
+	{ NET_MAGIC, 1, NET_PING, 0, 0, 65, -EMSGSIZE },
+	{ NET_MAGIC, 1, NET_PAGES, 0, 0, 8 + 256 * 4096, 0 },
+	{ NET_MAGIC, 1, NET_PAGES, 0, 0, 9 + 256 * 4096, -EMSGSIZE },
+	{ NET_MAGIC, 1, NET_HELLO, 0, 0, 0xffffffffu, -EMSGSIZE },
+	{ NET_MAGIC, 1, NET_AUTH_OK, 0, 0, 1, -EMSGSIZE },
+	{ NET_MAGIC ^ 1, 1, NET_PING, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, 2, NET_PING, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, 1, 0, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, 1, NET_TYPE_MAX, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, 1, NET_PING, 1, 0, 0, -EPROTO },
+	{ NET_MAGIC, 1, NET_PING, 0, 1, 0, -EBADMSG },
+};
+
+START_TEST(test_hdr_table)
+{
+	uint8_t b[NET_HDR_LEN];
+	struct net_hdr h;
+
+	mkhdr(b, hdr_cases[_i].magic, hdr_cases[_i].ver, hdr_cases[_i].type,
+	      hdr_cases[_i].flags, hdr_cases[_i].seq, hdr_cases[_i].len);
+	ck_assert_int_eq(net_hdr_parse(b, &h, 0), hdr_cases[_i].want);
+	if (hdr_cases[_i].want == 0)
+		ck_assert_uint_eq(h.len, hdr_cases[_i].len);
+}
+END_TEST
+
+/* A SPAWN payload survives encode/decode; every truncation and a
+ * trailing byte are refused, never read past. */
+START_TEST(test_spawn_roundtrip)
+{
+	static struct net_spawn s, d;
+	static uint8_t buf[8192], copy[8192];
+	long n, k;
+
+	s.exe = "/bin/true";
+	memset(s.exe_hash, 7, 16);
+	s.cpu[2] = 0x1234;
+	s.nlibs = 1;
+	s.libs[0].path = "/lib/x.so";
+	s.argc = 2;
+	s.argv[0] = "prog";
+	s.argv[1] = "arg";
+	s.envc = 1;
+	s.envp[0] = "A=B";
+	s.cwd = "/";
+	s.execfn = "./true";
+	n = net_spawn_encode(&s, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	memcpy(copy, buf, (size_t)n);
+	ck_assert_int_eq(net_spawn_decode(copy, (size_t)n, &d), 0);
+	ck_assert_str_eq(d.exe, "/bin/true");
+	ck_assert_str_eq(d.libs[0].path, "/lib/x.so");
+	ck_assert_str_eq(d.argv[1], "arg");
+	ck_assert_str_eq(d.envp[0], "A=B");
+	ck_assert_str_eq(d.execfn, "./true");
+	ck_assert_uint_eq(d.cpu[2], 0x1234);
+	for (k = 0; k < n; k++) {
+		memcpy(copy, buf, (size_t)n);
+		ck_assert_int_ne(net_spawn_decode(copy, (size_t)k, &d), 0);
+	}
+	memcpy(copy, buf, (size_t)n);
+	copy[n] = 0;
+	ck_assert_int_ne(net_spawn_decode(copy, (size_t)n + 1, &d), 0);
+	ck_assert_int_eq(net_spawn_encode(&s, buf, 10), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+	uint8_t key[NET_KEY_LEN], key2[NET_KEY_LEN];
+	struct stat st;
+	char p[300];
+
+	ck_assert_int_eq(stat(keyf, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(st.st_size, NET_KEY_LEN);
+	ck_assert_int_eq(net_key_gen(keyf), -EEXIST);
+	ck_assert_int_eq(net_key_load(keyf, key), 0);
+	ck_assert_int_eq(net_key_load(badkeyf, key2), 0);
+	ck_assert(memcmp(key, key2, NET_KEY_LEN) != 0);
+	chmod(keyf, 0644);
+	ck_assert_int_eq(net_key_load(keyf, key), -EPERM);
+	snprintf(p, sizeof(p), "%s/short", dir);
+	ck_assert_int_eq(system("true"), 0);
+	{
+		int fd = open(p, O_WRONLY | O_CREAT, 0600);
+
+		ck_assert_int_eq(write(fd, "x", 1), 1);
+		close(fd);
+	}
+	ck_assert_int_eq(net_key_load(p, key), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_auth_ping)
+{
+	struct net_conn c;
+
+	detd_start();
+	ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	ping_ok(&c);
+	ping_ok(&c);
+	close(c.fd);
+}
+END_TEST
+
+/* A wrong key: refused, one log line, nothing else happens. */
+START_TEST(test_wrong_key)
+{
+	struct net_conn c;
+
+	detd_start();
+	ck_assert_int_eq(connect_auth(badkeyf, &c), -EACCES);
+	close(c.fd);
+	ck_assert_int_eq(log_wait("authentication failed", 1), 1);
+	ck_assert_int_eq(log_count("worker"), 0);
+	ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	ping_ok(&c);
+	close(c.fd);
+}
+END_TEST
+
+/* HMAC as net_auth.c computes it (label padded to 8 bytes). */
+static void
+mac_of(uint8_t *mac, const uint8_t *key, const char *label,
+       const uint8_t *a, const uint8_t *b)
+{
+	uint8_t msg[8 + 2 * NET_NONCE_LEN] = { 0 };
+
+	memcpy(msg, label, strlen(label));
+	memcpy(msg + 8, a, NET_NONCE_LEN);
+	memcpy(msg + 8 + NET_NONCE_LEN, b, NET_NONCE_LEN);
+	crypto_auth(mac, msg, sizeof(msg), key);
+}
+
+/* A recorded, valid answer replayed in a new session is refused. */
+START_TEST(test_replay)
+{
+	uint8_t key[NET_KEY_LEN], nc[NET_NONCE_LEN], mac[NET_MAC_LEN];
+	uint8_t ch[NET_NONCE_LEN + NET_MAC_LEN], ch2[sizeof(ch)];
+	struct net_conn c = { .timeout_ms = 3000 }, c2 = c;
+	struct net_hdr h;
+
+	detd_start();
+	ck_assert_int_eq(net_key_load(keyf, key), 0);
+	randombytes_buf(nc, sizeof(nc));
+	c.fd = net_connect(addr, 2000);
+	ck_assert_int_eq(net_send(&c, NET_HELLO, nc, sizeof(nc)), 0);
+	ck_assert_int_eq(net_recv(&c, &h, ch, sizeof(ch)), 0);
+	mac_of(mac, key, "detd-c", ch, nc);
+	ck_assert_int_eq(net_send(&c, NET_AUTH, mac, sizeof(mac)), 0);
+	ck_assert_int_eq(net_recv(&c, &h, NULL, 0), 0);
+	ck_assert_int_eq(h.type, NET_AUTH_OK);
+	close(c.fd);
+	/* The same HELLO and AUTH again: a new challenge, a stale answer. */
+	c2.fd = net_connect(addr, 2000);
+	ck_assert_int_eq(net_send(&c2, NET_HELLO, nc, sizeof(nc)), 0);
+	ck_assert_int_eq(net_recv(&c2, &h, ch2, sizeof(ch2)), 0);
+	ck_assert(memcmp(ch, ch2, NET_NONCE_LEN) != 0);
+	ck_assert_int_eq(net_send(&c2, NET_AUTH, mac, sizeof(mac)), 0);
+	ck_assert_int_eq(net_recv(&c2, &h, ch2, sizeof(ch2)), 0);
+	ck_assert_int_eq(h.type, NET_ERROR);
+	ck_assert(closed_by_peer(c2.fd));
+	close(c2.fd);
+	ck_assert_int_eq(log_wait("authentication failed", 1), 1);
+}
+END_TEST
+
+/* Raw bytes from a hostile client, as one connection. */
+static void
+hostile(const void *p, size_t n, int auth_first)
+{
+	struct net_conn c;
+
+	if (auth_first) {
+		ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	} else {
+		c.fd = net_connect(addr, 2000);
+		ck_assert_int_ge(c.fd, 0);
+	}
+	ck_assert_int_eq(send(c.fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+	if (n < NET_HDR_LEN || auth_first > 1)
+		shutdown(c.fd, SHUT_WR);	/* truncated */
+	ck_assert_msg(closed_by_peer(c.fd), "detd kept a hostile "
+		      "connection open");
+	close(c.fd);
+}
+
+/* Several clients at once, one of them hostile in every way: each bad
+ * connection is closed with one log line; the good one, open all along,
+ * keeps being served, and new ones are accepted. */
+START_TEST(test_hostile_clients)
+{
+	uint8_t b[64], garbage[300];
+	struct net_conn good, good2;
+	int i;
+
+	detd_start();
+	ck_assert_int_eq(connect_auth(keyf, &good), 0);
+	ping_ok(&good);
+	for (i = 0; i < (int)sizeof(garbage); i++)
+		garbage[i] = (uint8_t)(i * 37 + 11);
+	hostile(garbage, sizeof(garbage), 0);		/* bad magic */
+	ping_ok(&good);
+	mkhdr(b, NET_MAGIC, 1, NET_HELLO, 0, 0, 1u << 30);
+	hostile(b, NET_HDR_LEN, 0);			/* oversized */
+	mkhdr(b, NET_MAGIC, 1, NET_HELLO, 0, 0, NET_NONCE_LEN);
+	hostile(b, 7, 0);				/* truncated hdr */
+	mkhdr(b, NET_MAGIC, 1, NET_PING, 0, 2, 32);
+	hostile(b, NET_HDR_LEN + 5, 2);			/* truncated body,
+							   after auth */
+	mkhdr(b, NET_MAGIC, 1, NET_PING, 0, 0, 1);	/* replayed seq */
+	hostile(b, NET_HDR_LEN + 1, 1);
+	mkhdr(b, NET_MAGIC, 1, NET_SPAWN, 0, 2, 8);	/* spawn, garbage */
+	memset(b + NET_HDR_LEN, 0xff, 8);
+	hostile(b, NET_HDR_LEN + 8, 1);
+	mkhdr(b, NET_MAGIC, 1, NET_PAGES, 0, 2, 8);	/* out of place */
+	hostile(b, NET_HDR_LEN + 8, 1);
+	ping_ok(&good);
+	ck_assert_int_eq(connect_auth(keyf, &good2), 0);
+	ping_ok(&good2);
+	close(good2.fd);
+	close(good.fd);
+	/* One line per hostile connection (7), none for the good ones. */
+	ck_assert_int_eq(log_wait("closing", 7), 7);
+	ck_assert_int_eq(log_count("bad frame"), 2);
+	ck_assert_int_eq(log_count("malformed SPAWN"), 1);
+	ck_assert_int_eq(log_count("unexpected frame"), 1);
+	ck_assert_int_eq(log_count("handshake failed"), 3);
+	ck_assert_int_eq(log_count(": error:"), 0);
+}
+END_TEST
+
+/* A SPAWN for a program whose files differ here, or for a CPU with
+ * features this one lacks: refused with a reason, nothing run. */
+START_TEST(test_spawn_refused)
+{
+	static struct net_spawn s;
+	static uint8_t buf[8192];
+	char why[NET_MAX_TEXT + 1];
+	struct net_conn c;
+	struct net_hdr h;
+	long n;
+	int k;
+
+	detd_start();
+	for (k = 0; k < 2; k++) {
+		memset(&s, 0, sizeof(s));
+		s.exe = "/bin/sh";
+		ck_assert_int_eq(net_file_hash("/bin/sh", s.exe_hash), 0);
+		if (k == 0)
+			s.exe_hash[3] ^= 1;
+		else
+			s.cpu[4] = 0xffffffffu;
+		s.argc = 1;
+		s.argv[0] = "sh";
+		s.cwd = "/";
+		s.execfn = "/bin/sh";
+		n = net_spawn_encode(&s, buf, sizeof(buf));
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(connect_auth(keyf, &c), 0);
+		ck_assert_int_eq(net_send(&c, NET_SPAWN, buf, (size_t)n), 0);
+		memset(why, 0, sizeof(why));
+		ck_assert_int_eq(net_recv(&c, &h, why, NET_MAX_TEXT), 0);
+		ck_assert_int_eq(h.type, NET_ERROR);
+		ck_assert_ptr_nonnull(strstr(why, k ? "CPU" : "differs"));
+		close(c.fd);
+	}
+	ck_assert_int_eq(log_wait("refused", 2), 2);
+	ck_assert_int_eq(log_count("worker"), 0);
+}
+END_TEST
+
+/* The page cache: what was put comes back by its hash, nothing else;
+ * a slot being written (odd sequence) reads as a miss; many pages in a
+ * small cache evict, never corrupt. */
+START_TEST(test_cache)
+{
+	static uint8_t page[NET_PAGE], out[NET_PAGE];
+	struct net_cache c;
+	uint8_t h[16], h2[16];
+	int fd, i, hits = 0;
+
+	fd = net_cache_create(64 * (NET_PAGE + 32));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(net_cache_attach(&c, fd), 0);
+	memset(page, 7, sizeof(page));
+	net_page_hash(page, h);
+	ck_assert_int_eq(net_cache_get(&c, h, out), 0);
+	net_cache_put(&c, h, page);
+	ck_assert_int_eq(net_cache_get(&c, h, out), 1);
+	ck_assert_mem_oracle(out, page, NET_PAGE);
+	memcpy(h2, h, 16);
+	h2[5] ^= 1;
+	ck_assert_int_eq(net_cache_get(&c, h2, out), 0);
+	/* A writer in the middle of that slot: its seq is odd. */
+	for (i = 0; i < (int)c.nslots; i++)
+		if (memcmp((uint8_t *)c.slots + i * 32 + 8, h, 16) == 0)
+			*(uint64_t *)((uint8_t *)c.slots + i * 32) |= 1;
+	ck_assert_int_eq(net_cache_get(&c, h, out), 0);
+	/* 1000 pages into 64 slots: every hit is the right page. */
+	for (i = 0; i < 1000; i++) {
+		memset(page, 0, sizeof(page));
+		memcpy(page, &i, sizeof(i));
+		net_page_hash(page, h);
+		net_cache_put(&c, h, page);
+	}
+	for (i = 0; i < 1000; i++) {
+		memset(page, 0, sizeof(page));
+		memcpy(page, &i, sizeof(i));
+		net_page_hash(page, h);
+		if (net_cache_get(&c, h, out)) {
+			ck_assert_mem_oracle(out, page, NET_PAGE);
+			hits++;
+		}
+	}
+	ck_assert_int_gt(hits, 10);
+	ck_assert_int_le(hits, 64);
+	close(fd);
+}
+END_TEST
+
+static Suite *
+net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("proto");
+
+	tcase_add_loop_test(tc, test_hdr_table, 0,
+			    sizeof(hdr_cases) / sizeof(hdr_cases[0]));
+	tcase_add_test(tc, test_spawn_roundtrip);
+	tcase_add_test(tc, test_cache);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("detd");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_keys);
+	tcase_add_test(tc, test_auth_ping);
+	tcase_add_test(tc, test_wrong_key);
+	tcase_add_test(tc, test_replay);
+	tcase_add_test(tc, test_hostile_clients);
+	tcase_add_test(tc, test_spawn_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return test_run(net_suite());
+}

@@ -1,0 +1,220 @@
+#!/bin/sh
+# Remote spaces end to end: det_fork_on to detd nodes gives the same
+# output, exit status, conflict/crash/policy reports and final memory
+# digest as running every child locally -- on loopback, then on 3 nodes
+# in network namespaces joined by veth pairs (as root; created and
+# removed here, also on failure).  Node failures: a wrong key, a detd
+# killed while its child runs, a link cut (ip link set down): the result
+# is unchanged (the child re-runs locally), or DET_ENODE without
+# fallback.  Bounded: about a minute.
+B=${1:-build}
+cd "$(dirname "$0")/.." || exit 2
+# Under AddressSanitizer a remote worker cannot be an exact copy: ASan's
+# allocator and shadow memory are the sanitizer's own (never shipped),
+# so a shipped heap is unknown to the worker's ASan (README).
+if [ -n "$DET_SANITIZE" ]; then
+	echo "skip: remote spaces are not supported in sanitizer builds"
+	exit 0
+fi
+B=$(cd "$B" && pwd)
+fails=0
+tmp=$(mktemp -d /tmp/det-net.XXXXXX)
+chmod 755 "$tmp"
+pids=""
+NS="detn$$"
+cleanup() {
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for k in 1 2 3; do
+		ip netns del "$NS$k" 2>/dev/null
+		ip link del "${NS}h$k" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+check() {	# description, then a shell condition
+	desc=$1
+	shift
+	if eval "$@"; then
+		echo "ok   $desc"
+	else
+		echo "FAIL $desc"
+		fails=$((fails + 1))
+	fi
+}
+
+D=$B/bin/detd
+R=$B/bin/detrun
+P=$B/tests/net_prog
+$D --keygen "$tmp/key" || exit 1
+$D --keygen "$tmp/badkey" || exit 1
+# Workers run as nobody when detd is root; if nobody cannot reach the
+# build tree (a checkout under /root), run them as root.
+user=nobody
+if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$P" 2>/dev/null
+then
+	user=root
+fi
+[ "$(id -u)" -eq 0 ] || user=$(id -un)
+
+start_detd() {	# log file, address, then a command prefix (netns);
+		# sets $addr to the address it listens on
+	log=$1
+	addr=$2
+	shift 2
+	"$@" "$D" --listen "$addr" --key "$tmp/key" --user "$user" \
+		2>"$log" &
+	pids="$pids $!"
+	for i in $(seq 50); do
+		addr=$(sed -n 's/.*listening on //p' "$log" 2>/dev/null)
+		[ -n "$addr" ] && return 0
+		sleep 0.1
+	done
+	echo "detd on $addr did not start:"; cat "$log"
+	return 1
+}
+
+local_run() {	# mode, then args: every child on node 0
+	(cd "$tmp" && "$R" -- "$P" "$@") >"$tmp/local.$1" 2>&1
+	echo "exit $?" >>"$tmp/local.$1"
+}
+
+remote_run() {	# out file, nodes, then args
+	out=$1
+	nodes=$2
+	shift 2
+	(cd "$tmp" && "$R" --nodes "$nodes" --key "$tmp/key" \
+		--node-timeout 2000 -- "$P" "$@") >"$out" 2>&1
+	echo "exit $?" >>"$out"
+}
+
+ended() {	# workers that ran to an end, over the logs
+	cat "$@" | grep -c "worker .* ended: [a-z]" 2>/dev/null
+}
+
+# ---- loopback: 3 detds on 127.0.0.1 -------------------------------------
+L=""
+for k in 1 2 3; do
+	start_detd "$tmp/lo$k.log" 127.0.0.1:0 || exit 1
+	L="$L${L:+,}$addr"
+done
+echo "$L" | tr , '\n' >"$tmp/hostfile"
+
+for mode in work conflict crash policy exit; do
+	local_run $mode 0 0 0 0 0
+	before=$(ended "$tmp"/lo?.log)
+	remote_run "$tmp/remote.$mode" "$L" $mode 1 2 3 1 0
+	after=$(ended "$tmp"/lo?.log)
+	check "loopback $mode: same output, reports, status and digest" \
+		'cmp -s "$tmp/local.$mode" "$tmp/remote.$mode" || { diff "$tmp/local.$mode" "$tmp/remote.$mode"; false; }'
+	check "loopback $mode: 4 children ran on the nodes" \
+		'[ $((after - before)) -eq 4 ]'
+done
+grep -q "digest" "$tmp/local.work" &&
+	check "the digest is of a real run (4 joins ok)" \
+		'[ $(grep -c "^join .: 0 code 0" "$tmp/local.work") -eq 5 ]'
+check "policy: the refused call is named (socket)" \
+	'grep -q "called socket(2)" "$tmp/remote.policy"'
+cached() {	# image pages the nodes' caches supplied, over the logs
+	sed -n 's/.*, \([0-9]*\) from the cache.*/\1/p' "$@" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+check "later runs got most image pages from the nodes' page caches" \
+	'[ $(cached "$tmp"/lo?.log) -gt 1000 ]'
+remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
+check "--nodes FILE (a hostfile) works like the list" \
+	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'
+
+# Wrong key: nothing runs on the node, one log line; the child re-runs
+# locally and the result is the same.
+before=$(ended "$tmp"/lo?.log)
+(cd "$tmp" && "$R" --nodes "$L" --key "$tmp/badkey" -- "$P" work 0 1 0 0 0) \
+	>"$tmp/badkey.out" 2>&1
+echo "exit $?" >>"$tmp/badkey.out"
+after=$(ended "$tmp"/lo?.log)
+grep -v "^det: node 1 failed" "$tmp/badkey.out" >"$tmp/badkey.rest"
+check "wrong key: same result (ran locally), one line says why" \
+	'cmp -s "$tmp/local.work" "$tmp/badkey.rest" && grep -q "node 1 failed for child 1 (.*authentication failed" "$tmp/badkey.out"'
+check "wrong key: nothing ran on the node, one detd log line" \
+	'[ $after -eq $before ] && [ $(grep -c "authentication failed" "$tmp/lo1.log") -eq 1 ]'
+
+# No fallback: the join says DET_ENODE (-6), nothing applied.
+(cd "$tmp" && DET_FALLBACK_LOCAL=0 "$R" --nodes "$L" --key "$tmp/badkey" \
+	-- "$P" work 0 1 0 0 0) >"$tmp/enode.out" 2>&1
+check "no fallback: the join returns DET_ENODE" \
+	'grep -q "^join 1: -6 code -6" "$tmp/enode.out"'
+
+# A detd killed while its child runs: the child re-runs locally.
+local_run slow 0 0 0
+start_detd "$tmp/victim.log" 127.0.0.1:0 || exit 1
+victim=$!
+a2=$addr
+(cd "$tmp" && "$R" --nodes "$a2" --key "$tmp/key" --node-timeout 2000 \
+	-- "$P" slow 0 1 0) >"$tmp/killed.out" 2>&1 &
+run=$!
+for i in $(seq 50); do
+	grep -q "worker .* runs" "$tmp/victim.log" && break
+	sleep 0.1
+done
+sleep 0.5
+kill -9 "$victim"
+wait $run
+echo "exit $?" >>"$tmp/killed.out"
+grep -v "^det: node 1 failed" "$tmp/killed.out" >"$tmp/killed.rest"
+check "detd killed mid-child: same result, the child re-ran locally" \
+	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'
+
+# ---- 3 nodes in network namespaces, joined by veth pairs ----------------
+if [ "$(id -u)" -ne 0 ] || ! ip netns add "${NS}1" 2>/dev/null; then
+	echo "skip network namespaces (needs root and ip netns)"
+	[ $fails -eq 0 ]
+	exit
+fi
+ip netns del "${NS}1"
+N=""
+for k in 1 2 3; do
+	ns=$NS$k
+	ip netns add "$ns" &&
+	ip link add "${NS}h$k" type veth peer name eth0 netns "$ns" &&
+	ip addr add "10.231.$k.1/24" dev "${NS}h$k" &&
+	ip link set "${NS}h$k" up &&
+	ip -n "$ns" addr add "10.231.$k.2/24" dev eth0 &&
+	ip -n "$ns" link set eth0 up &&
+	ip -n "$ns" link set lo up || { echo "cannot build $ns"; exit 1; }
+	start_detd "$tmp/ns$k.log" "10.231.$k.2:7677" ip netns exec "$ns" ||
+		exit 1
+	N="$N${N:+,}10.231.$k.2:7677"
+done
+for mode in work conflict crash; do
+	before=$(ended "$tmp"/ns?.log)
+	remote_run "$tmp/ns.$mode" "$N" $mode 1 2 3 1 0
+	after=$(ended "$tmp"/ns?.log)
+	check "3 netns nodes, $mode: same as local" \
+		'cmp -s "$tmp/local.$mode" "$tmp/ns.$mode" || { diff "$tmp/local.$mode" "$tmp/ns.$mode"; false; }'
+	check "3 netns nodes, $mode: 4 children ran on the nodes" \
+		'[ $((after - before)) -eq 4 ]'
+done
+
+# A link cut while the child runs: keep-alive notices within about
+# --node-timeout; the child re-runs locally.
+(cd "$tmp" && "$R" --nodes "$N" --key "$tmp/key" --node-timeout 2000 \
+	-- "$P" slow 0 2 0) >"$tmp/cut.out" 2>&1 &
+run=$!
+for i in $(seq 50); do
+	grep -q "worker .* runs" "$tmp/ns2.log" && break
+	sleep 0.1
+done
+sleep 0.3
+ip link set "${NS}h2" down
+t0=$(date +%s)
+wait $run
+echo "exit $?" >>"$tmp/cut.out"
+ip link set "${NS}h2" up
+grep -v "^det: node 2 failed" "$tmp/cut.out" >"$tmp/cut.rest"
+check "link cut mid-child: same result, the child re-ran locally" \
+	'cmp -s "$tmp/local.slow" "$tmp/cut.rest" && grep -q "node 2 failed for child 1" "$tmp/cut.out"'
+check "link cut: noticed within 20 s" '[ $(($(date +%s) - t0)) -lt 20 ]'
+
+[ $fails -eq 0 ]

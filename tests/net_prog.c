@@ -1,0 +1,169 @@
+/*
+ * net_prog.c -- a det program for the remote-space tests (tests/net.sh):
+ *
+ *   net_prog MODE NODES...
+ *
+ * forks one child per NODES entry with det_fork_on(k, NODES[k], ...);
+ * node 0 is local.  Children write their slice of a global array and of
+ * a heap array, read an argument struct on the parent's stack, allocate
+ * a list, print; the parent joins them in order and prints every join's
+ * status and a digest of all the memory they produced.  Run with all
+ * nodes 0 and with real nodes: the output must be identical.
+ *   MODE work      the above
+ *   MODE conflict  children 0 and 1 also write the same variable
+ *   MODE crash     child 1 dereferences NULL
+ *   MODE policy    child 1 calls socket(2)
+ *   MODE exit      child 1 calls det_exit(7)
+ *   MODE slow      child 1 also sleeps 3 s (time to kill its node)
+ *   MODE big MIB   one child reads a MIB-MiB heap area and writes 1%
+ */
+#include <det.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define N	4096
+
+static uint64_t global[N];
+static uint64_t *heap;
+static int shared_var;
+static const char *mode;
+static uint8_t *big;
+static size_t big_len;
+
+struct task {
+	unsigned k, n;
+	uint64_t seed;
+	struct node *list;
+};
+
+struct node {
+	struct node *next;
+	uint64_t v;
+};
+
+static uint64_t
+mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static void
+work(void *arg)
+{
+	struct task *t = arg;	/* on the parent's stack */
+	unsigned i, lo = t->k * N / t->n, hi = (t->k + 1) * N / t->n;
+	struct node *l = NULL;
+
+	for (i = lo; i < hi; i++) {
+		global[i] = mix(t->seed + i);
+		heap[i] = global[i] ^ heap[i];
+	}
+	for (i = 0; i < 100; i++) {
+		struct node *x = malloc(sizeof(*x));
+
+		x->v = mix(i + t->k);
+		x->next = l;
+		l = x;
+	}
+	t->list = l;		/* the parent's stack: not merged */
+	heap[N + t->k] = (uint64_t)(uintptr_t)l;
+	printf("child %u: slice %u..%u, first %016llx\n", t->k, lo, hi,
+	       (unsigned long long)global[lo]);
+	fprintf(stderr, "child %u: stderr line\n", t->k);
+	if (strcmp(mode, "conflict") == 0 && t->k < 2)
+		shared_var = 10 + (int)t->k;
+	if (t->k == 1 && strcmp(mode, "crash") == 0)
+		*(volatile int *)0 = 1;
+	if (t->k == 1 && strcmp(mode, "policy") == 0)
+		socket(AF_INET, SOCK_STREAM, 0);
+	if (t->k == 1 && strcmp(mode, "exit") == 0)
+		det_exit(7);
+	if (t->k == 1 && strcmp(mode, "slow") == 0)
+		for (i = 0; i < 30; i++)
+			usleep(100000);
+}
+
+static void
+touch_big(void *arg)
+{
+	size_t i, step = 100 * 4096;
+	uint64_t sum = 0;
+
+	(void)arg;
+	for (i = 0; i < big_len; i += step) {
+		sum += big[i];
+		big[i] = (uint8_t)(sum + i);
+	}
+	printf("big: %llu\n", (unsigned long long)sum);
+}
+
+static uint64_t
+digest(void)
+{
+	uint64_t h = 1469598103934665603ull;
+	unsigned i;
+
+	for (i = 0; i < N; i++)
+		h = (h ^ global[i] ^ heap[i]) * 1099511628211ull;
+	for (i = 0; i < 64; i++) {
+		struct node *l = (struct node *)(uintptr_t)heap[N + i];
+
+		for (; l; l = l->next)
+			h = (h ^ l->v ^ (uintptr_t)l) * 1099511628211ull;
+	}
+	if (big)
+		for (i = 0; i < big_len; i += 4096)
+			h = (h ^ big[i]) * 1099511628211ull;
+	return (h ^ (uint64_t)shared_var) * 1099511628211ull;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct task t[64];
+	unsigned n, k, i;
+	int first = 2;
+
+	if (argc < 3)
+		return 2;
+	mode = argv[1];
+	heap = calloc(N + 64, sizeof(*heap));
+	for (i = 0; i < N; i++)
+		heap[i] = mix(i * 7);
+	if (strcmp(mode, "big") == 0) {
+		big_len = (size_t)atoi(argv[2]) << 20;
+		big = malloc(big_len);
+		for (i = 0; i < big_len / 4096; i++)
+			memset(big + (size_t)i * 4096, (int)(i * 13), 4096);
+		first = 3;
+	}
+	n = (unsigned)(argc - first);
+	for (k = 0; k < n && k < 64; k++) {
+		unsigned node = (unsigned)atoi(argv[first + k]);
+		int r;
+
+		t[k] = (struct task){ .k = k, .n = n, .seed = 42 };
+		r = det_fork_on(k, node, big ? touch_big : work, &t[k]);
+		if (r != DET_OK) {
+			printf("fork %u on node %u: %d\n", k, node, r);
+			return 1;
+		}
+	}
+	for (k = 0; k < n && k < 64; k++) {
+		struct det_status st;
+		int r = det_join(k, &st);
+
+		printf("join %u: %d code %d signal %d syscall %ld exit %d\n",
+		       k, r, st.code, st.signal, st.syscall_nr, st.exit_code);
+	}
+	printf("shared %d\ndigest %016llx\n", shared_var,
+	       (unsigned long long)digest());
+	return 0;
+}
