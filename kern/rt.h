@@ -109,12 +109,23 @@ enum trace_what { TR_FORK, TR_JOIN_WAIT, TR_MERGE, TR_JOINED };
 enum slot_state { SLOT_FREE = 0, SLOT_RUNNING };
 
 /* A snapshot holder of this space (space_holder.c). */
+struct holder_patch {
+	uintptr_t page;		/* written into the holder by its parent */
+	uint64_t hash;		/* xxh3 of the bytes written */
+};
+
 struct holder {
 	pid_t pid;		/* 0: free slot */
 	int refs;		/* running children using it */
 	int wfd;		/* closing it ends the holder */
 	struct regions *map;	/* the merged regions it holds */
+	struct holder_patch *patch;	/* RT_HOLDER_PATCH entries, or NULL */
+	size_t npatch;
 };
+
+/* Pages a parent may write into an idle holder instead of forking a new
+ * one (space_holder.c). */
+#define RT_HOLDER_PATCH	256
 
 /* A forked child, as its parent sees it. */
 struct child {

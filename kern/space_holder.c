@@ -13,6 +13,17 @@
  * loop of fork/join rounds over unchanged memory forks no holder at all.
  * The price: while it lives, the parent's first write to each page takes
  * a copy-on-write fault.
+ *
+ * Patching.  A parent writes a few pages between rounds (the allocator's
+ * heap header at each join, a counter), and each such page used to cost
+ * a new holder: a whole fork.  An idle holder (no running child uses it)
+ * whose pages differ from the parent's in at most RT_HOLDER_PATCH pages
+ * is brought up to date instead: the parent writes those pages into it
+ * through /proc/HOLDER/mem.  A written page no longer shares a frame
+ * with the parent (and the parent may then change it in place, frame
+ * unchanged), so the holder remembers each one with the xxh3 hash of
+ * what it wrote, and later checks compare content, not frames.  Not
+ * with the pagemap_excl backend (see holder_valid).
  */
 #define KERN_INTERNAL
 #include <errno.h>
@@ -22,7 +33,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <xxhash.h>
 
+#include "dirty.h"
 #include "space.h"
 
 #define PM_CHUNK	512
@@ -83,19 +96,82 @@ same_page(uint64_t a, uint64_t b)
 	       (a & PM_PFN) == (b & PM_PFN);
 }
 
+/* The entry of h's patch list for page, or NULL. */
+static struct holder_patch *
+patch_find(const struct holder *h, uintptr_t page)
+{
+	size_t i;
+
+	for (i = 0; i < h->npatch; i++)
+		if (h->patch[i].page == page)
+			return &h->patch[i];
+	return NULL;
+}
+
+/* Does page (of the caller) hold what was written into h's copy? */
+static int
+patch_current(const struct holder *h, uintptr_t page)
+{
+	const struct holder_patch *e = patch_find(h, page);
+
+	return e && XXH3_64bits((const void *)page, PAGE_SIZE) == e->hash;
+}
+
 /*
- * Does holder h still show exactly the caller's merged memory m?
- * Compares pagemaps region by region; any doubt (unreadable frame
- * numbers, a read error) is "no".
+ * Write the caller's pages todo[0..n) into idle holder h and remember
+ * them; 0, or -1 (the holder is then unusable).
  */
 static int
-holder_valid(const struct holder *h, const struct regions *m)
+holder_patch(struct holder *h, const uintptr_t *todo, size_t n)
+{
+	struct holder_patch *e;
+	char path[64];
+	size_t i;
+	int fd, err = 0;
+
+	if (!h->patch && !(h->patch = rt_mmap(RT_HOLDER_PATCH *
+					      sizeof(*h->patch), 0)))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)h->pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < n && !err; i++) {
+		if (pwrite(fd, (const void *)todo[i], PAGE_SIZE,
+			   (off_t)todo[i]) != (ssize_t)PAGE_SIZE) {
+			err = -1;
+			break;
+		}
+		e = patch_find(h, todo[i]);
+		if (!e)
+			e = &h->patch[h->npatch++];
+		e->page = todo[i];
+		e->hash = XXH3_64bits((const void *)todo[i], PAGE_SIZE);
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * Does holder h still show exactly the caller's merged memory m?
+ * Compares pagemaps region by region (a page written into h by
+ * holder_patch: by content).  An idle holder that differs in few pages
+ * is patched and then valid.  Any doubt (unreadable frame numbers, a
+ * read error) is "no".
+ */
+static int
+holder_valid(struct holder *h, const struct regions *m)
 {
 	uint64_t a[PM_CHUNK], b[PM_CHUNK];
-	char path[64];
+	uintptr_t todo[RT_HOLDER_PATCH], p, page;
+	size_t i, k, n, ntodo = 0;
 	int fa, fb, ok = 0;
-	size_t i, k, n;
-	uintptr_t p;
+	char path[64];
+	/* pagemap_excl tells a child's writes by pages it no longer shares:
+	 * a page written into the holder is shared by parent and child
+	 * only, and would look written by the child once the parent
+	 * changes it */
+	int patchable = !rt->dirty || !rt->dirty->needs_sole_owner;
 
 	if (!regions_within(m, h->map))
 		return 0;
@@ -113,12 +189,22 @@ holder_valid(const struct holder *h, const struct regions *m)
 			if (pread(fa, a, n * 8, off) != (ssize_t)(n * 8) ||
 			    pread(fb, b, n * 8, off) != (ssize_t)(n * 8))
 				goto out;
-			for (k = 0; k < n; k++)
-				if (!same_page(a[k], b[k]))
+			for (k = 0; k < n; k++) {
+				page = p + k * PAGE_SIZE;
+				if (same_page(a[k], b[k]) ||
+				    patch_current(h, page))
+					continue;
+				/* Only an idle holder may change, and only
+				 * while its list has room. */
+				if (!patchable || h->refs ||
+				    !(a[k] & PM_PFN) ||
+				    h->npatch + ntodo >= RT_HOLDER_PATCH)
 					goto out;
+				todo[ntodo++] = page;
+			}
 		}
 	}
-	ok = 1;
+	ok = ntodo == 0 || holder_patch(h, todo, ntodo) == 0;
 out:
 	if (fa >= 0)
 		close(fa);
@@ -134,6 +220,7 @@ holder_kill(struct holder *h)
 	close(h->wfd);
 	space_reap_later(h->pid);
 	map_free(h->map);
+	rt_munmap(h->patch, RT_HOLDER_PATCH * sizeof(*h->patch));
 	memset(h, 0, sizeof(*h));
 }
 
