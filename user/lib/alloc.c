@@ -67,6 +67,8 @@
 #define F_DEFERRED	8	/* freed by a child of its owner: the owner
 				   frees it at join (a second free in that
 				   child, or a sibling's, is caught) */
+#define F_TRIM		16	/* free, in a chunk being retired */
+#define TRIM_MIN	(1UL << 20)	/* bytes freed before a trim */
 #define MAX_MEM		1024
 
 #define ALIGN_UP(x, a)	(((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
@@ -117,6 +119,8 @@ struct heap {
 	struct blk *large;	/* free large blocks */
 	struct dfree *dhead;	/* deferred frees, in order */
 	struct dfree *dtail;
+	size_t mapped;		/* bytes of all chunks */
+	size_t freed;		/* bytes freed since the last trim */
 	uint8_t child_used[DET_MAX_CHILDREN];
 };
 
@@ -370,6 +374,38 @@ mem_add(uintptr_t lo, uintptr_t hi)
 	A->nmem++;
 }
 
+/* Forget [lo, hi) (retired memory).  A split with the table full gives
+ * up checking (mem_overflow), as mem_add does. */
+static void
+mem_del(uintptr_t lo, uintptr_t hi)
+{
+	size_t i;
+
+	for (i = 0; i < A->nmem; i++) {
+		struct hole *r = &A->mem[i];
+
+		if (r->hi <= lo || r->lo >= hi)
+			continue;
+		if (lo <= r->lo && hi >= r->hi) {
+			memmove(r, r + 1, (A->nmem - i - 1) * sizeof(*r));
+			A->nmem--;
+			i--;
+		} else if (lo <= r->lo) {
+			r->lo = hi;
+		} else if (hi >= r->hi) {
+			r->hi = lo;
+		} else if (A->nmem < MAX_MEM) {
+			memmove(r + 1, r, (A->nmem - i) * sizeof(*r));
+			A->nmem++;
+			r->hi = lo;
+			r[1].lo = hi;
+			i++;
+		} else {
+			A->mem_overflow = 1;
+		}
+	}
+}
+
 /*
  * 1 when [a, a + len) lies in a chunk of the heap of child k, still
  * running, whose memory we got at a det_sync (its heap is merged here
@@ -444,6 +480,7 @@ chunk_new(struct heap *h, size_t need)
 	}
 	if (h->chunk_next < CHUNK_MAX)
 		h->chunk_next *= 2;
+	h->mapped += size;
 	mem_add(lo, lo + size);
 	c = (struct chunk *)lo;
 	c->magic = CHUNK_MAGIC;
@@ -505,6 +542,7 @@ heap_create(uintptr_t lo, uintptr_t hi)
 	h->lo = lo;
 	h->hi = hi;
 	h->chunk_next = CHUNK_MIN;
+	h->mapped = CHUNK_MIN;
 	/* The rest of the first mapping is the first chunk. */
 	h->cur = (struct chunk *)(lo + ALIGN_UP(sizeof(*h), PAGE));
 	h->cur->magic = CHUNK_MAGIC;
@@ -700,10 +738,101 @@ heap_release(struct heap *h, struct blk *b)
 	b->flags = (uint8_t)((b->flags & ~F_DEFERRED) | F_FREE);
 	*(struct blk **)(b + 1) = *list;
 	*list = b;
+	h->freed += blk_total(b);
 	/* A large block gives its whole pages back (it keeps its header
 	 * page for the free list); they come back zeroed when reused. */
 	if ((b->flags & F_LARGE) && hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* ---- trimming: wholly free chunks go back to the holes ---------------- */
+
+/*
+ * Give [lo, hi) (page aligned) back to this space's free address space:
+ * no memory behind it any more (a PROT_NONE reservation again, as at
+ * start-up), no block in it, and its addresses free for a later chunk
+ * or a child's grant -- this is how children reuse memory their parent
+ * freed.  If the kernel cannot split the mapping, the pages are at least
+ * dropped (the range then stays read-write: harmless in a hole).
+ */
+static void
+range_retire(uintptr_t lo, uintptr_t hi)
+{
+	if (mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	mem_del(lo, hi);
+	holes_put(&A->space, lo, hi);
+}
+
+/* 1 when every block of chunk c is free; then marks them F_TRIM.  A
+ * header that is not one (the program wrote over it) keeps the chunk. */
+static int
+chunk_free_all(struct chunk *c)
+{
+	const struct blk *b;
+	uintptr_t p;
+
+	for (p = (uintptr_t)(c + 1); p < c->used; p += blk_total(b)) {
+		b = (const struct blk *)p;
+		if (b->magic != BLK_MAGIC || !(b->flags & F_FREE) ||
+		    blk_total(b) == 0 || blk_total(b) > c->used - p)
+			return 0;
+	}
+	for (p = (uintptr_t)(c + 1); p < c->used;
+	     p += blk_total((struct blk *)p))
+		((struct blk *)p)->flags |= F_TRIM;
+	return 1;
+}
+
+/* Unlink the blocks marked F_TRIM from free list *pp. */
+static void
+list_drop_trimmed(struct blk **pp)
+{
+	while (*pp) {
+		struct blk **next = (struct blk **)(*pp + 1);
+
+		if ((*pp)->flags & F_TRIM)
+			*pp = *next;
+		else
+			pp = next;
+	}
+}
+
+/*
+ * Retire the chunks of h whose blocks are all free (never the current
+ * one): off the free lists and the chunk list, their memory dropped and
+ * their addresses back in the holes.  Deterministic: it depends only on
+ * the heap's state.  The caller has no child running (a running child
+ * may still write to its snapshot of a block here, and its join must
+ * find the memory in place).  Lock held.
+ */
+static void
+heap_trim(struct heap *h)
+{
+	struct chunk *c, **cp, *gone = NULL;
+	unsigned i;
+
+	h->freed = 0;
+	for (cp = &h->chunks; (c = *cp);) {
+		if (c == h->cur || !chunk_free_all(c)) {
+			cp = &c->next;
+			continue;
+		}
+		*cp = c->next;
+		c->next = gone;
+		gone = c;
+	}
+	if (!gone)
+		return;
+	for (i = 0; i < NCLASS; i++)
+		list_drop_trimmed(&h->free[i]);
+	list_drop_trimmed(&h->large);
+	for (c = gone; c; c = gone) {
+		gone = c->next;
+		h->mapped -= c->end - (uintptr_t)c;
+		range_retire((uintptr_t)c, c->end);
+	}
 }
 
 /* Free p in the current space (lock held). */
@@ -755,13 +884,19 @@ alloc_fork_prepare(unsigned child)
 		unlock();
 		return -ENOMEM;
 	}
+	for (i = 0, n = 0; i < DET_MAX_CHILDREN; i++)
+		n += A->grant[i].hi != 0;
+	/* Before the grant: wholly free chunks return to the holes, so
+	 * this child (and we) can take their addresses again.  Only with
+	 * no child running (see heap_trim), and after enough frees that
+	 * the walk over the heap pays. */
+	if (!n && h->freed >= TRIM_MIN && h->freed >= h->mapped / 8)
+		heap_trim(h);
 	hs = &A->space;
 	for (i = 1; i < hs->nholes; i++)
 		if (hs->holes[i].hi - hs->holes[i].lo >
 		    hs->holes[best].hi - hs->holes[best].lo)
 			best = i;
-	for (i = 0, n = 0; i < DET_MAX_CHILDREN; i++)
-		n += A->grant[i].hi != 0;
 	if (hs->nholes) {
 		/* With n children outstanding, 1/(n+2) of the largest hole:
 		 * the k-th of many gets about 1/k^2 of it, and a chain of
@@ -883,6 +1018,8 @@ heap_adopt(struct heap *h, struct heap *ch)
 	for (c = 0; c < NCLASS; c++)
 		list_adopt(&h->free[c], ch->free[c]);
 	list_adopt(&h->large, ch->large);
+	h->mapped += ch->mapped;
+	h->freed += ch->freed;
 	/* Before ch's chunks join ours: this walks ch's chunk list. */
 	holes_from_heap(&A->space, ch);
 	if (ch->chunks) {
@@ -891,6 +1028,8 @@ heap_adopt(struct heap *h, struct heap *ch)
 		tail->next = h->chunks;
 		h->chunks = ch->chunks;
 	}
+	/* ch itself is of no use any more: its page goes too. */
+	range_retire(ch->lo, ch->lo + ALIGN_UP(sizeof(*ch), PAGE));
 }
 
 /* see alloc.h */
