@@ -67,6 +67,15 @@ const char *const *space_backends_available(void);
  */
 int space_new_range(uintptr_t lo, uintptr_t hi);
 
+/*
+ * Undo space_new_range for [lo, hi) (page aligned): memory the calling
+ * space gave up again (the allocator's retired chunks), which its parent
+ * then need not map.  No-op in the root.  0, or -ENOMEM when the set
+ * cannot split (the range then stays published: harmless, its pages are
+ * gone).
+ */
+int space_drop_range(uintptr_t lo, uintptr_t hi);
+
 /* Never merge [lo, hi): memory of the caller's own (an allocator's
  * private state).  0, or -ENOMEM when too many ranges. */
 int space_exclude(uintptr_t lo, uintptr_t hi);

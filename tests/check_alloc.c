@@ -1108,6 +1108,72 @@ START_TEST(test_many_grandchildren_in_turn)
 }
 END_TEST
 
+/* A child runs rounds of grandchildren that allocate; it frees their
+ * blocks after each join.  Later grandchildren's heaps take the freed
+ * addresses again (without reuse, every round's are new). */
+#define NR_ROUNDS	40
+#define NR_BLKS		6
+
+static uintptr_t nr_first[NR_ROUNDS];
+static void *nr_blk[NR_BLKS];
+
+static void
+nr_grandchild(void *arg)
+{
+	long r = (long)arg;
+	int i;
+
+	for (i = 0; i < NR_BLKS; i++) {
+		nr_blk[i] = xmalloc(100000 + 1000 * (size_t)i);
+		if (!nr_blk[i])
+			det_exit(1);
+		fill(nr_blk[i], 100000 + 1000 * (size_t)i, rb_id((int)r, 7, i));
+	}
+	nr_first[r] = (uintptr_t)nr_blk[0];
+}
+
+static void
+nr_child(void *arg)
+{
+	long r;
+	int i;
+
+	(void)arg;
+	for (r = 0; r < NR_ROUNDS; r++) {
+		if (det_fork(0, nr_grandchild, (void *)r) != DET_OK)
+			det_exit(2);
+		if (det_join(0, NULL) != DET_OK)
+			det_exit(3);
+		for (i = 0; i < NR_BLKS; i++) {
+			if (check(nr_blk[i], 100000 + 1000 * (size_t)i,
+				  rb_id((int)r, 7, i)) !=
+			    100000 + 1000 * (size_t)i)
+				det_exit(4);
+			xfree(nr_blk[i]);
+		}
+	}
+}
+
+START_TEST(test_nested_rounds_reuse)
+{
+	struct det_status st;
+	size_t distinct = 0;
+	int r, s;
+
+	ck_assert_int_eq(det_fork(0, nr_child, NULL), DET_OK);
+	ck_assert_int_eq(det_join(0, &st), DET_OK);
+	ck_assert_int_eq(st.exit_code, 0);
+	for (r = 10; r < NR_ROUNDS; r++) {
+		ck_assert_heap(nr_first[r]);
+		for (s = 10; s < r && nr_first[s] != nr_first[r]; s++)
+			;
+		distinct += s == r;
+	}
+	ck_assert_msg(distinct <= 4, "rounds 10..%d: %zu different heap "
+		      "addresses", NR_ROUNDS - 1, distinct);
+}
+END_TEST
+
 /* ---- barriers: a child's heap across det_sync --------------------------- */
 
 static struct node *bar_list;
@@ -2199,6 +2265,7 @@ alloc_suite(void)
 	add_case(s, test_same_addresses_every_run, 1);
 	add_case(s, test_nested_spaces, 1);
 	add_case(s, test_many_grandchildren_in_turn, 1);
+	add_case(s, test_nested_rounds_reuse, 1);
 	add_case(s, test_barrier_keeps_heap, 1);
 	add_case(s, test_failed_join_returns_range, 1);
 	add_case(s, test_barrier_refused_sync, 1);

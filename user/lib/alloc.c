@@ -761,6 +761,7 @@ range_retire(uintptr_t lo, uintptr_t hi)
 	if (mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	(void)space_drop_range(lo, hi);
 	mem_del(lo, hi);
 	holes_put(&A->space, lo, hi);
 }
