@@ -811,7 +811,8 @@ END_TEST
 #define SC_PER		24
 #define SC_ROOT		12
 #define SC_MORE		10
-#define SC_LINES	(SC_ROOT + 1 + SC_KIDS * SC_PER + SC_MORE)
+#define SC_TRIM		3
+#define SC_LINES	(SC_ROOT + 1 + SC_KIDS * SC_PER + SC_MORE + SC_TRIM)
 
 static void **sc_tab;
 static void *sc_root[SC_ROOT];
@@ -856,12 +857,50 @@ sc_child(void *arg)
 	}
 }
 
+/* Rounds of a grandchild allocating 1.5 MiB that its parent frees, with
+ * a det_sync after the first: the freed chunks are retired (at the next
+ * fork) while they are part of the memory the resumed child was forked
+ * with -- every dirty-page backend must still read them. */
+static void *sc_trim[SC_TRIM], *sc_trim_blk[3];
+
+static void
+sc_trim_grandchild(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 3; i++)
+		sc_trim_blk[i] = xmalloc(500000);
+}
+
+static void
+sc_trim_child(void *arg)
+{
+	int r, i;
+
+	(void)arg;
+	for (r = 0; r < SC_TRIM; r++) {
+		if (det_fork(0, sc_trim_grandchild, NULL) != DET_OK ||
+		    det_join(0, NULL) != DET_OK)
+			det_exit(1);
+		sc_trim[r] = sc_trim_blk[0];
+		for (i = 0; i < 3; i++) {
+			if (!sc_trim_blk[i])
+				det_exit(2);
+			xfree(sc_trim_blk[i]);
+		}
+		if (r == 0 && det_barrier() != DET_OK)
+			det_exit(3);
+	}
+}
+
 /* The scenario run by `check_alloc --addr-scenario`: prints every
  * address it got, one a line. */
 static int
 addr_scenario(void)
 {
 	void *more[SC_MORE], *al = NULL;
+	struct det_status st;
 	size_t i;
 	long k;
 
@@ -881,6 +920,11 @@ addr_scenario(void)
 			return 3;
 	for (i = 0; i < SC_MORE; i++)
 		more[i] = xmalloc(sc_size[i] + 1);
+	if (det_fork(0, sc_trim_child, NULL) != DET_OK)
+		return 4;
+	if (det_sync(0, NULL) != DET_OK || det_join(0, &st) != DET_OK ||
+	    st.exit_code != 0)
+		return 5;
 	for (i = 0; i < SC_ROOT; i++)
 		printf("%p\n", sc_root[i]);
 	printf("%p\n", al);
@@ -888,6 +932,8 @@ addr_scenario(void)
 		printf("%p\n", sc_tab[i]);
 	for (i = 0; i < SC_MORE; i++)
 		printf("%p\n", more[i]);
+	for (i = 0; i < SC_TRIM; i++)
+		printf("%p\n", sc_trim[i]);
 	return 0;
 }
 

@@ -749,16 +749,20 @@ heap_release(struct heap *h, struct blk *b)
 
 /*
  * Give [lo, hi) (page aligned) back to this space's free address space:
- * no memory behind it any more (a PROT_NONE reservation again, as at
- * start-up), no block in it, and its addresses free for a later chunk
- * or a child's grant -- this is how children reuse memory their parent
- * freed.  If the kernel cannot split the mapping, the pages are at least
- * dropped (the range then stays read-write: harmless in a hole).
+ * no memory behind it any more, no block in it, and its addresses free
+ * for a later chunk or a child's grant -- this is how children reuse
+ * memory their parent freed.  The root makes it a PROT_NONE reservation
+ * again, as at start-up.  A child only drops the pages: the range may be
+ * part of the memory it was forked with (a resumed space's own chunks,
+ * merged into its parent at a det_sync), which must stay readable for
+ * its dirty-page backend.  A read-write hole is harmless: chunk_new
+ * makes it read-write anyway, and it is not published to the parent.
  */
 static void
 range_retire(uintptr_t lo, uintptr_t hi)
 {
-	if (mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	if (space_depth() > 0 ||
+	    mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		 MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 	(void)space_drop_range(lo, hi);
