@@ -6,29 +6,47 @@
  * fixed address HEAP_BASE (PROT_NONE: no memory yet).  Every space owns
  * a range of it: the root all of it; a child the range its parent
  * carved out of its own free address space ("holes") at det_fork --
- * a 1/64 share of the largest hole, so the sequence of grants, and with
- * it every address, is a function of program order alone.
+ * with n children outstanding, 1/(n+2) of the largest hole, from its
+ * bottom -- so the sequence of grants, and with it every address, is a
+ * function of program order alone.
  *
  * Heap.  A space's heap lives at the start of its range: a header
- * (struct heap, free lists, holes), then chunks of memory made
- * read-write on demand (1 MiB, doubling to 64 MiB).  A child's chunks
- * are new to its parent: kern publishes them whole at join
- * (space_new_range) and maps them at the same addresses.  Blocks carry a
- * 16-byte header (size class or pages, flags, the allocation site).
- * Small sizes (<= 64 KiB) use 44 size classes with LIFO free lists;
- * larger blocks get whole pages, reused first-fit.
+ * (struct heap, free lists), then chunks of memory made read-write on
+ * demand (1 MiB, doubling to 64 MiB).  A child's chunks are new to its
+ * parent: kern publishes them whole at join (space_new_range) and maps
+ * them at the same addresses.  Blocks carry a 16-byte header (size class
+ * or pages, flags, the allocation site).  Small sizes (<= 64 KiB) use 44
+ * size classes with LIFO free lists; larger blocks get whole pages,
+ * reused first-fit (their pages dropped while free).
  *
  * No false conflicts.  A space writes only its own heap's metadata.
  * free() of a block outside the caller's range (its parent's, or an
  * earlier-joined sibling's that the parent adopted) is deferred: noted
  * in the caller's own heap, applied by the parent after a successful
  * join, in order.  At join the parent also adopts the child's heap:
- * its free blocks join the parent's free lists, its unused address space
- * returns to the parent's holes.  A failed join returns the whole range.
+ * its free blocks join the parent's free lists, its chunks the parent's
+ * chunk list, its unused address space (and the page of its header,
+ * dead now) the parent's holes.  A failed join returns the whole range.
  *
- * State that must never be merged (which heap is current, the grants
- * handed to children) lives in `A`, a private mapping excluded from
- * merging.  The heaps themselves are ordinary merged memory.
+ * Reuse across rounds.  A child allocates only in its own range, never
+ * from its parent's free lists (that would make siblings share state).
+ * Memory a parent frees reaches later children through the holes
+ * instead: at det_fork, when no child is running and enough was freed
+ * since the last time (TRIM_MIN, and 1/8 of the heap's chunks), the
+ * parent retires every chunk whose blocks are all free (heap_trim): off
+ * its free lists, its pages dropped (the root makes it PROT_NONE again;
+ * a child keeps it mapped, see range_retire), its addresses back in the
+ * holes -- where the next grant, carved from the bottom of the largest
+ * hole, finds them.  A loop of fork/join rounds whose blocks the parent
+ * frees thus keeps reusing the same addresses and pages.  Trimming
+ * depends only on the heap's state: addresses stay a function of program
+ * order.  A chunk holding one live block is not retired: its free blocks
+ * serve the parent only.
+ *
+ * State that must never be merged (which heap is current, the holes,
+ * the grants handed to children) lives in `A`, a private mapping
+ * excluded from merging.  The heaps themselves are ordinary merged
+ * memory.
  */
 #include <errno.h>
 #include <pthread.h>
