@@ -1283,6 +1283,72 @@ START_TEST(test_barrier_keeps_heap)
 }
 END_TEST
 
+/* A join that fails after a det_sync was merged: the blocks the parent
+ * got at the sync stay valid, and later children's heaps stay clear of
+ * them (the child's heap is adopted as of that sync). */
+#define FS_KIDS		3
+
+static struct node *fs_list, *fs_more[FS_KIDS];
+static unsigned char *fs_byte;
+
+static void
+fs_child(void *arg)
+{
+	(void)arg;
+	fs_list = build_list(920, 40);
+	if (!fs_list || det_barrier() != DET_OK)
+		det_exit(1);
+	*fs_byte = 2;			/* the parent writes it too */
+	if (!build_list(921, 10))
+		det_exit(2);
+}
+
+static void
+fs_more_child(void *arg)
+{
+	long k = (long)arg;
+
+	fs_more[k] = build_list(930 + (uint32_t)k, 40);
+	if (!fs_more[k])
+		det_exit(1);
+}
+
+START_TEST(test_failed_join_after_sync)
+{
+	struct range r[FS_KIDS * 40 + 40];
+	struct node *n;
+	size_t nr = 0;
+	long k;
+
+	fs_byte = xcalloc(1, 16);
+	ck_assert_int_eq(det_fork(0, fs_child, NULL), DET_OK);
+	ck_assert_int_eq(det_sync(0, NULL), DET_OK);
+	*fs_byte = 1;
+	ck_assert_int_eq(det_join(0, NULL), DET_ECONFLICT);
+	for (k = 0; k < FS_KIDS; k++)
+		ck_assert_int_eq(det_fork((unsigned)k, fs_more_child,
+					  (void *)k), DET_OK);
+	for (k = 0; k < FS_KIDS; k++)
+		ck_assert_int_eq(det_join((unsigned)k, NULL), DET_OK);
+	n = fs_list;
+	walk_list(&n, 920, 40);
+	ck_assert_ptr_null(n);
+	nr = collect_ranges(r, nr, fs_list, NULL);
+	for (k = 0; k < FS_KIDS; k++) {
+		n = fs_more[k];
+		walk_list(&n, 930 + (uint32_t)k, 40);
+		ck_assert_ptr_null(n);
+		nr = collect_ranges(r, nr, fs_more[k], NULL);
+	}
+	ck_assert_uint_eq(nr, FS_KIDS * 40 + 40);
+	assert_disjoint(r, nr);
+	free_list(fs_list);
+	for (k = 0; k < FS_KIDS; k++)
+		free_list(fs_more[k]);
+	xfree(fs_byte);
+}
+END_TEST
+
 /* ---- joins that apply nothing give the child's range back --------------- */
 
 static unsigned char *fj_blk;		/* what the child allocated */
@@ -2325,6 +2391,7 @@ alloc_suite(void)
 	add_case(s, test_barrier_keeps_heap, 1);
 	add_case(s, test_failed_join_returns_range, 1);
 	add_case(s, test_barrier_refused_sync, 1);
+	add_case(s, test_failed_join_after_sync, 1);
 	add_case(s, test_threads_in_root, 1);
 	add_case(s, test_child_free_applies_at_join, 1);
 	add_case(s, test_bad_free_in_root, 1);

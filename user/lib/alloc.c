@@ -26,7 +26,9 @@
  * join, in order.  At join the parent also adopts the child's heap:
  * its free blocks join the parent's free lists, its chunks the parent's
  * chunk list, its unused address space (and the page of its header,
- * dead now) the parent's holes.  A failed join returns the whole range.
+ * dead now) the parent's holes.  A failed join returns the whole range
+ * -- unless a det_sync merged the child's heap before: that heap, as the
+ * sync left it, is adopted (the parent may hold its blocks).
  *
  * Reuse across rounds.  A child allocates only in its own range, never
  * from its parent's free lists (that would make siblings share state).
@@ -1057,7 +1059,7 @@ heap_adopt(struct heap *h, struct heap *ch)
 
 /* see alloc.h */
 void
-alloc_join_done(unsigned child, int applied)
+alloc_join_done(unsigned child)
 {
 	struct hole g;
 	struct heap *h, *ch;
@@ -1070,8 +1072,13 @@ alloc_join_done(unsigned child, int applied)
 	memset(&A->grant[child], 0, sizeof(A->grant[child]));
 	ch = (struct heap *)g.lo;
 	if (h && g.hi) {
-		if (applied && h->child_used[child] &&
-		    ch->magic == HEAP_MAGIC && ch->lo == g.lo)
+		/* child_used[child] is set here only by a merge of the
+		 * child's memory (we clear it at fork): its heap as of
+		 * the last merge that applied -- this join, or a det_sync
+		 * before a join that failed -- is in our memory, and
+		 * blocks of it may be in use. */
+		if (h->child_used[child] && ch->magic == HEAP_MAGIC &&
+		    ch->lo == g.lo)
 			heap_adopt(h, ch);
 		else
 			holes_put(&A->space, g.lo, g.hi);
