@@ -28,6 +28,36 @@
 #define SPACE_EFAULT	(-10002)	/* child died or broke the rules */
 #define SPACE_EPOLICY	(-10003)	/* forbidden syscall */
 
+/*
+ * Address range sets (rt.c): kern's bookkeeping, and the allocator's
+ * (its heap memory and free address space).
+ */
+#define RT_MAX_RANGES	1024
+
+/* A half-open address range [lo, hi). */
+struct rt_range {
+	uintptr_t lo;
+	uintptr_t hi;
+};
+
+/* A set of ranges, sorted by lo, non-overlapping, non-touching.  A range
+ * that did not fit sets `overflow` (the set is then incomplete: users
+ * check it and fail rather than merge the wrong memory). */
+struct rt_rangeset {
+	size_t n;
+	int overflow;
+	struct rt_range r[RT_MAX_RANGES];
+};
+
+/* Add [lo, hi) (lo <= hi), merging neighbours; when it does not fit, s
+ * stays as it was and s->overflow is set. */
+void rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
+/* Remove [lo, hi); a split with s full leaves the range whole and sets
+ * s->overflow. */
+void rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
+/* Index of the range containing a, or -1 (binary search). */
+int rt_range_find(const struct rt_rangeset *s, uintptr_t a);
+
 /* Join-time settings, taken from det_config by the caller. */
 struct space_opts {
 	int quiet;		/* no conflict report on stderr */
@@ -66,6 +96,15 @@ const char *const *space_backends_available(void);
  * them reserved.  No-op in the root.  0, or -ENOMEM when too many.
  */
 int space_new_range(uintptr_t lo, uintptr_t hi);
+
+/*
+ * Undo space_new_range for [lo, hi) (page aligned): memory the calling
+ * space gave up again (the allocator's retired chunks), which its parent
+ * then need not map.  No-op in the root.  0, or -ENOMEM when the set
+ * cannot split (the range then stays published: harmless, its pages are
+ * gone).
+ */
+int space_drop_range(uintptr_t lo, uintptr_t hi);
 
 /* Never merge [lo, hi): memory of the caller's own (an allocator's
  * private state).  0, or -ENOMEM when too many ranges. */

@@ -28,27 +28,11 @@
 #define PAGE_DOWN(a)	((uintptr_t)(a) & ~(PAGE_SIZE - 1))
 #define PAGE_UP(a)	(((uintptr_t)(a) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 
-#define RT_MAX_RANGES	1024
 #define RT_MAX_OWN	480	/* runtime mappings at once (rt_mmap) */
 #define RT_STACK_SIZE	(8UL << 20)
 #define RT_MAX_REAP	64
 #define RT_MAX_OUTPOOL	32
 #define RT_MAX_HOLDERS	(DET_MAX_CHILDREN + 1)
-
-/* A half-open address range [lo, hi). */
-struct rt_range {
-	uintptr_t lo;
-	uintptr_t hi;
-};
-
-/* A set of ranges, sorted by lo, non-overlapping, non-touching.  A range
- * that did not fit sets `overflow` (the set is then incomplete: users
- * check it and fail rather than merge the wrong memory). */
-struct rt_rangeset {
-	size_t n;
-	int overflow;
-	struct rt_range r[RT_MAX_RANGES];
-};
 
 enum region_kind { REGION_EXE, REGION_HEAP, REGION_ANON };
 
@@ -223,9 +207,6 @@ rt_fresh_area(uint8_t *bitmap, size_t len)
 /* rt.c */
 void *rt_mmap(size_t len, int shared);
 void rt_munmap(void *p, size_t len);
-void rt_range_add(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
-void rt_range_del(struct rt_rangeset *s, uintptr_t lo, uintptr_t hi);
-int rt_range_find(const struct rt_rangeset *s, uintptr_t a);
 uint64_t rt_now_ns(void);
 
 /*

@@ -129,6 +129,20 @@ space_new_range(uintptr_t lo, uintptr_t hi)
 }
 
 /* see kern.h */
+int
+space_drop_range(uintptr_t lo, uintptr_t hi)
+{
+	if (rt->depth == 0)
+		return 0;
+	/* Never let a split overflow the set: space_new_range would
+	 * then fail for good. */
+	if (rt->fresh.n >= RT_MAX_RANGES)
+		return -ENOMEM;
+	rt_range_del(&rt->fresh, lo, hi);
+	return 0;
+}
+
+/* see kern.h */
 void
 space_set_hooks(void (*child_start)(unsigned child),
 		int (*describe)(uintptr_t addr, char *buf, size_t len))

@@ -6,29 +6,50 @@
  * fixed address HEAP_BASE (PROT_NONE: no memory yet).  Every space owns
  * a range of it: the root all of it; a child the range its parent
  * carved out of its own free address space ("holes") at det_fork --
- * a 1/64 share of the largest hole, so the sequence of grants, and with
- * it every address, is a function of program order alone.
+ * with n children outstanding, 1/(n+2) of the largest hole, from its
+ * bottom -- so the sequence of grants, and with it every address, is a
+ * function of program order alone.
  *
- * Heap.  A space's heap lives at the start of its range: a header
- * (struct heap, free lists, holes), then chunks of memory made
- * read-write on demand (1 MiB, doubling to 64 MiB).  A child's chunks
- * are new to its parent: kern publishes them whole at join
- * (space_new_range) and maps them at the same addresses.  Blocks carry a
- * 16-byte header (size class or pages, flags, the allocation site).
- * Small sizes (<= 64 KiB) use 44 size classes with LIFO free lists;
- * larger blocks get whole pages, reused first-fit.
+ * Heap.  A space's heap is made of chunks of memory made read-write on
+ * demand (1 MiB, doubling to 64 MiB); the first starts the range, and
+ * its first block is the heap's header (struct heap: free lists, chunk
+ * list), at a fixed place (heap_at).  A child's chunks are new to its
+ * parent: kern publishes them whole at join (space_new_range) and maps
+ * them at the same addresses.  Blocks carry a 16-byte header (size class
+ * or pages, flags, the allocation site).  Small sizes (<= 64 KiB) use 44
+ * size classes with LIFO free lists; larger blocks get whole pages,
+ * reused first-fit (their pages dropped while free).
  *
  * No false conflicts.  A space writes only its own heap's metadata.
  * free() of a block outside the caller's range (its parent's, or an
  * earlier-joined sibling's that the parent adopted) is deferred: noted
  * in the caller's own heap, applied by the parent after a successful
  * join, in order.  At join the parent also adopts the child's heap:
- * its free blocks join the parent's free lists, its unused address space
- * returns to the parent's holes.  A failed join returns the whole range.
+ * its free blocks join the parent's free lists, its chunks the parent's
+ * chunk list (its header is freed: a block like any other), its unused
+ * address space the parent's holes.  A failed join returns the whole range
+ * -- unless a det_sync merged the child's heap before: that heap, as the
+ * sync left it, is adopted (the parent may hold its blocks).
  *
- * State that must never be merged (which heap is current, the grants
- * handed to children) lives in `A`, a private mapping excluded from
- * merging.  The heaps themselves are ordinary merged memory.
+ * Reuse across rounds.  A child allocates only in its own range, never
+ * from its parent's free lists (that would make siblings share state).
+ * Memory a parent frees reaches later children through the holes
+ * instead: at det_fork, when no child is running and enough was freed
+ * since the last time (TRIM_MIN, and 1/8 of the heap's chunks), the
+ * parent retires every chunk whose blocks are all free (heap_trim): off
+ * its free lists, its pages dropped (the root makes it PROT_NONE again;
+ * a child keeps it mapped, see range_retire), its addresses back in the
+ * holes -- where the next grant, carved from the bottom of the largest
+ * hole, finds them.  A loop of fork/join rounds whose blocks the parent
+ * frees thus keeps reusing the same addresses and pages.  Trimming
+ * depends only on the heap's state: addresses stay a function of program
+ * order.  A chunk holding one live block is not retired: its free blocks
+ * serve the parent only.
+ *
+ * State that must never be merged (which heap is current, the holes,
+ * the grants handed to children) lives in `A`, a private mapping
+ * excluded from merging.  The heaps themselves are ordinary merged
+ * memory.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,7 +75,6 @@
 #define MAX_DEPTH	64
 #define NCLASS		44
 #define SMALL_MAX	65536UL
-#define NHOLES		64
 #define HDR		16
 
 #define HEAP_MAGIC	0xde7a11ec0ffee000ULL
@@ -67,7 +87,8 @@
 #define F_DEFERRED	8	/* freed by a child of its owner: the owner
 				   frees it at join (a second free in that
 				   child, or a sibling's, is caught) */
-#define MAX_MEM		1024
+#define F_TRIM		16	/* free, in a chunk being retired */
+#define TRIM_MIN	(1UL << 20)	/* bytes freed before a trim */
 
 #define ALIGN_UP(x, a)	(((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
 
@@ -95,11 +116,6 @@ struct dfree {
 	void *ptr;
 };
 
-struct hole {
-	uintptr_t lo;
-	uintptr_t hi;
-};
-
 /*
  * A space's heap, at the start of its range: merged memory.  Invariant:
  * only the owning space writes it while the space runs -- except
@@ -117,14 +133,18 @@ struct heap {
 	struct blk *large;	/* free large blocks */
 	struct dfree *dhead;	/* deferred frees, in order */
 	struct dfree *dtail;
+	size_t mapped;		/* bytes of all chunks */
+	size_t freed;		/* bytes freed since the last trim */
 	uint8_t child_used[DET_MAX_CHILDREN];
 };
 
-/* Free address space of a range, sorted, coalesced. */
-struct holeset {
-	size_t nholes;
-	struct hole holes[NHOLES];
-};
+/* The heap of the space whose range starts at lo: the first block of
+ * its first chunk (a fixed place, found without reading anything). */
+static inline struct heap *
+heap_at(uintptr_t lo)
+{
+	return (struct heap *)(lo + sizeof(struct chunk) + HDR);
+}
 
 /* Private, never merged (registered with space_exclude). */
 struct astate {
@@ -132,21 +152,21 @@ struct astate {
 	int inited;
 	struct heap *h;		/* this space's heap; NULL until first use
 				   in a child */
-	struct hole mine;	/* this space's range */
+	struct rt_range mine;	/* this space's range */
 	uint8_t *used_flag;	/* child_used[self] in the parent's heap */
-	struct holeset space;	/* this range's free address space: kept
-				   here, so forks and joins of children that
-				   do not allocate leave the heap untouched
-				   (and the snapshot holder reusable) */
-	struct hole grant[DET_MAX_CHILDREN];	/* to our children */
+	/* This range's free address space ("holes"): kept here, so forks
+	 * and joins of children that do not allocate leave the heap
+	 * untouched (and the snapshot holder reusable).  A hole that does
+	 * not fit is dropped: address space is lost, never memory. */
+	struct rt_rangeset space;
+	struct rt_range grant[DET_MAX_CHILDREN];	/* to our children */
 	struct heap *anc[MAX_DEPTH];	/* ancestors' heaps, root first */
 	unsigned nanc;
 	/* The heap area's read-write parts this space can see (its own
 	 * chunks, its ancestors' as of its fork, adopted ones): a pointer
-	 * elsewhere is not a block, and reading its header would fault. */
-	size_t nmem;
-	struct hole mem[MAX_MEM];
-	int mem_overflow;	/* too many to track: no check */
+	 * elsewhere is not a block, and reading its header would fault.
+	 * On overflow, pointers are not checked. */
+	struct rt_rangeset mem;
 };
 
 static struct astate *A DET_PRIVATE;	/* set once, before any fork */
@@ -233,90 +253,61 @@ bad_use(const char *what, const void *p)
 
 /* ---- holes: free address space of a range --------------------------- */
 
-/* Return [lo, hi) to h's holes, merging neighbours.  A full table drops
- * the smallest hole (address space is lost, never memory). */
+/* Return [lo, hi) to the holes hs.  A full set first drops its smallest
+ * hole, if that is smaller (address space is lost, never memory). */
 static void
-holes_put(struct holeset *h, uintptr_t lo, uintptr_t hi)
+holes_put(struct rt_rangeset *hs, uintptr_t lo, uintptr_t hi)
 {
-	size_t i, j, small;
+	size_t i, small = 0;
 
-	if (lo >= hi)
-		return;
-	for (i = 0; i < h->nholes && h->holes[i].hi < lo; i++)
-		;
-	if (i < h->nholes && h->holes[i].lo <= hi) {
-		if (lo < h->holes[i].lo)
-			h->holes[i].lo = lo;
-		if (hi > h->holes[i].hi)
-			h->holes[i].hi = hi;
-		j = i + 1;
-		if (j < h->nholes && h->holes[j].lo <= h->holes[i].hi) {
-			h->holes[i].hi = h->holes[j].hi;
-			memmove(&h->holes[j], &h->holes[j + 1],
-				(h->nholes - j - 1) * sizeof(h->holes[0]));
-			h->nholes--;
-		}
-		return;
+	if (hs->n == RT_MAX_RANGES) {
+		for (i = 1; i < hs->n; i++)
+			if (hs->r[i].hi - hs->r[i].lo <
+			    hs->r[small].hi - hs->r[small].lo)
+				small = i;
+		if (hs->r[small].hi - hs->r[small].lo < hi - lo)
+			rt_range_del(hs, hs->r[small].lo, hs->r[small].hi);
 	}
-	if (h->nholes == NHOLES) {
-		for (small = 0, j = 1; j < NHOLES; j++)
-			if (h->holes[j].hi - h->holes[j].lo <
-			    h->holes[small].hi - h->holes[small].lo)
-				small = j;
-		if (h->holes[small].hi - h->holes[small].lo > hi - lo)
-			return;
-		memmove(&h->holes[small], &h->holes[small + 1],
-			(NHOLES - small - 1) * sizeof(h->holes[0]));
-		h->nholes--;
-		if (small < i)
-			i--;
-	}
-	memmove(&h->holes[i + 1], &h->holes[i],
-		(h->nholes - i) * sizeof(h->holes[0]));
-	h->holes[i].lo = lo;
-	h->holes[i].hi = hi;
-	h->nholes++;
+	rt_range_add(hs, lo, hi);
+}
+
+/* Take `size` bytes from the bottom of hole i of hs; their address. */
+static uintptr_t
+holes_cut(struct rt_rangeset *hs, size_t i, size_t size)
+{
+	uintptr_t lo = hs->r[i].lo;
+
+	rt_range_del(hs, lo, lo + size);
+	return lo;
 }
 
 /* Take `size` bytes from the lowest hole that has them; 0 if none. */
 static uintptr_t
-holes_take_low(struct holeset *h, size_t size)
+holes_take_low(struct rt_rangeset *hs, size_t size)
 {
 	size_t i;
 
-	for (i = 0; i < h->nholes; i++) {
-		uintptr_t lo = h->holes[i].lo;
-
-		if (h->holes[i].hi - lo < size)
-			continue;
-		h->holes[i].lo += size;
-		if (h->holes[i].lo == h->holes[i].hi) {
-			memmove(&h->holes[i], &h->holes[i + 1],
-				(h->nholes - i - 1) * sizeof(h->holes[0]));
-			h->nholes--;
-		}
-		return lo;
-	}
+	for (i = 0; i < hs->n; i++)
+		if (hs->r[i].hi - hs->r[i].lo >= size)
+			return holes_cut(hs, i, size);
 	return 0;
 }
 
 /*
  * Add to hs the parts of heap ch's range that it does not use: all but
- * its header and its chunks (a space's grants to children that were
+ * its chunks (a space's grants to children that were
  * never joined are free again: nothing of them was ever mapped here).
  * With too many chunks to sort, returns nothing (addresses are lost,
  * never memory).
  */
 static void
-holes_from_heap(struct holeset *hs, struct heap *ch)
+holes_from_heap(struct rt_rangeset *hs, struct heap *ch)
 {
-	struct hole used[512];
+	struct rt_range used[512];
 	struct chunk *c;
 	size_t n = 0, i, j;
 	uintptr_t at;
 
-	used[n].lo = ch->lo;
-	used[n++].hi = ch->lo + ALIGN_UP(sizeof(*ch), PAGE);
 	for (c = ch->chunks; c; c = c->next) {
 		if (n == 512)
 			return;
@@ -338,36 +329,17 @@ holes_from_heap(struct holeset *hs, struct heap *ch)
 
 /* ---- memory this space can see ------------------------------------- */
 
-/* Note [lo, hi) as read-write heap memory (sorted, coalesced). */
+/* Note [lo, hi) as read-write heap memory; forget it again. */
 static void
 mem_add(uintptr_t lo, uintptr_t hi)
 {
-	size_t i, j;
+	rt_range_add(&A->mem, lo, hi);
+}
 
-	for (i = 0; i < A->nmem && A->mem[i].hi < lo; i++)
-		;
-	if (i < A->nmem && A->mem[i].lo <= hi) {
-		if (lo < A->mem[i].lo)
-			A->mem[i].lo = lo;
-		if (hi > A->mem[i].hi)
-			A->mem[i].hi = hi;
-		for (j = i + 1; j < A->nmem && A->mem[j].lo <= A->mem[i].hi;
-		     j++)
-			if (A->mem[j].hi > A->mem[i].hi)
-				A->mem[i].hi = A->mem[j].hi;
-		memmove(&A->mem[i + 1], &A->mem[j],
-			(A->nmem - j) * sizeof(A->mem[0]));
-		A->nmem -= j - i - 1;
-		return;
-	}
-	if (A->nmem == MAX_MEM) {
-		A->mem_overflow = 1;
-		return;
-	}
-	memmove(&A->mem[i + 1], &A->mem[i], (A->nmem - i) * sizeof(A->mem[0]));
-	A->mem[i].lo = lo;
-	A->mem[i].hi = hi;
-	A->nmem++;
+static void
+mem_del(uintptr_t lo, uintptr_t hi)
+{
+	rt_range_del(&A->mem, lo, hi);
 }
 
 /*
@@ -386,7 +358,7 @@ mem_in_child(uintptr_t a, size_t len)
 		if (!A->grant[k].hi || !A->h->child_used[k] ||
 		    a < A->grant[k].lo || a >= A->grant[k].hi)
 			continue;
-		ch = (struct heap *)A->grant[k].lo;
+		ch = heap_at(A->grant[k].lo);
 		if (ch->magic != HEAP_MAGIC)
 			return 0;
 		for (c = ch->chunks; c; c = c->next)
@@ -401,20 +373,13 @@ mem_in_child(uintptr_t a, size_t len)
 static int
 mem_has(uintptr_t a, size_t len)
 {
-	size_t lo = 0, hi = A->nmem;
+	int i;
 
-	if (A->mem_overflow)
+	if (A->mem.overflow)
 		return 1;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (a < A->mem[mid].lo)
-			hi = mid;
-		else if (a >= A->mem[mid].hi)
-			lo = mid + 1;
-		else
-			return a + len <= A->mem[mid].hi;
-	}
+	i = rt_range_find(&A->mem, a);
+	if (i >= 0)
+		return a + len <= A->mem.r[i].hi;
 	return mem_in_child(a, len);
 }
 
@@ -444,6 +409,7 @@ chunk_new(struct heap *h, size_t need)
 	}
 	if (h->chunk_next < CHUNK_MAX)
 		h->chunk_next *= 2;
+	h->mapped += size;
 	mem_add(lo, lo + size);
 	c = (struct chunk *)lo;
 	c->magic = CHUNK_MAGIC;
@@ -485,36 +451,43 @@ carve(struct heap *h, size_t total)
 
 /* ---- heaps ---------------------------------------------------------- */
 
-/* Set up a heap over [lo, hi) for the calling space; its header lives
- * in its first chunk, the rest of the range is free address space. */
+/* Set up a heap over [lo, hi) for the calling space: its first chunk
+ * at lo, whose first block is the header (see heap_at); the rest of the
+ * range is free address space. */
 static struct heap *
 heap_create(uintptr_t lo, uintptr_t hi)
 {
-	size_t first = ALIGN_UP(sizeof(struct heap), PAGE) + CHUNK_MIN;
-	struct heap *h;
+	unsigned cls = size_class(sizeof(struct heap));
+	struct chunk *c = (struct chunk *)lo;
+	struct blk *b = (struct blk *)(c + 1);
+	struct heap *h = heap_at(lo);
 
-	if (hi - lo < first)
+	if (hi - lo < CHUNK_MIN)
 		return NULL;
-	if (mprotect((void *)lo, first, PROT_READ | PROT_WRITE) < 0 ||
-	    space_new_range(lo, lo + first) < 0)
+	if (mprotect((void *)lo, CHUNK_MIN, PROT_READ | PROT_WRITE) < 0 ||
+	    space_new_range(lo, lo + CHUNK_MIN) < 0)
 		return NULL;
-	mem_add(lo, lo + first);
-	h = (struct heap *)lo;
+	mem_add(lo, lo + CHUNK_MIN);
+	c->magic = CHUNK_MAGIC;
+	c->end = lo + CHUNK_MIN;
+	c->next = NULL;
+	b->magic = BLK_MAGIC;
+	b->flags = 0;
+	b->cls = (uint8_t)cls;
+	b->npages = 0;
+	b->site = 0;
 	memset(h, 0, sizeof(*h));
 	h->magic = HEAP_MAGIC;
 	h->lo = lo;
 	h->hi = hi;
 	h->chunk_next = CHUNK_MIN;
-	/* The rest of the first mapping is the first chunk. */
-	h->cur = (struct chunk *)(lo + ALIGN_UP(sizeof(*h), PAGE));
-	h->cur->magic = CHUNK_MAGIC;
-	h->cur->end = lo + first;
-	h->cur->used = (uintptr_t)(h->cur + 1);
-	h->cur->next = NULL;
-	h->chunks = h->cur;
-	h->bump = h->cur->used;
-	A->space.nholes = 0;
-	holes_put(&A->space, lo + first, hi);
+	h->mapped = CHUNK_MIN;
+	h->cur = c;
+	h->chunks = c;
+	h->bump = (uintptr_t)(b + 1) + class_size(cls);
+	c->used = h->bump;
+	A->space.n = 0;
+	holes_put(&A->space, lo + CHUNK_MIN, hi);
 	return h;
 }
 
@@ -709,10 +682,106 @@ heap_release(struct heap *h, struct blk *b)
 	b->flags = (uint8_t)((b->flags & ~F_DEFERRED) | F_FREE);
 	*(struct blk **)(b + 1) = *list;
 	*list = b;
+	h->freed += blk_total(b);
 	/* A large block gives its whole pages back (it keeps its header
 	 * page for the free list); they come back zeroed when reused. */
 	if ((b->flags & F_LARGE) && hi > lo)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* ---- trimming: wholly free chunks go back to the holes ---------------- */
+
+/*
+ * Give [lo, hi) (page aligned) back to this space's free address space:
+ * no memory behind it any more, no block in it, and its addresses free
+ * for a later chunk or a child's grant -- this is how children reuse
+ * memory their parent freed.  The root makes it a PROT_NONE reservation
+ * again, as at start-up.  A child only drops the pages: the range may be
+ * part of the memory it was forked with (a resumed space's own chunks,
+ * merged into its parent at a det_sync), which must stay readable for
+ * its dirty-page backend.  A read-write hole is harmless: chunk_new
+ * makes it read-write anyway, and it is not published to the parent.
+ */
+static void
+range_retire(uintptr_t lo, uintptr_t hi)
+{
+	if (space_depth() > 0 ||
+	    mmap((void *)lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	(void)space_drop_range(lo, hi);
+	mem_del(lo, hi);
+	holes_put(&A->space, lo, hi);
+}
+
+/* 1 when every block of chunk c is free; then marks them F_TRIM.  A
+ * header that is not one (the program wrote over it) keeps the chunk. */
+static int
+chunk_free_all(struct chunk *c)
+{
+	const struct blk *b;
+	uintptr_t p;
+
+	for (p = (uintptr_t)(c + 1); p < c->used; p += blk_total(b)) {
+		b = (const struct blk *)p;
+		if (b->magic != BLK_MAGIC || !(b->flags & F_FREE) ||
+		    blk_total(b) == 0 || blk_total(b) > c->used - p)
+			return 0;
+	}
+	for (p = (uintptr_t)(c + 1); p < c->used;
+	     p += blk_total((struct blk *)p))
+		((struct blk *)p)->flags |= F_TRIM;
+	return 1;
+}
+
+/* Unlink the blocks marked F_TRIM from free list *pp. */
+static void
+list_drop_trimmed(struct blk **pp)
+{
+	while (*pp) {
+		struct blk **next = (struct blk **)(*pp + 1);
+
+		if ((*pp)->flags & F_TRIM)
+			*pp = *next;
+		else
+			pp = next;
+	}
+}
+
+/*
+ * Retire the chunks of h whose blocks are all free (never the current
+ * one): off the free lists and the chunk list, their memory dropped and
+ * their addresses back in the holes.  Deterministic: it depends only on
+ * the heap's state.  The caller has no child running (a running child
+ * may still write to its snapshot of a block here, and its join must
+ * find the memory in place).  Lock held.
+ */
+static void
+heap_trim(struct heap *h)
+{
+	struct chunk *c, **cp, *gone = NULL;
+	unsigned i;
+
+	h->freed = 0;
+	for (cp = &h->chunks; (c = *cp);) {
+		if (c == h->cur || !chunk_free_all(c)) {
+			cp = &c->next;
+			continue;
+		}
+		*cp = c->next;
+		c->next = gone;
+		gone = c;
+	}
+	if (!gone)
+		return;
+	for (i = 0; i < NCLASS; i++)
+		list_drop_trimmed(&h->free[i]);
+	list_drop_trimmed(&h->large);
+	for (c = gone; c; c = gone) {
+		gone = c->next;
+		h->mapped -= c->end - (uintptr_t)c;
+		range_retire((uintptr_t)c, c->end);
+	}
 }
 
 /* Free p in the current space (lock held). */
@@ -750,7 +819,7 @@ heap_free(struct heap *h, void *p, const char *what)
 int
 alloc_fork_prepare(unsigned child)
 {
-	struct holeset *hs;
+	struct rt_rangeset *hs;
 	struct heap *h;
 	size_t i, n, best = 0, size, avail;
 	int rc = -ENOMEM;
@@ -764,19 +833,24 @@ alloc_fork_prepare(unsigned child)
 		unlock();
 		return -ENOMEM;
 	}
-	hs = &A->space;
-	for (i = 1; i < hs->nholes; i++)
-		if (hs->holes[i].hi - hs->holes[i].lo >
-		    hs->holes[best].hi - hs->holes[best].lo)
-			best = i;
 	for (i = 0, n = 0; i < DET_MAX_CHILDREN; i++)
 		n += A->grant[i].hi != 0;
-	if (hs->nholes) {
+	/* Before the grant: wholly free chunks return to the holes, so
+	 * this child (and we) can take their addresses again.  Only with
+	 * no child running (see heap_trim), and after enough frees that
+	 * the walk over the heap pays. */
+	if (!n && h->freed >= TRIM_MIN && h->freed >= h->mapped / 8)
+		heap_trim(h);
+	hs = &A->space;
+	for (i = 1; i < hs->n; i++)
+		if (hs->r[i].hi - hs->r[i].lo > hs->r[best].hi - hs->r[best].lo)
+			best = i;
+	if (hs->n) {
 		/* With n children outstanding, 1/(n+2) of the largest hole:
 		 * the k-th of many gets about 1/k^2 of it, and a chain of
 		 * nested spaces keeps at least 1/2 per level -- wide and
 		 * deep trees both get room. */
-		avail = hs->holes[best].hi - hs->holes[best].lo;
+		avail = hs->r[best].hi - hs->r[best].lo;
 		size = (avail / (n + 2)) & ~(CHUNK_MIN - 1);
 		if (size < GRANT_MIN)
 			size = avail < GRANT_MIN ? avail : GRANT_MIN;
@@ -785,16 +859,8 @@ alloc_fork_prepare(unsigned child)
 			 * (the start of its range) then sits next to what
 			 * earlier children used, and kern's list of fresh
 			 * ranges stays short. */
-			A->grant[child].lo = hs->holes[best].lo;
-			A->grant[child].hi = hs->holes[best].lo + size;
-			hs->holes[best].lo += size;
-			if (hs->holes[best].lo == hs->holes[best].hi) {
-				memmove(&hs->holes[best],
-					&hs->holes[best + 1],
-					(hs->nholes - best - 1) *
-					sizeof(hs->holes[0]));
-				hs->nholes--;
-			}
+			A->grant[child].lo = holes_cut(hs, best, size);
+			A->grant[child].hi = A->grant[child].lo + size;
 			if (h->child_used[child])
 				h->child_used[child] = 0;
 			rc = 0;
@@ -828,19 +894,18 @@ alloc_child_start(unsigned child)
 	 * space resumed after a barrier finds the heap it had made, merged
 	 * into the parent's memory it was forked from. */
 	parent = A->h;
-	mine = (struct heap *)A->grant[child].lo;
+	mine = heap_at(A->grant[child].lo);
 	A->mine = A->grant[child];
 	A->used_flag = parent ? &parent->child_used[child] : NULL;
 	if (A->nanc < MAX_DEPTH)
 		A->anc[A->nanc++] = parent;
 	A->h = NULL;
-	A->space.nholes = 0;
+	A->space.n = 0;
 	if (parent && parent->child_used[child] && mine->magic == HEAP_MAGIC) {
 		struct chunk *c;
 
 		A->h = mine;
 		holes_from_heap(&A->space, mine);
-		mem_add(mine->lo, mine->lo + ALIGN_UP(sizeof(*mine), PAGE));
 		for (c = mine->chunks; c; c = c->next)
 			mem_add((uintptr_t)c, c->end);
 	}
@@ -861,21 +926,25 @@ list_adopt(struct blk **to, struct blk *from)
 }
 
 /*
- * Take over child heap ch, now merged into ours: apply its deferred
+ * Take over child heap chp, now merged into ours: apply its deferred
  * frees in order, adopt its free blocks, chunks and unused addresses.
+ * The header itself is of no use any more: its block is freed first
+ * (so the blocks the child freed come back before it), and its first
+ * chunk can be retired like any other.
  */
 static void
-heap_adopt(struct heap *h, struct heap *ch)
+heap_adopt(struct heap *h, struct heap *chp)
 {
+	struct heap ch = *chp;
 	struct dfree *d, *next;
 	struct chunk *tail;
 	unsigned c;
 
+	heap_release(h, (struct blk *)chp - 1);
 	/* Its memory is ours now. */
-	mem_add(ch->lo, ch->lo + ALIGN_UP(sizeof(*ch), PAGE));
-	for (tail = ch->chunks; tail; tail = tail->next)
+	for (tail = ch.chunks; tail; tail = tail->next)
 		mem_add((uintptr_t)tail, tail->end);
-	for (d = ch->dhead; d; d = next) {
+	for (d = ch.dhead; d; d = next) {
 		struct blk *b = blk_of(d->ptr);
 
 		next = d->next;
@@ -890,23 +959,25 @@ heap_adopt(struct heap *h, struct heap *ch)
 		heap_release(h, blk_of(d));
 	}
 	for (c = 0; c < NCLASS; c++)
-		list_adopt(&h->free[c], ch->free[c]);
-	list_adopt(&h->large, ch->large);
+		list_adopt(&h->free[c], ch.free[c]);
+	list_adopt(&h->large, ch.large);
+	h->mapped += ch.mapped;
+	h->freed += ch.freed;
 	/* Before ch's chunks join ours: this walks ch's chunk list. */
-	holes_from_heap(&A->space, ch);
-	if (ch->chunks) {
-		for (tail = ch->chunks; tail->next; tail = tail->next)
+	holes_from_heap(&A->space, &ch);
+	if (ch.chunks) {
+		for (tail = ch.chunks; tail->next; tail = tail->next)
 			;
 		tail->next = h->chunks;
-		h->chunks = ch->chunks;
+		h->chunks = ch.chunks;
 	}
 }
 
 /* see alloc.h */
 void
-alloc_join_done(unsigned child, int applied)
+alloc_join_done(unsigned child)
 {
-	struct hole g;
+	struct rt_range g;
 	struct heap *h, *ch;
 
 	if (!A || !A->inited)
@@ -915,10 +986,15 @@ alloc_join_done(unsigned child, int applied)
 	h = A->h;
 	g = A->grant[child];
 	memset(&A->grant[child], 0, sizeof(A->grant[child]));
-	ch = (struct heap *)g.lo;
+	ch = heap_at(g.lo);
 	if (h && g.hi) {
-		if (applied && h->child_used[child] &&
-		    ch->magic == HEAP_MAGIC && ch->lo == g.lo)
+		/* child_used[child] is set here only by a merge of the
+		 * child's memory (we clear it at fork): its heap as of
+		 * the last merge that applied -- this join, or a det_sync
+		 * before a join that failed -- is in our memory, and
+		 * blocks of it may be in use. */
+		if (h->child_used[child] && ch->magic == HEAP_MAGIC &&
+		    ch->lo == g.lo)
 			heap_adopt(h, ch);
 		else
 			holes_put(&A->space, g.lo, g.hi);

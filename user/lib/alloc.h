@@ -10,9 +10,10 @@
 int alloc_fork_prepare(unsigned child);
 /* Parent, when the fork failed: take the range back. */
 void alloc_fork_abort(unsigned child);
-/* Parent, after child ended: adopt its heap (applied) or take the range
- * back (the join applied nothing). */
-void alloc_join_done(unsigned child, int applied);
+/* Parent, after child ended: adopt its heap as far as a merge applied it
+ * (this join, or the last det_sync of the child), or take the range back
+ * (nothing of the child's heap was ever applied). */
+void alloc_join_done(unsigned child);
 /* Install the allocator's hooks into kern: a new space's start, and
  * conflict descriptions for heap memory. */
 void alloc_register(void);

@@ -161,11 +161,10 @@ join_common(unsigned child, struct det_status *st, int sync)
 		return det_rc(-EINVAL, st);
 	was = space_child_running(child);
 	r = space_join(child, &o, st, sync);
-	/* The child is gone: its heap becomes ours if the join applied
-	 * its memory; otherwise its address range returns. */
+	/* The child is gone: its heap becomes ours as far as a merge
+	 * applied it; otherwise its address range returns. */
 	if (was && !space_child_running(child))
-		alloc_join_done(child, r == 0 ||
-				(r == SPACE_ECONFLICT && o.apply_partial));
+		alloc_join_done(child);
 	return remote_join_done(child, det_rc(r, st), st);
 }
 
