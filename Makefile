@@ -37,10 +37,14 @@ APPS      := $(APP_SRCS:user/apps/%.c=$(B)/apps/%)
 # The pthreads twins of the apps: same flags, no libdet (glibc malloc).
 PT_SRCS   := $(wildcard user/apps/*_pthread.c)
 PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
+# detrun --build: the supervisor (in detrun), the job shell, the clock.
+BJOB_SRCS := $(wildcard user/bjob/bjob_*.c)
+BJOB_OBJS := $(BJOB_SRCS:%.c=$(B)/obj/%.o)
 
 .PHONY: all deps demo test check sanitize bench eval lint install clean
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
-	$(B)/bin/detrun $(APPS) $(PT_APPS) $(TESTS)
+	$(B)/bin/detrun $(APPS) $(PT_APPS) $(TESTS) \
+	$(B)/bin/detsh $(B)/lib/libdetclock.so $(B)/lib/libdetdrv.so
 
 deps:
 	@sh tests/deps.sh
@@ -66,9 +70,25 @@ $(B)/lib/pkgconfig/libdet.pc: user/libdet.pc.in Makefile
 	    -e 's|@INCDIR@|$(abspath user/include)|;s|@VERSION@|$(VERSION)|' \
 	    $< > $@
 
-$(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a
+$(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a $(BJOB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+	$(CC) $(CFLAGS) $< -o $@ $(BJOB_OBJS) $(B)/lib/libdet.a $(LIBS)
+
+$(B)/obj/user/bjob/%.o: user/bjob/%.c user/bjob/bjob.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/bin/detsh: user/bjob/detsh.c user/bjob/bjob.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@
+
+$(B)/lib/libdetclock.so: user/bjob/detclock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared $< -o $@
+
+$(B)/lib/libdetdrv.so: user/bjob/detdrv.c user/bjob/bjob.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared $< -o $@ -ldl
 
 $(B)/apps/%_pthread: user/apps/%_pthread.c $(wildcard user/apps/*.h)
 	@mkdir -p $(dir $@)

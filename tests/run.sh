@@ -3,7 +3,8 @@
 #  - each Check unit suite once;
 #  - the integration suite (check_det) once per dirty-page backend that
 #    works on this machine (detrun --backends);
-#  - the command-line tests of detrun and the apps (tests/cli.sh).
+#  - the command-line tests of detrun and the apps (tests/cli.sh);
+#  - reproducible builds under detrun --build (tests/builds/run.sh).
 # A suite's output goes to $B/tests/NAME.log; its Check summary is shown.
 # Ends with "N passed, N failed" and a non-zero status on any failure.
 B=${1:-build}
@@ -56,6 +57,8 @@ for b in pagemap_scan pagemap_excl mprotect hash; do
 done
 
 run cli sh tests/cli.sh "$B"
+# detrun --build: planted races, DET_BUILD_REPS runs each (default 20).
+run builds sh tests/builds/run.sh "$B"
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

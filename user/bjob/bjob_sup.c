@@ -1,0 +1,972 @@
+/*
+ * bjob_sup.c -- the build supervisor: `detrun --build -- make -jN`.
+ *
+ * Runs make with `-j` (no limit: make never waits for a slot, so it has
+ * no jobserver and no timing-dependent choice of what to start),
+ * SHELL=detsh, and detdrv.c preloaded, which reports each child make
+ * spawns (FORK) and asks us before each wait (WAIT).  det owns the
+ * number of running jobs: a job's detsh waits for one of N run tokens,
+ * oldest first.
+ *
+ * Determinism argument.  Joins (merges into the tree) happen only while
+ * make is blocked in a blocking wait, so the join count when make's FORK
+ * (or, if it comes first, the child's HELLO) arrives is the count at the
+ * fork: the job's snapshot.  A blocking wait is answered with the oldest
+ * unreaped child (in FORK order), after it finished and its files were
+ * merged; a WNOHANG wait with children not yet reaped is answered "none
+ * finished".  So make sees the same sequence of events on every run,
+ * whatever the real timing; and every job sees the tree as of its fork.
+ *
+ * (A seccomp user-notification filter on make's wait4/clone was tried
+ * first: it is inherited by every process of the build, and a signal
+ * arriving while a notified clone waits for the supervisor makes the
+ * clone fail with EINTR -- dash printed "Cannot fork".)
+ *
+ * Snapshots: b0 is a hard-link clone of the tree at the start; join n
+ * adds layer l<n> (the job's upper dir, renamed); every COMPACT joins a
+ * new base b<n> is cloned from the tree, so a job's overlay never has
+ * more than COMPACT + 1 lower layers (overlayfs allows 500).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bjob.h"
+
+#define COMPACT		64	/* joins between two bases */
+#define MAX_LIVE	4096	/* jobs registered and not yet reaped */
+
+enum job_state {
+	J_NEW,		/* connected, no HELLO yet */
+	J_FORKED,	/* make reported it, no HELLO yet */
+	J_WAITING,	/* registered, waiting for a run token */
+	J_RUNNING,	/* holds a token */
+	J_DONE,		/* recipe finished, not merged */
+	J_DEAD,		/* detsh went away without DONE */
+	J_JOINED,	/* merged, ACK sent; detsh exiting */
+	J_REAPED,	/* make was let to reap it */
+};
+
+struct job {
+	int id;
+	long seq;		/* fork order among the driver's children */
+	pid_t pid, ppid;
+	int conn, pidfd;
+	int snap;		/* joins done at its fork */
+	enum job_state state;
+	int status;		/* raw wait status of the recipe */
+	int cap;
+	char *cmd;
+	struct timespec done_at;
+};
+
+struct pending {
+	int active;
+	pid_t target;		/* the wait's pid argument */
+};
+
+struct sup {
+	char tree[PATH_MAX], state[PATH_MAX];
+	int tree_fd, state_fd, lsock, drv_conn, drv_pidfd;
+	pid_t driver;
+	long fork_seq;
+	struct job *live[MAX_LIVE];
+	int nlive, next_id, tokens, running, joins;
+	char *layer_empty;	/* per join: layer has no change */
+	size_t layer_cap;
+	char **cmds;		/* per job id: command line */
+	size_t cmd_cap;
+	struct pending wait;
+	struct bjob_index *ix;
+	struct bjob_merge_stats ms;
+	struct timespec epoch;
+	int conflicts, internal, jobs;
+	double merge_ms, hol_ms;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("detrun: build: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The lowerdir list of a job forked after `snap` joins. */
+static void
+lowers(const struct sup *s, int snap, char *out, size_t len)
+{
+	int base = snap - snap % COMPACT, k;
+	size_t used = 0;
+
+	out[0] = 0;
+	for (k = snap; k > base; k--)
+		if (!s->layer_empty[k])
+			used += (size_t)snprintf(out + used, len - used,
+						 "l%d:", k);
+	snprintf(out + used, len - used, "b%d", base);
+}
+
+static int
+msg_send(int conn, uint32_t type, int arg, const char *text)
+{
+	struct bjob_msg m = { .type = type, .arg = arg };
+
+	snprintf(m.text, sizeof(m.text), "%s", text ? text : "");
+	return send(conn, &m, sizeof(m) - sizeof(m.text) +
+		    strlen(m.text) + 1, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static void
+job_free(struct sup *s, int i)
+{
+	struct job *j = s->live[i];
+
+	if (j->conn >= 0)
+		close(j->conn);
+	if (j->pidfd >= 0)
+		close(j->pidfd);
+	free(j->cmd);
+	free(j);
+	s->live[i] = s->live[--s->nlive];
+}
+
+/* Grow a per-index byte or pointer array to hold index n. */
+static int
+reserve(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap ? *cap : 256;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	while (c <= n)
+		c *= 2;
+	p = realloc(*arr, c * size);
+	if (!p)
+		return -1;
+	memset((char *)p + *cap * size, 0, (c - *cap) * size);
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+/* HELLO: register the job, make its dirs, send SETUP. */
+static int
+job_hello(struct sup *s, struct job *j, const struct bjob_msg *m)
+{
+	char name[64], low[BJOB_TEXT];
+
+	j->id = ++s->next_id;
+	j->pid = m->pid;
+	j->ppid = m->ppid;
+	j->cap = m->arg;
+	j->cmd = strdup(m->text);
+	if (j->state == J_NEW)
+		j->snap = s->joins;
+	if (j->pidfd < 0)
+		j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+	if (!j->cmd || j->pidfd < 0)
+		return -1;
+	snprintf(name, sizeof(name), "j%d", j->id);
+	if (mkdirat(s->state_fd, name, 0755) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "j%d/u", j->id);
+	if (mkdirat(s->state_fd, name, 0755) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "j%d/w", j->id);
+	if (mkdirat(s->state_fd, name, 0755) < 0)
+		return -1;
+	lowers(s, j->snap, low, sizeof(low));
+	s->jobs++;
+	j->state = J_WAITING;
+	return msg_send(j->conn, BJOB_SETUP, j->id, low);
+}
+
+/* Hand run tokens to waiting jobs, oldest (lowest pid) first. */
+static void
+grant_tokens(struct sup *s)
+{
+	while (s->running < s->tokens) {
+		struct job *best = NULL;
+		int i;
+
+		for (i = 0; i < s->nlive; i++)
+			if (s->live[i]->state == J_WAITING &&
+			    (!best || s->live[i]->pid < best->pid))
+				best = s->live[i];
+		if (!best)
+			return;
+		best->state = J_RUNNING;
+		s->running++;
+		if (msg_send(best->conn, BJOB_GO, 0, NULL) < 0) {
+			best->state = J_DEAD;
+			s->running--;
+		}
+	}
+}
+
+/* Copy the capture file j<id>/name to fd. */
+static void
+emit(const struct sup *s, int id, const char *name, int fd)
+{
+	char path[64], buf[65536];
+	ssize_t n;
+	int in;
+
+	snprintf(path, sizeof(path), "j%d/%s", id, name);
+	in = openat(s->state_fd, path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			break;
+	close(in);
+}
+
+/* A new base every COMPACT joins: the tree as of join n. */
+static int
+compact(struct sup *s, int n)
+{
+	char name[32];
+
+	if (n % COMPACT)
+		return 0;
+	snprintf(name, sizeof(name), "b%d", n);
+	return bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL);
+}
+
+/*
+ * Join job j (DONE or DEAD) as the next join: merge its upper dir,
+ * emit its output, tell detsh the status to exit with.
+ */
+static void
+job_join(struct sup *s, struct job *j)
+{
+	char up[64], layer[32], path[4096];
+	uint64_t before = s->ms.files;
+	double t0 = now_ms();
+	int n = ++s->joins, other = 0, rc = 0, st = j->status;
+
+	if (reserve((void **)&s->layer_empty, &s->layer_cap, (size_t)n,
+		    1) < 0 ||
+	    reserve((void **)&s->cmds, &s->cmd_cap, (size_t)j->seq,
+		    sizeof(char *)) < 0) {
+		say("out of memory");
+		s->internal = 1;
+		return;
+	}
+	snprintf(up, sizeof(up), "j%d/u", j->id);
+	snprintf(layer, sizeof(layer), "l%d", n);
+	if (j->cmd)
+		s->cmds[j->seq] = strdup(j->cmd);
+	if (j->state == J_DONE)
+		rc = bjob_merge(s->tree_fd, s->state_fd, up, j->snap, n,
+				(int)j->seq, &s->epoch, s->ix, &s->ms, path,
+				sizeof(path), &other);
+	if (rc == 1) {
+		/* jobs are numbered in fork order: the same every run */
+		fprintf(stderr, "detrun: conflict: %s: changed by job %d "
+			"(%s) and job %ld (%s)\n", path, other,
+			s->cmds[other] ? s->cmds[other] : "?", j->seq,
+			j->cmd);
+		s->conflicts++;
+		st = 1 << 8;
+	} else if (rc < 0) {
+		s->internal = 1;
+		st = 1 << 8;
+	}
+	if (rc == 0 && j->state == J_DONE) {
+		if (renameat(s->state_fd, up, s->state_fd, layer) < 0)
+			rc = -1;
+	} else if (mkdirat(s->state_fd, layer, 0755) < 0) {
+		rc = -1;
+	}
+	if (rc < 0 && !s->internal) {
+		say("cannot make layer %s: %s", layer, strerror(errno));
+		s->internal = 1;
+	}
+	s->layer_empty[n] = s->ms.files == before;
+	if (compact(s, n) < 0)
+		s->internal = 1;
+	s->merge_ms += now_ms() - t0;
+	if (j->state == J_DONE)
+		s->hol_ms += t0 - ((double)j->done_at.tv_sec * 1e3 +
+				   (double)j->done_at.tv_nsec / 1e6);
+	if (j->cap & BJOB_CAP_OUT)
+		emit(s, j->id, "out", 1);
+	if (j->cap & BJOB_CAP_ERR)
+		emit(s, j->id, "err", 2);
+	if (j->state == J_DONE)
+		msg_send(j->conn, BJOB_ACK, st, NULL);
+	j->state = J_JOINED;
+}
+
+/* Answer the driver's WAIT: a pid to reap, 0 (none yet) or -1. */
+static void
+reply(struct sup *s, pid_t who)
+{
+	if (s->drv_conn >= 0)
+		msg_send(s->drv_conn, BJOB_WAITOK, who, NULL);
+}
+
+static int
+exited(const struct job *j)
+{
+	struct pollfd p = { .fd = j->pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* The driver's job make's blocking wait4 is about, or NULL. */
+static struct job *
+wait_target(struct sup *s)
+{
+	struct job *best = NULL;
+	int i;
+
+	for (i = 0; i < s->nlive; i++) {
+		struct job *j = s->live[i];
+
+		if (!j->seq || j->state == J_REAPED)
+			continue;
+		if (s->wait.target > 0 ? j->pid == s->wait.target :
+		    !best || j->seq < best->seq)
+			best = j;
+	}
+	return best;
+}
+
+/* Move the driver's pending blocking wait4 on as far as it can go. */
+static void
+try_wait(struct sup *s)
+{
+	struct job *j;
+
+	if (!s->wait.active)
+		return;
+	j = wait_target(s);
+	/* Exited without ever saying HELLO: its exec failed. */
+	if (j && j->state == J_FORKED && exited(j))
+		j->state = J_DEAD;
+	if (j && (j->state == J_DONE || j->state == J_DEAD))
+		job_join(s, j);
+	if (j && (j->state != J_JOINED || !exited(j)))
+		return;
+	if (j)
+		j->state = J_REAPED;
+	s->wait.active = 0;
+	reply(s, j ? j->pid : -1);
+}
+
+/* Has the driver children it has not reaped? */
+static int
+driver_busy(const struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nlive; i++)
+		if (s->live[i]->seq && s->live[i]->state != J_REAPED)
+			return 1;
+	return 0;
+}
+
+/* The live job of pid, or NULL. */
+static struct job *
+job_of(struct sup *s, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < s->nlive; i++)
+		if (s->live[i]->pid == pid && s->live[i]->state != J_NEW &&
+		    s->live[i]->state != J_REAPED)
+			return s->live[i];
+	return NULL;
+}
+
+/* FORK: make spawned child pid (its detsh may have said HELLO). */
+static void
+driver_fork(struct sup *s, pid_t pid)
+{
+	struct job *j = job_of(s, pid);
+
+	if (!j) {
+		j = calloc(1, sizeof(*j));
+		if (!j || s->nlive == MAX_LIVE) {
+			say("too many jobs at once (%d)", MAX_LIVE);
+			free(j);
+			s->internal = 1;
+			return;
+		}
+		j->conn = -1;
+		j->pid = pid;
+		j->ppid = s->driver;
+		j->state = J_FORKED;
+		j->snap = s->joins;
+		j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		s->live[s->nlive++] = j;
+	}
+	j->seq = ++s->fork_seq;
+}
+
+/* A request from the driver, or its hang-up. */
+static void
+on_driver(struct sup *s)
+{
+	struct bjob_msg m;
+	ssize_t n = recv(s->drv_conn, &m, sizeof(m), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < (ssize_t)(sizeof(m) - sizeof(m.text))) {
+		close(s->drv_conn);
+		s->drv_conn = -1;
+		return;
+	}
+	if (m.type == BJOB_FORK) {
+		driver_fork(s, m.ppid);
+	} else if (m.type == BJOB_WAIT && !m.arg) {
+		s->wait.active = 1;
+		s->wait.target = m.ppid;
+		if (s->wait.target == 0 || s->wait.target < -1)
+			s->wait.target = -1;
+		try_wait(s);
+	} else if (m.type == BJOB_WAIT) {
+		reply(s, driver_busy(s) ? 0 : -1);
+	}
+}
+
+/* A message (or hang-up) from job j. */
+static void
+on_job(struct sup *s, struct job *j)
+{
+	struct bjob_msg m;
+	ssize_t n = recv(j->conn, &m, sizeof(m), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n >= (ssize_t)(sizeof(m) - sizeof(m.text))) {
+		m.text[sizeof(m.text) - 1] = 0;
+		if ((m.type == BJOB_FORK || m.type == BJOB_WAIT) &&
+		    j->state == J_NEW && m.pid == s->driver &&
+		    s->drv_conn < 0) {
+			/* the driver's connection, not a job */
+			s->drv_conn = j->conn;
+			j->conn = -1;
+			if (m.type == BJOB_FORK)
+				driver_fork(s, m.ppid);
+			else
+				reply(s, -1);
+			return;
+		}
+		if (m.type == BJOB_HELLO && j->state == J_NEW) {
+			struct job *f = job_of(s, m.pid);
+
+			if (f && f->state == J_FORKED) {
+				/* make said FORK first: that job it is */
+				f->conn = j->conn;
+				j->conn = -1;
+				j = f;
+			}
+			if (job_hello(s, j, &m) < 0) {
+				say("cannot register job %d: %s", j->id,
+				    strerror(errno));
+				s->internal = 1;
+			}
+			grant_tokens(s);
+			try_wait(s);
+			return;
+		}
+		if (m.type == BJOB_DONE && j->state == J_RUNNING) {
+			j->status = m.arg;
+			j->state = J_DONE;
+			clock_gettime(CLOCK_MONOTONIC, &j->done_at);
+			s->running--;
+			grant_tokens(s);
+			try_wait(s);
+			return;
+		}
+	}
+	/* Hung up (or nonsense): the job is dead, its changes dropped. */
+	close(j->conn);
+	j->conn = -1;
+	if (j->state == J_RUNNING)
+		s->running--;
+	if (j->state < J_DONE && j->state > J_FORKED) {
+		j->state = J_DEAD;
+		j->status = SIGKILL;
+	}
+	grant_tokens(s);
+	try_wait(s);
+}
+
+/* Forget jobs make has reaped, and connections that died unregistered. */
+static void
+sweep(struct sup *s)
+{
+	int i;
+
+	for (i = s->nlive - 1; i >= 0; i--)
+		if (s->live[i]->state == J_REAPED ||
+		    (s->live[i]->state == J_NEW && s->live[i]->conn < 0))
+			job_free(s, i);
+}
+
+static void
+on_accept(struct sup *s)
+{
+	int c = accept4(s->lsock, NULL, NULL, SOCK_CLOEXEC);
+	struct job *j;
+
+	if (c < 0)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j || s->nlive == MAX_LIVE) {
+		say("too many jobs at once (%d)", MAX_LIVE);
+		free(j);
+		close(c);
+		return;
+	}
+	j->conn = c;
+	j->pidfd = -1;
+	j->state = J_NEW;
+	s->live[s->nlive++] = j;
+}
+
+/* After SIGINT/SIGTERM: stop every job and the driver. */
+static void
+stop_all(struct sup *s, int sig)
+{
+	int i;
+
+	kill(s->driver, sig);
+	for (i = 0; i < s->nlive; i++)
+		if (s->live[i]->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, s->live[i]->pidfd,
+				SIGKILL, NULL, 0);
+}
+
+/* The event loop; returns the driver's wait status. */
+static int
+loop(struct sup *s)
+{
+	struct pollfd p[MAX_LIVE + 3];
+	struct job *who[MAX_LIVE + 3];
+	int n, i, ws = 0, stopping = 0;
+
+	for (;;) {
+		if (interrupted && !stopping) {
+			stop_all(s, interrupted);
+			stopping = 1;
+		}
+		sweep(s);
+		p[0] = (struct pollfd){ .fd = s->drv_pidfd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = s->drv_conn, .events = POLLIN };
+		p[2] = (struct pollfd){ .fd = s->lsock, .events = POLLIN };
+		n = 3;
+		for (i = 0; i < s->nlive; i++) {
+			struct job *j = s->live[i];
+
+			who[n] = j;
+			if (j->state == J_JOINED || (j->state == J_FORKED &&
+						     s->wait.active))
+				p[n++] = (struct pollfd){ .fd = j->pidfd,
+							  .events = POLLIN };
+			else if (j->conn >= 0)
+				p[n++] = (struct pollfd){ .fd = j->conn,
+							  .events = POLLIN };
+		}
+		if (poll(p, (nfds_t)n, stopping ? 100 : -1) < 0 &&
+		    errno != EINTR)
+			break;
+		if (p[0].revents) {
+			while (waitpid(s->driver, &ws, 0) < 0 && errno == EINTR)
+				;
+			return ws;
+		}
+		if (p[1].revents)
+			on_driver(s);
+		if (p[2].revents & POLLIN)
+			on_accept(s);
+		for (i = 3; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (who[i]->state == J_JOINED ||
+			    who[i]->state == J_FORKED)
+				try_wait(s);
+			else
+				on_job(s, who[i]);
+		}
+	}
+	say("poll: %s", strerror(errno));
+	stop_all(s, SIGKILL);
+	waitpid(s->driver, &ws, 0);
+	return ws;
+}
+
+/* Kill what is left, reap every child (we are their subreaper). */
+static void
+reap_all(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->nlive; i++)
+		if (s->live[i]->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, s->live[i]->pidfd,
+				SIGKILL, NULL, 0);
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+	while (s->nlive)
+		job_free(s, s->nlive - 1);
+}
+
+/* The driver (child): its pid and detdrv preloaded, then exec. */
+static void __attribute__((noreturn))
+driver(char **argv)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("DETB_DRV_PID", pid, 1);
+	setenv("LD_PRELOAD", getenv("DETB_DRV"), 1);
+	execvp(argv[0], argv);
+	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0],
+		strerror(errno));
+	_exit(2);
+}
+
+/* "dev:ino" of fd into env variable var (detsh compares its fds). */
+static void
+export_id(int fd, const char *var)
+{
+	struct stat st;
+	char id[64];
+
+	if (fstat(fd, &st) < 0)
+		return;
+	snprintf(id, sizeof(id), "%llu:%llu",
+		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv(var, id, 1);
+}
+
+/*
+ * Where the state lives: /var/tmp when it is on the tree's filesystem
+ * (layers are hard links), else next to the tree.
+ */
+static int
+make_state_dir(struct sup *s)
+{
+	struct stat a, b;
+
+	if (stat(s->tree, &a) < 0)
+		return -1;
+	snprintf(s->state, sizeof(s->state), "/var/tmp/detrun-build.XXXXXX");
+	if (stat("/var/tmp", &b) < 0 || a.st_dev != b.st_dev) {
+		char *slash;
+
+		snprintf(s->state, sizeof(s->state), "%s", s->tree);
+		slash = strrchr(s->state, '/');
+		if (!slash || slash == s->state)
+			return -1;
+		snprintf(slash, sizeof(s->state) - (size_t)(slash - s->state),
+			 "/.detrun-build.XXXXXX");
+	}
+	if (!mkdtemp(s->state))
+		return -1;
+	s->state_fd = open(s->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return s->state_fd < 0 ? -1 : 0;
+}
+
+static int
+listen_sock(struct sup *s)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s/sock", s->state) >=
+	    (int)sizeof(a.sun_path))
+		return -1;
+	s->lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s->lsock < 0 ||
+	    bind(s->lsock, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->lsock, 128) < 0)
+		return -1;
+	setenv("DETB_SOCK", a.sun_path, 1);
+	return 0;
+}
+
+/* The build's epoch: SOURCE_DATE_EPOCH, else the newest input. */
+static void
+set_epoch(struct sup *s, const struct timespec *newest)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	char buf[32];
+	char *end;
+	long long v;
+
+	s->epoch = *newest;
+	if (sde) {
+		errno = 0;
+		v = strtoll(sde, &end, 10);
+		if (!errno && !*end && end != sde && v >= 0) {
+			s->epoch.tv_sec = (time_t)v;
+			s->epoch.tv_nsec = 0;
+		}
+	}
+	snprintf(buf, sizeof(buf), "%lld", (long long)s->epoch.tv_sec);
+	setenv("SOURCE_DATE_EPOCH", buf, 1);
+}
+
+/* Paths of detsh and the clock library, next to detrun. */
+static int
+helpers(void)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	snprintf(path, sizeof(path), "%s/detsh", exe);
+	if (access(path, X_OK) < 0)
+		return -1;
+	setenv("DETB_SHIM", path, 1);
+	snprintf(path, sizeof(path), "%s/../lib/libdetclock.so", exe);
+	setenv("DETB_CLOCK", access(path, R_OK) == 0 ? path : "", 1);
+	snprintf(path, sizeof(path), "%s/../lib/libdetdrv.so", exe);
+	if (access(path, R_OK) < 0)
+		return -1;
+	setenv("DETB_DRV", path, 1);
+	return 0;
+}
+
+/* Index of the SHELL= argument driver_argv added (the last). */
+static int
+k_shell(char **dargv)
+{
+	int k = 0;
+
+	while (dargv[k + 1])
+		k++;
+	return k;
+}
+
+/* The N of -jN / -j N / --jobs=N; -j alone: the CPU count; none: 1. */
+static int
+jobs_of(const char *v, int *jobs)
+{
+	long n = v ? strtol(v, NULL, 10) : 0;
+
+	if (n > 0)
+		*jobs = n > 1024 ? 1024 : (int)n;
+	else
+		*jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return 0;
+}
+
+/*
+ * make's argv without its -j flags, plus -j and SHELL=detsh; *jobs is
+ * the number of run tokens the user asked for.
+ */
+static char **
+driver_argv(char **argv, int *jobs)
+{
+	int n, i, k = 0;
+	char **out, *shell;
+
+	for (n = 0; argv[n]; n++)
+		;
+	out = calloc((size_t)n + 3, sizeof(char *));
+	shell = malloc(strlen(getenv("DETB_SHIM")) + 8);
+	if (!out || !shell)
+		return NULL;
+	sprintf(shell, "SHELL=%s", getenv("DETB_SHIM"));
+	out[k++] = argv[0];
+	out[k++] = "-j";
+	*jobs = 1;
+	for (i = 1; i < n; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--jobs")) {
+			if (argv[i + 1] && argv[i + 1][0] >= '0' &&
+			    argv[i + 1][0] <= '9')
+				jobs_of(argv[++i], jobs);
+			else
+				jobs_of(NULL, jobs);
+			continue;
+		}
+		if (!strncmp(argv[i], "-j", 2)) {
+			jobs_of(argv[i] + 2, jobs);
+			continue;
+		}
+		if (!strncmp(argv[i], "--jobs=", 7)) {
+			jobs_of(argv[i] + 7, jobs);
+			continue;
+		}
+		out[k++] = argv[i];
+	}
+	out[k++] = shell;
+	return out;
+}
+
+static void
+print_stats(const struct sup *s)
+{
+	fprintf(stderr, "detrun: build stats: jobs %d, joins %d, files merged "
+		"%llu (%llu bytes), bytes copied up %llu, conflicts %d, "
+		"time in merge %.1f ms, time waiting for older jobs %.1f ms\n",
+		s->jobs, s->joins, (unsigned long long)s->ms.files,
+		(unsigned long long)s->ms.bytes,
+		(unsigned long long)s->ms.copied_up, s->conflicts,
+		s->merge_ms, s->hol_ms);
+}
+
+/* Set up everything but the driver; 0 or -1 (one line printed). */
+static int
+setup(struct sup *s)
+{
+	struct timespec newest = { 0, 0 };
+
+	s->lsock = s->drv_conn = s->drv_pidfd = s->state_fd = -1;
+	if (!getcwd(s->tree, sizeof(s->tree)))
+		return say("cannot get the build directory: %s",
+			   strerror(errno)), -1;
+	s->tree_fd = open(s->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->tree_fd < 0 || make_state_dir(s) < 0)
+		return say("cannot make a state directory for %s: %s",
+			   s->tree, strerror(errno)), -1;
+	s->ix = bjob_index_create();
+	if (!s->ix || reserve((void **)&s->layer_empty, &s->layer_cap, 0,
+			      1) < 0)
+		return say("out of memory"), -1;
+	if (bjob_layer_clone(s->tree_fd, s->state_fd, "b0", &newest) < 0)
+		return -1;
+	set_epoch(s, &newest);
+	if (listen_sock(s) < 0)
+		return say("cannot listen on %s/sock: %s", s->state,
+			   strerror(errno)), -1;
+	if (helpers() < 0)
+		return say("detsh or libdetdrv.so not found next to detrun"),
+		       -1;
+	setenv("DETB_STATE", s->state, 1);
+	setenv("DETB_TREE", s->tree, 1);
+	setenv("DETB_SHELL", "/bin/sh", 1);
+	export_id(1, "DETB_OUT");
+	export_id(2, "DETB_ERR");
+	return 0;
+}
+
+static void
+teardown(struct sup *s)
+{
+	if (s->drv_conn >= 0)
+		close(s->drv_conn);
+	if (s->lsock >= 0)
+		close(s->lsock);
+	if (s->drv_pidfd >= 0)
+		close(s->drv_pidfd);
+	reap_all(s);
+	if (s->state_fd >= 0) {
+		close(s->state_fd);
+		if (!getenv("DETB_KEEP")) bjob_layer_remove(AT_FDCWD, s->state);
+	}
+	if (s->tree_fd >= 0)
+		close(s->tree_fd);
+	bjob_index_destroy(s->ix);
+	free(s->layer_empty);
+	while (s->cmd_cap && s->cmd_cap--)
+		free(s->cmds[s->cmd_cap]);
+	free(s->cmds);
+}
+
+/* see bjob.h */
+int
+bjob_sup_run(char **argv, int stats)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	static struct sup sup;
+	struct sup *s = &sup;
+	int ws, rc, jobs = 1;
+	char **dargv;
+
+	if (setup(s) < 0) {
+		teardown(s);
+		return BJOB_EXIT_INTERNAL;
+	}
+	dargv = driver_argv(argv, &jobs);
+	s->tokens = jobs;
+	if (!dargv) {
+		say("out of memory");
+		teardown(s);
+		return BJOB_EXIT_INTERNAL;
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	fflush(NULL);
+	s->driver = fork();
+	if (s->driver == 0)
+		driver(dargv);
+	if (s->driver > 0)
+		s->drv_pidfd = (int)syscall(SYS_pidfd_open, s->driver, 0);
+	if (s->drv_pidfd < 0) {
+		say("cannot start %s: %s", argv[0], strerror(errno));
+		if (s->driver > 0)
+			waitpid(s->driver, &ws, 0);
+		teardown(s);
+		return BJOB_EXIT_INTERNAL;
+	}
+	ws = loop(s);
+	teardown(s);
+	free(dargv[k_shell(dargv)]);
+	free(dargv);
+	if (stats)
+		print_stats(s);
+	if (s->internal)
+		rc = BJOB_EXIT_INTERNAL;
+	else if (s->conflicts)
+		rc = BJOB_EXIT_CONFLICT;
+	else
+		rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (interrupted && rc < 128)
+		rc = 128 + interrupted;
+	return rc;
+}
