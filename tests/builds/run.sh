@@ -60,7 +60,7 @@ digest() {
 
 # leftovers: processes of ours still running, state dirs still there.
 leftovers() {
-	ps -eo args | grep -E '(^|/)detsh|sleep 7' | grep -v grep
+	ps -eo args | grep -E '(^|/)detsh|sleep 7\.125' | grep -v grep
 	ls -d /var/tmp/detrun-build.* 2>/dev/null
 }
 
@@ -222,7 +222,8 @@ repeat "background job" -j2
 check "background job: ended with its recipe" \
 	'[ ! -e "$tmp/w/late.txt" ] && [ "$(cat "$tmp/w/a")" = started ]'
 
-# --- recursive make
+# --- recursive make: the sub-make's jobs are job spaces too (its
+# missing dependency is the same every run), siblings wait their turn
 new <<EOF
 mkdir sub
 cat >Makefile <<'MK'
@@ -232,14 +233,57 @@ top.txt:
 	$RS; echo top >\$@
 MK
 cat >sub/Makefile <<'MK'
-all: x y z
+all: x y z use
 x y z:
 	$RS; echo \$@ >\$@; echo made \$@
+use:
+	$RS; cat x >use 2>/dev/null || echo missing >use
 MK
 EOF
 repeat "recursive make" -j4
 check "recursive make: the sub-make's files are in the tree" \
-	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/sub/x" "$tmp/w/sub/y" "$tmp/w/sub/z" "$tmp/w/top.txt" | tr "\n" " ")" = "x y z top " ]'
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/sub/x" "$tmp/w/sub/y" "$tmp/w/sub/z" "$tmp/w/top.txt" "$tmp/w/sub/use" | tr "\n" " ")" = "x y z top missing " ]'
+
+# --- a script that configures, then runs make (detrun --build -- sh)
+new <<'EOF'
+cat >configure <<'SH'
+#!/bin/sh
+printf 'all: a b\na:\n\techo A >a\nb: a\n\tcat a >b; echo B >>b\n' >Makefile
+SH
+chmod +x configure
+EOF
+rm -rf "$tmp/w"
+cp -a "$tmp/tpl" "$tmp/w"
+(cd "$tmp/w" && "$D" --build --stats -- sh -c './configure && make -j2') \
+	>"$tmp/out" 2>&1
+rc=$?
+check "configure && make: the make's jobs see what configure wrote" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/b" | tr "\n" " ")" = "A B " ] && grep -q "jobs 2," "$tmp/out"'
+
+# --- a long chain of jobs: snapshots stay right across compactions
+new <<'EOF'
+cat >Makefile <<'MK'
+N := $(shell seq 1 150)
+all: s150
+s0:
+	echo 0 >s0
+$(foreach i,$(N),$(eval s$(i): s$(shell expr $(i) - 1)))
+s%:
+	echo $$(($$(cat $<) + 1)) >$@
+MK
+EOF
+rm -rf "$tmp/w"
+cp -a "$tmp/tpl" "$tmp/w"
+(cd "$tmp/w" && "$D" --stats -- make -j2) >"$tmp/out" 2>&1
+rc=$?
+# one base when make starts, then one every 64 joins
+joins=$(sed -n 's/.*joins \([0-9]*\),.*/\1/p' "$tmp/out")
+check "150 chained jobs: each sees its predecessor, across compactions" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/s150")" = 150 ] && [ "$joins" -gt 150 ] && grep -q "bases $((1 + (joins - 1) / 64))," "$tmp/out"'
+
+# --- --stats names every count
+check "--stats: jobs, joins, bases, files and bytes merged, copy-ups, conflicts, times" \
+	'grep -Eq "^detrun: build stats: jobs [0-9]+, joins [0-9]+, bases [0-9]+, files merged [0-9]+ \([0-9]+ bytes\), bytes copied up [0-9]+, conflicts 0, time in merge [0-9.]+ ms, time waiting for older jobs [0-9.]+ ms$" "$tmp/out"'
 
 # --- a crashing job
 new <<EOF
@@ -297,9 +341,9 @@ new <<EOF
 cat >Makefile <<'MK'
 all: a b
 a:
-	sleep 7; touch a
+	sleep 7.125; touch a
 b:
-	sleep 7; touch b
+	sleep 7.125; touch b
 MK
 EOF
 rm -rf "$tmp/w"
@@ -316,6 +360,10 @@ check "SIGINT: no mount left" \
 	'! grep -q -e "$tmp" -e detrun-build /proc/self/mountinfo'
 
 # --- bad use
+(cd "$tmp/w" && "$D" --build -- /nonexistent/make) >"$tmp/out" 2>&1
+rc=$?
+check "--build, missing program: one line naming it, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && grep -q nonexistent "$tmp/out"'
 (cd "$tmp/w" && "$D" --build --check 2 -- make) >"$tmp/out" 2>&1
 rc=$?
 check "--build with --check: one line, exit 2" \

@@ -28,6 +28,7 @@ enum bjob_msg_type {
 	BJOB_GO,	/* sup -> detsh: a run token */
 	BJOB_DONE,	/* detsh -> sup: the recipe's raw wait status */
 	BJOB_ACK,	/* sup -> detsh: merged; status to exit with */
+	BJOB_DRIVER,	/* make -> sup: a driver starts; arg = its -jN */
 	BJOB_FORK,	/* driver -> sup: ppid = the new child's pid */
 	BJOB_WAIT,	/* driver -> sup: ppid = wait's pid, arg = WNOHANG */
 	BJOB_WAITOK,	/* sup -> driver: arg = pid to reap, 0, or -1 */
@@ -35,6 +36,7 @@ enum bjob_msg_type {
 
 #define BJOB_CAP_OUT	1	/* stdout is the driver's: capture it */
 #define BJOB_CAP_ERR	2	/* stderr likewise */
+#define BJOB_CAP_REC	4	/* HELLO: the recipe runs a sub-make */
 #define BJOB_TEXT	3800	/* command line or lowerdir list */
 
 struct bjob_msg {
@@ -88,8 +90,9 @@ int bjob_layer_clone(int tree_fd, int state_fd, const char *name,
 int bjob_layer_remove(int dirfd, const char *name);
 
 /*
- * detrun --build: run the build driver argv (make) with its jobs in
- * job spaces; returns the exit status (make's, or BJOB_EXIT_*).
+ * detrun --build: run argv (make, or a script running make) with every
+ * make's jobs in job spaces; returns the exit status (the program's,
+ * or BJOB_EXIT_*).
  */
 int bjob_sup_run(char **argv, int stats);
 

@@ -1,37 +1,42 @@
 /*
  * bjob_sup.c -- the build supervisor: `detrun --build -- make -jN`.
  *
- * Runs make with `-j` (no limit: make never waits for a slot, so it has
- * no jobserver and no timing-dependent choice of what to start),
- * SHELL=detsh, and detdrv.c preloaded, which reports each child make
- * spawns (FORK) and asks us before each wait (WAIT).  det owns the
- * number of running jobs: a job's detsh waits for one of N run tokens,
- * oldest first.
+ * Runs the program with detdrv.c preloaded.  Every make started under
+ * it (not inside a job) is a *driver*: detdrv re-executes it with `-j`
+ * (no limit: make never waits for a slot, so it has no jobserver and no
+ * timing-dependent choice of what to start) and SHELL=detsh, connects
+ * to us, reports each child it spawns (FORK) and asks us before each
+ * wait (WAIT).  det owns the number of running jobs: a job's detsh waits
+ * for one of N run tokens (N from the first make's -jN), oldest first.
  *
- * Determinism argument.  Joins (merges into the tree) happen only while
- * make is blocked in a blocking wait, so the join count when make's FORK
- * (or, if it comes first, the child's HELLO) arrives is the count at the
- * fork: the job's snapshot.  A blocking wait is answered with the oldest
- * unreaped child (in FORK order), after it finished and its files were
- * merged; a WNOHANG wait with children not yet reaped is answered "none
- * finished".  So make sees the same sequence of events on every run,
- * whatever the real timing; and every job sees the tree as of its fork.
+ * Determinism argument.  At any time one driver is *active*: a driver
+ * whose recipe runs a sub-make (a recursive job) is let to run it only
+ * once it blocks waiting for that job, and stays blocked until it ends.
+ * Joins (merges into the tree) happen only while the active driver is
+ * blocked in a blocking wait, so the join count when its FORK (or, if it
+ * comes first, the child's HELLO) arrives is the count at the fork: the
+ * job's snapshot.  A blocking wait is answered with the oldest unreaped
+ * child (in FORK order), after it finished and its files were merged; a
+ * WNOHANG wait with children not yet reaped is answered "none finished".
+ * So make sees the same sequence of events on every run, whatever the
+ * real timing; and every job sees the tree as of its fork.
+ *
+ * Snapshots: join n adds layer l<n> (the job's upper dir, renamed).  A
+ * base b<n> is a hard-link clone of the tree: taken when a driver
+ * starts and when a recursive job ends (what ran outside job spaces --
+ * configure, the sub-make's own recipe line -- may have changed the
+ * tree directly), and every COMPACT joins, so a job's overlay never has
+ * more than COMPACT + 1 lower layers (overlayfs allows 500).
  *
  * (A seccomp user-notification filter on make's wait4/clone was tried
  * first: it is inherited by every process of the build, and a signal
  * arriving while a notified clone waits for the supervisor makes the
  * clone fail with EINTR -- dash printed "Cannot fork".)
- *
- * Snapshots: b0 is a hard-link clone of the tree at the start; join n
- * adds layer l<n> (the job's upper dir, renamed); every COMPACT joins a
- * new base b<n> is cloned from the tree, so a job's overlay never has
- * more than COMPACT + 1 lower layers (overlayfs allows 500).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,54 +53,68 @@
 
 #include "bjob.h"
 
-#define COMPACT		64	/* joins between two bases */
+#define COMPACT		64	/* joins between two bases at most */
 #define MAX_LIVE	4096	/* jobs registered and not yet reaped */
+#define MAX_DRV		64	/* drivers at once (make recursion depth) */
 
 enum job_state {
 	J_NEW,		/* connected, no HELLO yet */
 	J_FORKED,	/* make reported it, no HELLO yet */
 	J_WAITING,	/* registered, waiting for a run token */
-	J_RUNNING,	/* holds a token */
+	J_RUNNING,	/* holds a token (or runs a sub-make) */
 	J_DONE,		/* recipe finished, not merged */
 	J_DEAD,		/* detsh went away without DONE */
 	J_JOINED,	/* merged, ACK sent; detsh exiting */
 	J_REAPED,	/* make was let to reap it */
 };
 
+struct drv;
+
 struct job {
-	int id;
-	long seq;		/* fork order among the driver's children */
+	int id;			/* registration number: its dir j<id> */
+	long seq;		/* fork order: the number in reports */
+	struct drv *drv;	/* the make that spawned it */
 	pid_t pid, ppid;
 	int conn, pidfd;
 	int snap;		/* joins done at its fork */
 	enum job_state state;
 	int status;		/* raw wait status of the recipe */
-	int cap;
+	int cap;		/* BJOB_CAP_* */
 	char *cmd;
 	struct timespec done_at;
 };
 
-struct pending {
-	int active;
-	pid_t target;		/* the wait's pid argument */
+/* A make: its connection and the blocking wait it is in, if any. */
+struct drv {
+	pid_t pid;
+	int conn;
+	int waiting;		/* blocked in a WAIT */
+	pid_t target;		/* its pid argument (-1: any) */
+};
+
+/* Per join: what later snapshots stack. */
+struct join_info {
+	char empty;		/* layer l<n> changes nothing */
+	char base;		/* b<n> exists: stack stops there */
 };
 
 struct sup {
 	char tree[PATH_MAX], state[PATH_MAX];
-	int tree_fd, state_fd, lsock, drv_conn, drv_pidfd;
-	pid_t driver;
+	int tree_fd, state_fd, lsock, top_pidfd;
+	pid_t top;		/* the program detrun runs */
+	struct drv *drv[MAX_DRV];
+	int ndrv;
 	long fork_seq;
 	struct job *live[MAX_LIVE];
-	int nlive, next_id, tokens, running, joins;
-	char *layer_empty;	/* per join: layer has no change */
-	size_t layer_cap;
-	char **cmds;		/* per job id: command line */
+	int nlive, next_id, tokens, running, joins, last_base;
+	struct join_info *ji;	/* per join number */
+	size_t ji_cap;
+	char **cmds;		/* per job seq: command line */
 	size_t cmd_cap;
-	struct pending wait;
 	struct bjob_index *ix;
 	struct bjob_merge_stats ms;
 	struct timespec epoch;
-	int conflicts, internal, jobs;
+	int conflicts, internal, jobs, bases;
 	double merge_ms, hol_ms;
 };
 
@@ -126,21 +145,6 @@ say(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-/* The lowerdir list of a job forked after `snap` joins. */
-static void
-lowers(const struct sup *s, int snap, char *out, size_t len)
-{
-	int base = snap - snap % COMPACT, k;
-	size_t used = 0;
-
-	out[0] = 0;
-	for (k = snap; k > base; k--)
-		if (!s->layer_empty[k])
-			used += (size_t)snprintf(out + used, len - used,
-						 "l%d:", k);
-	snprintf(out + used, len - used, "b%d", base);
 }
 
 static int
@@ -187,6 +191,47 @@ reserve(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/* Copy the capture file j<id>/name to fd. */
+static void
+emit(const struct sup *s, int id, const char *name, int fd)
+{
+	char path[64], buf[65536];
+	ssize_t n;
+	int in;
+
+	snprintf(path, sizeof(path), "j%d/%s", id, name);
+	in = openat(s->state_fd, path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			break;
+	close(in);
+}
+
+static int
+exited(const struct job *j)
+{
+	struct pollfd p = { .fd = j->pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* The lowerdir list of a job forked after `snap` joins. */
+static void
+lowers(const struct sup *s, int snap, char *out, size_t len)
+{
+	size_t used = 0;
+	int k;
+
+	out[0] = 0;
+	for (k = snap; k > 0 && !s->ji[k].base; k--)
+		if (!s->ji[k].empty)
+			used += (size_t)snprintf(out + used, len - used,
+						 "l%d:", k);
+	snprintf(out + used, len - used, "b%d", k);
+}
+
 /* HELLO: register the job, make its dirs, send SETUP. */
 static int
 job_hello(struct sup *s, struct job *j, const struct bjob_msg *m)
@@ -219,7 +264,10 @@ job_hello(struct sup *s, struct job *j, const struct bjob_msg *m)
 	return msg_send(j->conn, BJOB_SETUP, j->id, low);
 }
 
-/* Hand run tokens to waiting jobs, oldest (lowest pid) first. */
+/*
+ * Hand run tokens to waiting jobs, oldest first.  Recursive jobs take
+ * none: they run when their make waits for them (try_wait).
+ */
 static void
 grant_tokens(struct sup *s)
 {
@@ -227,10 +275,15 @@ grant_tokens(struct sup *s)
 		struct job *best = NULL;
 		int i;
 
-		for (i = 0; i < s->nlive; i++)
-			if (s->live[i]->state == J_WAITING &&
-			    (!best || s->live[i]->pid < best->pid))
-				best = s->live[i];
+		for (i = 0; i < s->nlive; i++) {
+			struct job *j = s->live[i];
+
+			if (j->state != J_WAITING || (j->cap & BJOB_CAP_REC))
+				continue;
+			if (!best || (j->seq ? j->seq : LONG_MAX) <
+				     (best->seq ? best->seq : LONG_MAX))
+				best = j;
+		}
 		if (!best)
 			return;
 		best->state = J_RUNNING;
@@ -242,91 +295,122 @@ grant_tokens(struct sup *s)
 	}
 }
 
-/* Copy the capture file j<id>/name to fd. */
-static void
-emit(const struct sup *s, int id, const char *name, int fd)
+/* Room for join number n; 0 or -1. */
+static int
+join_room(struct sup *s, int n)
 {
-	char path[64], buf[65536];
-	ssize_t n;
-	int in;
-
-	snprintf(path, sizeof(path), "j%d/%s", id, name);
-	in = openat(s->state_fd, path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(fd, buf, (size_t)n) != n)
-			break;
-	close(in);
+	return reserve((void **)&s->ji, &s->ji_cap, (size_t)n,
+		       sizeof(*s->ji));
 }
 
-/* A new base every COMPACT joins: the tree as of join n. */
+/*
+ * A new base: the tree as it is now becomes snapshot b<n> of a new
+ * (empty) join n.  0 or -1 (one line printed).
+ */
+static int
+rebase(struct sup *s)
+{
+	char name[32];
+	int n = ++s->joins;
+
+	if (join_room(s, n) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "b%d", n);
+	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
+		return -1;
+	s->ji[n].empty = 1;
+	s->ji[n].base = 1;
+	s->last_base = n;
+	s->bases++;
+	return 0;
+}
+
+/* Every COMPACT joins a new base of the tree as of join n. */
 static int
 compact(struct sup *s, int n)
 {
 	char name[32];
 
-	if (n % COMPACT)
+	if (n - s->last_base < COMPACT)
 		return 0;
 	snprintf(name, sizeof(name), "b%d", n);
-	return bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL);
+	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
+		return -1;
+	s->ji[n].base = 1;
+	s->last_base = n;
+	s->bases++;
+	return 0;
 }
 
-/*
- * Join job j (DONE or DEAD) as the next join: merge its upper dir,
- * emit its output, tell detsh the status to exit with.
- */
-static void
-job_join(struct sup *s, struct job *j)
+/* Merge job j's upper dir as join n; its exit status for detsh. */
+static int
+merge_job(struct sup *s, struct job *j, int n)
 {
 	char up[64], layer[32], path[4096];
 	uint64_t before = s->ms.files;
-	double t0 = now_ms();
-	int n = ++s->joins, other = 0, rc = 0, st = j->status;
+	int other = 0, rc, st = j->status;
 
-	if (reserve((void **)&s->layer_empty, &s->layer_cap, (size_t)n,
-		    1) < 0 ||
-	    reserve((void **)&s->cmds, &s->cmd_cap, (size_t)j->seq,
-		    sizeof(char *)) < 0) {
-		say("out of memory");
-		s->internal = 1;
-		return;
-	}
 	snprintf(up, sizeof(up), "j%d/u", j->id);
 	snprintf(layer, sizeof(layer), "l%d", n);
-	if (j->cmd)
-		s->cmds[j->seq] = strdup(j->cmd);
-	if (j->state == J_DONE)
-		rc = bjob_merge(s->tree_fd, s->state_fd, up, j->snap, n,
-				(int)j->seq, &s->epoch, s->ix, &s->ms, path,
-				sizeof(path), &other);
+	rc = bjob_merge(s->tree_fd, s->state_fd, up, j->snap, n,
+			(int)j->seq, &s->epoch, s->ix, &s->ms, path,
+			sizeof(path), &other);
 	if (rc == 1) {
 		/* jobs are numbered in fork order: the same every run */
 		fprintf(stderr, "detrun: conflict: %s: changed by job %d "
 			"(%s) and job %ld (%s)\n", path, other,
-			s->cmds[other] ? s->cmds[other] : "?", j->seq,
-			j->cmd);
+			other < (int)s->cmd_cap && s->cmds[other] ?
+			s->cmds[other] : "?", j->seq, j->cmd);
 		s->conflicts++;
 		st = 1 << 8;
 	} else if (rc < 0) {
 		s->internal = 1;
 		st = 1 << 8;
 	}
-	if (rc == 0 && j->state == J_DONE) {
-		if (renameat(s->state_fd, up, s->state_fd, layer) < 0)
-			rc = -1;
-	} else if (mkdirat(s->state_fd, layer, 0755) < 0) {
+	if (rc == 0 && renameat(s->state_fd, up, s->state_fd, layer) < 0)
 		rc = -1;
-	}
+	else if (rc != 0 && mkdirat(s->state_fd, layer, 0755) < 0)
+		rc = -1;
 	if (rc < 0 && !s->internal) {
 		say("cannot make layer %s: %s", layer, strerror(errno));
 		s->internal = 1;
 	}
-	s->layer_empty[n] = s->ms.files == before;
-	if (compact(s, n) < 0)
+	s->ji[n].empty = s->ms.files == before;
+	return st;
+}
+
+/*
+ * Join job j (DONE or DEAD) as the next join: merge its upper dir (a
+ * recursive job: take a new base instead), emit its output, tell detsh
+ * the status to exit with.
+ */
+static void
+job_join(struct sup *s, struct job *j)
+{
+	double t0 = now_ms();
+	int n, st = j->status;
+
+	if (reserve((void **)&s->cmds, &s->cmd_cap, (size_t)j->seq,
+		    sizeof(char *)) < 0 || join_room(s, s->joins + 1) < 0) {
+		say("out of memory");
 		s->internal = 1;
+		return;
+	}
+	if (j->cmd && !s->cmds[j->seq])
+		s->cmds[j->seq] = strdup(j->cmd);
+	if (j->cap & BJOB_CAP_REC) {
+		if (rebase(s) < 0)
+			s->internal = 1;
+	} else {
+		n = ++s->joins;
+		s->ji[n].empty = 1;
+		if (j->state == J_DONE)
+			st = merge_job(s, j, n);
+		if (compact(s, n) < 0)
+			s->internal = 1;
+	}
 	s->merge_ms += now_ms() - t0;
-	if (j->state == J_DONE)
+	if (j->state == J_DONE && !(j->cap & BJOB_CAP_REC))
 		s->hol_ms += t0 - ((double)j->done_at.tv_sec * 1e3 +
 				   (double)j->done_at.tv_nsec / 1e6);
 	if (j->cap & BJOB_CAP_OUT)
@@ -338,25 +422,17 @@ job_join(struct sup *s, struct job *j)
 	j->state = J_JOINED;
 }
 
-/* Answer the driver's WAIT: a pid to reap, 0 (none yet) or -1. */
+/* Answer driver d's WAIT: a pid to reap, 0 (none yet) or -1. */
 static void
-reply(struct sup *s, pid_t who)
+reply(struct drv *d, pid_t who)
 {
-	if (s->drv_conn >= 0)
-		msg_send(s->drv_conn, BJOB_WAITOK, who, NULL);
+	if (d->conn >= 0)
+		msg_send(d->conn, BJOB_WAITOK, who, NULL);
 }
 
-static int
-exited(const struct job *j)
-{
-	struct pollfd p = { .fd = j->pidfd, .events = POLLIN };
-
-	return poll(&p, 1, 0) == 1;
-}
-
-/* The driver's job make's blocking wait4 is about, or NULL. */
+/* The job driver d's blocking wait is about, or NULL. */
 static struct job *
-wait_target(struct sup *s)
+wait_target(struct sup *s, struct drv *d)
 {
 	struct job *best = NULL;
 	int i;
@@ -364,45 +440,60 @@ wait_target(struct sup *s)
 	for (i = 0; i < s->nlive; i++) {
 		struct job *j = s->live[i];
 
-		if (!j->seq || j->state == J_REAPED)
+		if (j->drv != d || j->state == J_REAPED)
 			continue;
-		if (s->wait.target > 0 ? j->pid == s->wait.target :
+		if (d->target > 0 ? j->pid == d->target :
 		    !best || j->seq < best->seq)
 			best = j;
 	}
 	return best;
 }
 
-/* Move the driver's pending blocking wait4 on as far as it can go. */
+/* Move driver d's pending blocking wait on as far as it can go. */
 static void
-try_wait(struct sup *s)
+try_wait(struct sup *s, struct drv *d)
 {
 	struct job *j;
 
-	if (!s->wait.active)
+	if (!d->waiting)
 		return;
-	j = wait_target(s);
+	j = wait_target(s, d);
 	/* Exited without ever saying HELLO: its exec failed. */
 	if (j && j->state == J_FORKED && exited(j))
 		j->state = J_DEAD;
+	/* A sub-make runs when its make waits for it: one active make. */
+	if (j && j->state == J_WAITING && (j->cap & BJOB_CAP_REC)) {
+		j->state = J_RUNNING;
+		if (msg_send(j->conn, BJOB_GO, 0, NULL) < 0)
+			j->state = J_DEAD;
+	}
 	if (j && (j->state == J_DONE || j->state == J_DEAD))
 		job_join(s, j);
 	if (j && (j->state != J_JOINED || !exited(j)))
 		return;
 	if (j)
 		j->state = J_REAPED;
-	s->wait.active = 0;
-	reply(s, j ? j->pid : -1);
+	d->waiting = 0;
+	reply(d, j ? j->pid : -1);
 }
 
-/* Has the driver children it has not reaped? */
+static void
+try_waits(struct sup *s)
+{
+	int i;
+
+	for (i = 0; i < s->ndrv; i++)
+		try_wait(s, s->drv[i]);
+}
+
+/* Has driver d children it has not reaped? */
 static int
-driver_busy(const struct sup *s)
+driver_busy(const struct sup *s, const struct drv *d)
 {
 	int i;
 
 	for (i = 0; i < s->nlive; i++)
-		if (s->live[i]->seq && s->live[i]->state != J_REAPED)
+		if (s->live[i]->drv == d && s->live[i]->state != J_REAPED)
 			return 1;
 	return 0;
 }
@@ -420,9 +511,9 @@ job_of(struct sup *s, pid_t pid)
 	return NULL;
 }
 
-/* FORK: make spawned child pid (its detsh may have said HELLO). */
+/* FORK: driver d spawned child pid (its detsh may have said HELLO). */
 static void
-driver_fork(struct sup *s, pid_t pid)
+driver_fork(struct sup *s, struct drv *d, pid_t pid)
 {
 	struct job *j = job_of(s, pid);
 
@@ -436,40 +527,83 @@ driver_fork(struct sup *s, pid_t pid)
 		}
 		j->conn = -1;
 		j->pid = pid;
-		j->ppid = s->driver;
+		j->ppid = d->pid;
 		j->state = J_FORKED;
 		j->snap = s->joins;
 		j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		s->live[s->nlive++] = j;
 	}
+	j->drv = d;
 	j->seq = ++s->fork_seq;
 }
 
-/* A request from the driver, or its hang-up. */
+/* Drop driver i (it exited); its unreaped jobs belong to no one. */
 static void
-on_driver(struct sup *s)
+driver_gone(struct sup *s, int i)
 {
+	struct drv *d = s->drv[i];
+	int k;
+
+	for (k = 0; k < s->nlive; k++)
+		if (s->live[k]->drv == d)
+			s->live[k]->drv = NULL;
+	if (d->conn >= 0)
+		close(d->conn);
+	free(d);
+	s->drv[i] = s->drv[--s->ndrv];
+}
+
+/* A request from driver i, or its hang-up. */
+static void
+on_driver(struct sup *s, int i)
+{
+	struct drv *d = s->drv[i];
 	struct bjob_msg m;
-	ssize_t n = recv(s->drv_conn, &m, sizeof(m), MSG_DONTWAIT);
+	ssize_t n = recv(d->conn, &m, sizeof(m), MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < (ssize_t)(sizeof(m) - sizeof(m.text))) {
-		close(s->drv_conn);
-		s->drv_conn = -1;
+		driver_gone(s, i);
 		return;
 	}
 	if (m.type == BJOB_FORK) {
-		driver_fork(s, m.ppid);
+		driver_fork(s, d, m.ppid);
 	} else if (m.type == BJOB_WAIT && !m.arg) {
-		s->wait.active = 1;
-		s->wait.target = m.ppid;
-		if (s->wait.target == 0 || s->wait.target < -1)
-			s->wait.target = -1;
-		try_wait(s);
+		d->waiting = 1;
+		d->target = m.ppid;
+		if (d->target == 0 || d->target < -1)
+			d->target = -1;
+		try_wait(s, d);
 	} else if (m.type == BJOB_WAIT) {
-		reply(s, driver_busy(s) ? 0 : -1);
+		reply(d, driver_busy(s, d) ? 0 : -1);
 	}
+}
+
+/*
+ * DRIVER: connection c of job slot j is a make starting.  What ran
+ * before it outside job spaces is taken into a new base.
+ */
+static void
+driver_new(struct sup *s, struct job *j, const struct bjob_msg *m)
+{
+	struct drv *d = calloc(1, sizeof(*d));
+
+	if (!d || s->ndrv == MAX_DRV) {
+		say("too many makes at once (%d)", MAX_DRV);
+		free(d);
+		s->internal = 1;
+		return;
+	}
+	d->pid = m->pid;
+	d->conn = j->conn;
+	j->conn = -1;
+	s->drv[s->ndrv++] = d;
+	if (s->ndrv == 1 && !s->tokens)
+		s->tokens = m->arg > 0 ? m->arg : 1;
+	if (rebase(s) < 0)
+		s->internal = 1;
+	msg_send(d->conn, BJOB_WAITOK, 0, NULL);
 }
 
 /* A message (or hang-up) from job j. */
@@ -483,16 +617,8 @@ on_job(struct sup *s, struct job *j)
 		return;
 	if (n >= (ssize_t)(sizeof(m) - sizeof(m.text))) {
 		m.text[sizeof(m.text) - 1] = 0;
-		if ((m.type == BJOB_FORK || m.type == BJOB_WAIT) &&
-		    j->state == J_NEW && m.pid == s->driver &&
-		    s->drv_conn < 0) {
-			/* the driver's connection, not a job */
-			s->drv_conn = j->conn;
-			j->conn = -1;
-			if (m.type == BJOB_FORK)
-				driver_fork(s, m.ppid);
-			else
-				reply(s, -1);
+		if (m.type == BJOB_DRIVER && j->state == J_NEW) {
+			driver_new(s, j, &m);
 			return;
 		}
 		if (m.type == BJOB_HELLO && j->state == J_NEW) {
@@ -505,35 +631,36 @@ on_job(struct sup *s, struct job *j)
 				j = f;
 			}
 			if (job_hello(s, j, &m) < 0) {
-				say("cannot register job %d: %s", j->id,
+				say("cannot register a job: %s",
 				    strerror(errno));
 				s->internal = 1;
 			}
 			grant_tokens(s);
-			try_wait(s);
+			try_waits(s);
 			return;
 		}
 		if (m.type == BJOB_DONE && j->state == J_RUNNING) {
 			j->status = m.arg;
 			j->state = J_DONE;
 			clock_gettime(CLOCK_MONOTONIC, &j->done_at);
-			s->running--;
+			if (!(j->cap & BJOB_CAP_REC))
+				s->running--;
 			grant_tokens(s);
-			try_wait(s);
+			try_waits(s);
 			return;
 		}
 	}
 	/* Hung up (or nonsense): the job is dead, its changes dropped. */
 	close(j->conn);
 	j->conn = -1;
-	if (j->state == J_RUNNING)
+	if (j->state == J_RUNNING && !(j->cap & BJOB_CAP_REC))
 		s->running--;
 	if (j->state < J_DONE && j->state > J_FORKED) {
 		j->state = J_DEAD;
 		j->status = SIGKILL;
 	}
 	grant_tokens(s);
-	try_wait(s);
+	try_waits(s);
 }
 
 /* Forget jobs make has reaped, and connections that died unregistered. */
@@ -569,25 +696,31 @@ on_accept(struct sup *s)
 	s->live[s->nlive++] = j;
 }
 
-/* After SIGINT/SIGTERM: stop every job and the driver. */
+/* After SIGINT/SIGTERM: stop every job and the program. */
 static void
 stop_all(struct sup *s, int sig)
 {
 	int i;
 
-	kill(s->driver, sig);
+	kill(s->top, sig);
 	for (i = 0; i < s->nlive; i++)
 		if (s->live[i]->pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, s->live[i]->pidfd,
 				SIGKILL, NULL, 0);
 }
 
-/* The event loop; returns the driver's wait status. */
+/* What poll slot i is about. */
+struct slot {
+	struct job *job;
+	int drv;		/* driver index, or -1 */
+};
+
+/* The event loop; returns the program's wait status. */
 static int
 loop(struct sup *s)
 {
-	struct pollfd p[MAX_LIVE + 3];
-	struct job *who[MAX_LIVE + 3];
+	static struct pollfd p[MAX_LIVE + MAX_DRV + 2];
+	static struct slot who[MAX_LIVE + MAX_DRV + 2];
 	int n, i, ws = 0, stopping = 0;
 
 	for (;;) {
@@ -596,47 +729,51 @@ loop(struct sup *s)
 			stopping = 1;
 		}
 		sweep(s);
-		p[0] = (struct pollfd){ .fd = s->drv_pidfd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = s->drv_conn, .events = POLLIN };
-		p[2] = (struct pollfd){ .fd = s->lsock, .events = POLLIN };
-		n = 3;
+		p[0] = (struct pollfd){ .fd = s->top_pidfd, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = s->lsock, .events = POLLIN };
+		n = 2;
+		for (i = 0; i < s->ndrv; i++) {
+			who[n] = (struct slot){ NULL, i };
+			p[n++] = (struct pollfd){ .fd = s->drv[i]->conn,
+						  .events = POLLIN };
+		}
 		for (i = 0; i < s->nlive; i++) {
 			struct job *j = s->live[i];
+			int fd = j->state == J_JOINED ||
+				 (j->state == J_FORKED && j->drv &&
+				  j->drv->waiting) ? j->pidfd : j->conn;
 
-			who[n] = j;
-			if (j->state == J_JOINED || (j->state == J_FORKED &&
-						     s->wait.active))
-				p[n++] = (struct pollfd){ .fd = j->pidfd,
-							  .events = POLLIN };
-			else if (j->conn >= 0)
-				p[n++] = (struct pollfd){ .fd = j->conn,
-							  .events = POLLIN };
+			if (fd < 0)
+				continue;
+			who[n] = (struct slot){ j, -1 };
+			p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 		}
 		if (poll(p, (nfds_t)n, stopping ? 100 : -1) < 0 &&
 		    errno != EINTR)
 			break;
 		if (p[0].revents) {
-			while (waitpid(s->driver, &ws, 0) < 0 && errno == EINTR)
+			while (waitpid(s->top, &ws, 0) < 0 && errno == EINTR)
 				;
 			return ws;
 		}
-		if (p[1].revents)
-			on_driver(s);
-		if (p[2].revents & POLLIN)
+		if (p[1].revents & POLLIN)
 			on_accept(s);
-		for (i = 3; i < n; i++) {
+		/* back to front: a driver that hangs up leaves the array */
+		for (i = n - 1; i >= 2; i--) {
 			if (!p[i].revents)
 				continue;
-			if (who[i]->state == J_JOINED ||
-			    who[i]->state == J_FORKED)
-				try_wait(s);
+			if (who[i].drv >= 0)
+				on_driver(s, who[i].drv);
+			else if (who[i].job->state == J_JOINED ||
+				 who[i].job->state == J_FORKED)
+				try_waits(s);
 			else
-				on_job(s, who[i]);
+				on_job(s, who[i].job);
 		}
 	}
 	say("poll: %s", strerror(errno));
 	stop_all(s, SIGKILL);
-	waitpid(s->driver, &ws, 0);
+	waitpid(s->top, &ws, 0);
 	return ws;
 }
 
@@ -654,21 +791,6 @@ reap_all(struct sup *s)
 		;
 	while (s->nlive)
 		job_free(s, s->nlive - 1);
-}
-
-/* The driver (child): its pid and detdrv preloaded, then exec. */
-static void __attribute__((noreturn))
-driver(char **argv)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	setenv("DETB_DRV_PID", pid, 1);
-	setenv("LD_PRELOAD", getenv("DETB_DRV"), 1);
-	execvp(argv[0], argv);
-	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0],
-		strerror(errno));
-	_exit(2);
 }
 
 /* "dev:ino" of fd into env variable var (detsh compares its fds). */
@@ -780,80 +902,14 @@ helpers(void)
 	return 0;
 }
 
-/* Index of the SHELL= argument driver_argv added (the last). */
-static int
-k_shell(char **dargv)
-{
-	int k = 0;
-
-	while (dargv[k + 1])
-		k++;
-	return k;
-}
-
-/* The N of -jN / -j N / --jobs=N; -j alone: the CPU count; none: 1. */
-static int
-jobs_of(const char *v, int *jobs)
-{
-	long n = v ? strtol(v, NULL, 10) : 0;
-
-	if (n > 0)
-		*jobs = n > 1024 ? 1024 : (int)n;
-	else
-		*jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	return 0;
-}
-
-/*
- * make's argv without its -j flags, plus -j and SHELL=detsh; *jobs is
- * the number of run tokens the user asked for.
- */
-static char **
-driver_argv(char **argv, int *jobs)
-{
-	int n, i, k = 0;
-	char **out, *shell;
-
-	for (n = 0; argv[n]; n++)
-		;
-	out = calloc((size_t)n + 3, sizeof(char *));
-	shell = malloc(strlen(getenv("DETB_SHIM")) + 8);
-	if (!out || !shell)
-		return NULL;
-	sprintf(shell, "SHELL=%s", getenv("DETB_SHIM"));
-	out[k++] = argv[0];
-	out[k++] = "-j";
-	*jobs = 1;
-	for (i = 1; i < n; i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--jobs")) {
-			if (argv[i + 1] && argv[i + 1][0] >= '0' &&
-			    argv[i + 1][0] <= '9')
-				jobs_of(argv[++i], jobs);
-			else
-				jobs_of(NULL, jobs);
-			continue;
-		}
-		if (!strncmp(argv[i], "-j", 2)) {
-			jobs_of(argv[i] + 2, jobs);
-			continue;
-		}
-		if (!strncmp(argv[i], "--jobs=", 7)) {
-			jobs_of(argv[i] + 7, jobs);
-			continue;
-		}
-		out[k++] = argv[i];
-	}
-	out[k++] = shell;
-	return out;
-}
-
 static void
 print_stats(const struct sup *s)
 {
-	fprintf(stderr, "detrun: build stats: jobs %d, joins %d, files merged "
-		"%llu (%llu bytes), bytes copied up %llu, conflicts %d, "
-		"time in merge %.1f ms, time waiting for older jobs %.1f ms\n",
-		s->jobs, s->joins, (unsigned long long)s->ms.files,
+	fprintf(stderr, "detrun: build stats: jobs %d, joins %d, bases %d, "
+		"files merged %llu (%llu bytes), bytes copied up %llu, "
+		"conflicts %d, time in merge %.1f ms, time waiting for older "
+		"jobs %.1f ms\n",
+		s->jobs, s->joins, s->bases, (unsigned long long)s->ms.files,
 		(unsigned long long)s->ms.bytes,
 		(unsigned long long)s->ms.copied_up, s->conflicts,
 		s->merge_ms, s->hol_ms);
@@ -865,7 +921,7 @@ setup(struct sup *s)
 {
 	struct timespec newest = { 0, 0 };
 
-	s->lsock = s->drv_conn = s->drv_pidfd = s->state_fd = -1;
+	s->lsock = s->top_pidfd = s->state_fd = -1;
 	if (!getcwd(s->tree, sizeof(s->tree)))
 		return say("cannot get the build directory: %s",
 			   strerror(errno)), -1;
@@ -874,9 +930,10 @@ setup(struct sup *s)
 		return say("cannot make a state directory for %s: %s",
 			   s->tree, strerror(errno)), -1;
 	s->ix = bjob_index_create();
-	if (!s->ix || reserve((void **)&s->layer_empty, &s->layer_cap, 0,
-			      1) < 0)
+	if (!s->ix || join_room(s, 0) < 0)
 		return say("out of memory"), -1;
+	s->ji[0].base = 1;
+	s->ji[0].empty = 1;
 	if (bjob_layer_clone(s->tree_fd, s->state_fd, "b0", &newest) < 0)
 		return -1;
 	set_epoch(s, &newest);
@@ -897,12 +954,12 @@ setup(struct sup *s)
 static void
 teardown(struct sup *s)
 {
-	if (s->drv_conn >= 0)
-		close(s->drv_conn);
+	while (s->ndrv)
+		driver_gone(s, s->ndrv - 1);
 	if (s->lsock >= 0)
 		close(s->lsock);
-	if (s->drv_pidfd >= 0)
-		close(s->drv_pidfd);
+	if (s->top_pidfd >= 0)
+		close(s->top_pidfd);
 	reap_all(s);
 	if (s->state_fd >= 0) {
 		close(s->state_fd);
@@ -911,10 +968,22 @@ teardown(struct sup *s)
 	if (s->tree_fd >= 0)
 		close(s->tree_fd);
 	bjob_index_destroy(s->ix);
-	free(s->layer_empty);
+	free(s->ji);
 	while (s->cmd_cap && s->cmd_cap--)
 		free(s->cmds[s->cmd_cap]);
 	free(s->cmds);
+}
+
+/* The program (child): detdrv preloaded, so each make is a driver. */
+static void __attribute__((noreturn))
+program(char **argv)
+{
+	setenv("LD_PRELOAD", getenv("DETB_DRV"), 1);
+	setenv("DETB_DRIVER", "1", 1);
+	execvp(argv[0], argv);
+	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0],
+		strerror(errno));
+	_exit(2);
 }
 
 /* see bjob.h */
@@ -924,17 +993,9 @@ bjob_sup_run(char **argv, int stats)
 	struct sigaction sa = { .sa_handler = on_signal };
 	static struct sup sup;
 	struct sup *s = &sup;
-	int ws, rc, jobs = 1;
-	char **dargv;
+	int ws, rc;
 
 	if (setup(s) < 0) {
-		teardown(s);
-		return BJOB_EXIT_INTERNAL;
-	}
-	dargv = driver_argv(argv, &jobs);
-	s->tokens = jobs;
-	if (!dargv) {
-		say("out of memory");
 		teardown(s);
 		return BJOB_EXIT_INTERNAL;
 	}
@@ -942,22 +1003,20 @@ bjob_sup_run(char **argv, int stats)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	fflush(NULL);
-	s->driver = fork();
-	if (s->driver == 0)
-		driver(dargv);
-	if (s->driver > 0)
-		s->drv_pidfd = (int)syscall(SYS_pidfd_open, s->driver, 0);
-	if (s->drv_pidfd < 0) {
+	s->top = fork();
+	if (s->top == 0)
+		program(argv);
+	if (s->top > 0)
+		s->top_pidfd = (int)syscall(SYS_pidfd_open, s->top, 0);
+	if (s->top_pidfd < 0) {
 		say("cannot start %s: %s", argv[0], strerror(errno));
-		if (s->driver > 0)
-			waitpid(s->driver, &ws, 0);
+		if (s->top > 0)
+			waitpid(s->top, &ws, 0);
 		teardown(s);
 		return BJOB_EXIT_INTERNAL;
 	}
 	ws = loop(s);
 	teardown(s);
-	free(dargv[k_shell(dargv)]);
-	free(dargv);
 	if (stats)
 		print_stats(s);
 	if (s->internal)

@@ -2,19 +2,24 @@
  * detdrv.c -- preloaded into the build driver (make) by `detrun
  * --build`: its spawns and waits go through the supervisor.
  *
- * After each posix_spawn/fork the driver tells the supervisor the
- * child's pid (FORK), before it does anything else; so the supervisor
- * knows every child, in fork order, and the join count at its fork.
- * Each wait asks the supervisor first (WAIT): a blocking wait is
- * answered with the pid of the oldest child once its files are merged
- * (then reaped from the kernel, which has its status), a WNOHANG wait
- * with children not yet joined is answered "none finished".  Only the
- * process whose pid is $DETB_DRV_PID acts; in its children (detsh and
- * what they run) these functions are the plain libc ones.
+ * Every make started under `detrun --build` outside a job space
+ * ($DETB_DRIVER set) is a driver.  At load, detdrv re-executes it with
+ * its -jN flags replaced by -j (no job limit, no jobserver: det runs N
+ * jobs at once itself) and SHELL=detsh, then connects to the supervisor
+ * (DRIVER, with N) and waits until the supervisor has taken the tree as
+ * it is as a new base.  After each posix_spawn/fork the driver tells the
+ * supervisor the child's pid (FORK), before it does anything else; so
+ * the supervisor knows every child, in fork order, and the join count
+ * at its fork.  Each wait asks the supervisor first (WAIT): a blocking
+ * wait is answered with the pid of the oldest child once its files are
+ * merged (then reaped from the kernel, which has its status), a WNOHANG
+ * wait with children not yet joined is answered "none finished".  In
+ * other processes (detsh, the shells, compilers) nothing changes.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -31,28 +36,12 @@ static int sock = -1;
 static int
 driver(void)
 {
-	const char *p = getenv("DETB_DRV_PID");
-	const char *path = getenv("DETB_SOCK");
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-
-	if (sock >= 0)
-		return 1;
-	if (!p || !path || atoi(p) != getpid() ||
-	    strlen(path) >= sizeof(a.sun_path))
-		return 0;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock >= 0 && connect(sock, (struct sockaddr *)&a,
-				 sizeof(a)) < 0) {
-		close(sock);
-		sock = -1;
-	}
 	return sock >= 0;
 }
 
 /*
- * One request; for WAIT, the answer: a pid to reap, 0 for "none
- * finished", -1 for "ask the kernel as asked".  A lost supervisor
+ * One request; for WAIT and DRIVER, the answer: a pid to reap, 0 for
+ * "none finished", -1 for "ask the kernel as asked".  A lost supervisor
  * answers -1: the build then goes on without ordering.
  */
 static pid_t
@@ -64,7 +53,7 @@ ask(uint32_t type, pid_t pid, int arg)
 	ssize_t n;
 
 	if (send(sock, &m, sizeof(m) - sizeof(m.text) + 1, 0) < 0 ||
-	    type != BJOB_WAIT)
+	    type == BJOB_FORK)
 		goto out;
 	do
 		n = recv(sock, &m, sizeof(m), 0);
@@ -77,6 +66,99 @@ ask(uint32_t type, pid_t pid, int arg)
 out:
 	errno = e;
 	return -1;
+}
+
+static int
+connect_sup(void)
+{
+	const char *path = getenv("DETB_SOCK");
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s;
+
+	if (!path || strlen(path) >= sizeof(a.sun_path))
+		return -1;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* The N of a -j flag's value ("" or NULL: no N). */
+static int
+jobs_of(const char *v)
+{
+	int n = v ? atoi(v) : 0;
+
+	return n > 0 ? (n > 1024 ? 1024 : n) : (int)sysconf(
+		_SC_NPROCESSORS_ONLN);
+}
+
+/*
+ * Re-execute make with -j and SHELL=detsh instead of its -j flags;
+ * returns only if that fails.
+ */
+static void
+reexec(int argc, char **argv)
+{
+	char **out = calloc((size_t)argc + 3, sizeof(char *));
+	const char *shim = getenv("DETB_SHIM");
+	char shell[4096], pid[32], jobs[32];
+	int i, k = 0, n = 1;
+
+	if (!out || !shim)
+		return;
+	out[k++] = argv[0];
+	out[k++] = "-j";
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+			if (i + 1 < argc && argv[i + 1][0] >= '0' &&
+			    argv[i + 1][0] <= '9')
+				n = jobs_of(argv[++i]);
+			else
+				n = jobs_of(NULL);
+		} else if (!strncmp(a, "-j", 2) && a[2] >= '0' &&
+			   a[2] <= '9') {
+			n = jobs_of(a + 2);
+		} else if (!strncmp(a, "--jobs=", 7)) {
+			n = jobs_of(a + 7);
+		} else {
+			out[k++] = argv[i];
+		}
+	}
+	snprintf(shell, sizeof(shell), "SHELL=%s", shim);
+	out[k++] = shell;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(jobs, sizeof(jobs), "%d", n);
+	setenv("DETB_REEXEC", pid, 1);
+	setenv("DETB_JOBS", jobs, 1);
+	execv("/proc/self/exe", out);
+	free(out);
+}
+
+/* At load: a make under detrun --build becomes a driver. */
+static void __attribute__((constructor))
+detdrv_init(int argc, char **argv, char **envp)
+{
+	const char *me = program_invocation_short_name;
+	const char *re = getenv("DETB_REEXEC");
+
+	(void)envp;
+	if (!getenv("DETB_DRIVER") || (strcmp(me, "make") &&
+					strcmp(me, "gmake")))
+		return;
+	if (!re || atoi(re) != getpid()) {
+		reexec(argc, argv);
+		return;
+	}
+	sock = connect_sup();
+	if (sock >= 0)
+		ask(BJOB_DRIVER, getpid(), atoi(getenv("DETB_JOBS") ?
+						getenv("DETB_JOBS") : "1"));
 }
 
 typedef pid_t (*wait4_fn)(pid_t, int *, int, struct rusage *);

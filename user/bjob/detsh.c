@@ -12,8 +12,11 @@
  * exits only when the supervisor has merged the job's changes (ACK), so
  * make can never see a job finished before its files are in the tree.
  *
- * Inside a job (DETB_INJOB set: a recursive make, `$(SHELL) script`),
- * detsh is just the real shell.
+ * A recipe that runs a sub-make (a word of it is `make`) is a recursive
+ * job: no space of its own; it runs in the tree when its make waits for
+ * it, and the sub-make is a driver in turn.  Inside a job space
+ * (DETB_INJOB set: a make in a job, `$(SHELL) script`), detsh is just
+ * the real shell.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -275,6 +278,48 @@ serial_makeflags(void)
 	setenv("MFLAGS", "", 1);
 }
 
+/* Does the command run make (a word whose basename is make/gmake)? */
+static int
+runs_make(const char *cmd)
+{
+	static const char word[] = "abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/$()";
+	const char *p = cmd, *b;
+	size_t n;
+
+	while (*p) {
+		n = strspn(p, word);
+		if (!n) {
+			p++;
+			continue;
+		}
+		for (b = p + n; b > p && b[-1] != '/'; b--)
+			;
+		if ((p + n - b == 4 && !strncmp(b, "make", 4)) ||
+		    (p + n - b == 5 && !strncmp(b, "gmake", 5)) ||
+		    (p + n - b == 7 && !strncmp(b, "$(MAKE)", 7)))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* A recursive job: the shell, here, in the tree; its raw status. */
+static int
+run_here(char **argv)
+{
+	int ws = 0x7f00;
+	pid_t p = fork();
+
+	if (p < 0)
+		fail("fork: %s", strerror(errno));
+	if (p == 0)
+		plain_shell(argv);
+	while (waitpid(p, &ws, 0) < 0 && errno == EINTR)
+		;
+	return ws;
+}
+
 /* Run the job set up by the supervisor; returns its raw wait status. */
 static int
 run_job(char **argv, const char *state, const char *tree, int id,
@@ -293,8 +338,11 @@ run_job(char **argv, const char *state, const char *tree, int id,
 		fail("pipe: %s", strerror(errno));
 	enter_space(state, tree, id, lowers);
 	setenv("DETB_INJOB", "1", 1);
+	unsetenv("DETB_DRIVER");
 	if (clk && *clk)
 		setenv("LD_PRELOAD", clk, 1);
+	else
+		unsetenv("LD_PRELOAD");
 	serial_makeflags();
 	init = fork();
 	if (init < 0)
@@ -344,15 +392,16 @@ main(int argc, char **argv)
 	if (getenv("DETB_INJOB") || !sock || !state || !tree)
 		plain_shell(argv);
 	s = connect_sup(sock);
-	if (same_file(1, "DETB_OUT"))
-		cap |= BJOB_CAP_OUT;
-	if (same_file(2, "DETB_ERR"))
-		cap |= BJOB_CAP_ERR;
+	command_text(argv, m.text, sizeof(m.text));
+	if (runs_make(m.text))
+		cap = BJOB_CAP_REC;
+	else
+		cap = (same_file(1, "DETB_OUT") ? BJOB_CAP_OUT : 0) |
+		      (same_file(2, "DETB_ERR") ? BJOB_CAP_ERR : 0);
 	m.type = BJOB_HELLO;
 	m.pid = getpid();
 	m.ppid = getppid();
 	m.arg = cap;
-	command_text(argv, m.text, sizeof(m.text));
 	msg_send(s, &m);
 	msg_recv(s, &m, BJOB_SETUP);
 	id = m.arg;
@@ -361,7 +410,10 @@ main(int argc, char **argv)
 
 		memcpy(lowers, m.text, sizeof(lowers));
 		msg_recv(s, &m, BJOB_GO);
-		st = run_job(argv, state, tree, id, lowers, cap);
+		if (cap & BJOB_CAP_REC)
+			st = run_here(argv);
+		else
+			st = run_job(argv, state, tree, id, lowers, cap);
 	}
 	/* Hold no end of a pipe make reads to EOF ($(shell ...)). */
 	nul = open("/dev/null", O_RDWR);
