@@ -41,7 +41,8 @@ PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
 BJOB_SRCS := $(wildcard user/bjob/bjob_*.c)
 BJOB_OBJS := $(BJOB_SRCS:%.c=$(B)/obj/%.o)
 
-.PHONY: all deps demo test check sanitize bench eval lint install clean
+.PHONY: all deps demo test check sanitize bench eval lint install clean \
+	eval-builds bench-builds
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
 	$(B)/bin/detrun $(APPS) $(PT_APPS) $(TESTS) \
 	$(B)/bin/detsh $(B)/lib/libdetclock.so $(B)/lib/libdetdrv.so
@@ -128,12 +129,22 @@ sanitize: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(B)/bench/bench
 	@sh papers/eval/bench.sh $(B)
+	@BUILDS_OUT=papers/eval/RESULTS.md sh papers/eval/builds.sh $(B) bench
 
 # Determinator's workloads, det vs pthreads: papers/eval/RESULTS.md
 # (section "Evaluation") and plots.  About ten minutes.
 eval: deps
 	@$(MAKE) --no-print-directory all
 	@sh papers/eval/eval.sh $(B)
+
+# detrun --build on Debian source packages: papers/eval/BUILDS.md.
+eval-builds: deps
+	@$(MAKE) --no-print-directory all
+	@sh papers/eval/builds.sh $(B) eval
+
+bench-builds: deps
+	@$(MAKE) --no-print-directory all
+	@sh papers/eval/builds.sh $(B) bench
 
 lint:
 	@sh tests/lint.sh

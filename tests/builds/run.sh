@@ -210,6 +210,21 @@ repeat "environment (date, __DATE__, tar, gzip, ls, \$\$, hostname, uname)" -j4
 check "environment: pid 2, hostname det, same clock as SOURCE_DATE_EPOCH" \
 	'grep -qx "pid 2" "$tmp/w/env.txt" && grep -qx det "$tmp/w/env.txt" && grep -q "^1700000000.000000000$" "$tmp/w/date.txt" && grep -q "Nov 14 2023 22:13:20 3" "$tmp/w/stamp.txt"'
 
+# --- one recipe line makes a directory, the next writes into it (each
+# line is a job: a layer holding only a directory must count)
+new <<'EOF'
+cat >Makefile <<'MK'
+all: a.lo b.lo
+%.lo:
+	-@mkdir objs 2>/dev/null || test -d objs
+	echo $@ >objs/$@.o
+	mv objs/$@.o $@
+MK
+EOF
+repeat "directory made by an earlier line" -j2
+check "directory made by an earlier line: later lines see it" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/a.lo" "$tmp/w/b.lo" | tr "\n" " ")" = "a.lo b.lo " ]'
+
 # --- a background job outliving its recipe is ended with it
 new <<EOF
 cat >Makefile <<'MK'

@@ -64,6 +64,7 @@ struct bjob_merge_stats {
 	uint64_t files;		/* entries applied (files, links, deletions) */
 	uint64_t bytes;		/* bytes of the files applied */
 	uint64_t copied_up;	/* bytes of files that existed before */
+	uint64_t dirs;		/* directories in upper dirs (made or kept) */
 };
 
 /*

@@ -234,6 +234,7 @@ apply_dir(struct merge_ctx *c, int up, int tree, const char *name,
 	}
 	if (!have && mkdirat(tree, name, st->st_mode & 07777) < 0)
 		return -1;
+	c->st->dirs++;
 	if (descend(c, up, tree, name, path, apply_entry) < 0)
 		return -1;
 	/* the layer's copy too: later jobs see the layer's directory */

@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -232,7 +233,26 @@ lowers(const struct sup *s, int snap, char *out, size_t len)
 	snprintf(out + used, len - used, "b%d", k);
 }
 
-/* HELLO: register the job, make its dirs, send SETUP. */
+/*
+ * A pidfd of the process at the other end of conn (its pid as the
+ * kernel translates it into our pid namespace), or -1.
+ */
+static int
+pidfd_of_peer(int conn)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -1;
+	return (int)syscall(SYS_pidfd_open, cr.pid, 0);
+}
+
+/*
+ * HELLO: register the job, make its dirs, send SETUP.  Pids in messages
+ * are as make sees them (the program's pid namespace): they only match
+ * FORKs with HELLOs and answer WAITs; pidfds are ours.
+ */
 static int
 job_hello(struct sup *s, struct job *j, const struct bjob_msg *m)
 {
@@ -246,7 +266,7 @@ job_hello(struct sup *s, struct job *j, const struct bjob_msg *m)
 	if (j->state == J_NEW)
 		j->snap = s->joins;
 	if (j->pidfd < 0)
-		j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+		j->pidfd = pidfd_of_peer(j->conn);
 	if (!j->cmd || j->pidfd < 0)
 		return -1;
 	snprintf(name, sizeof(name), "j%d", j->id);
@@ -347,7 +367,7 @@ static int
 merge_job(struct sup *s, struct job *j, int n)
 {
 	char up[64], layer[32], path[4096];
-	uint64_t before = s->ms.files;
+	uint64_t before = s->ms.files + s->ms.dirs;
 	int other = 0, rc, st = j->status;
 
 	snprintf(up, sizeof(up), "j%d/u", j->id);
@@ -375,7 +395,8 @@ merge_job(struct sup *s, struct job *j, int n)
 		say("cannot make layer %s: %s", layer, strerror(errno));
 		s->internal = 1;
 	}
-	s->ji[n].empty = s->ms.files == before;
+	/* a layer with only a new directory still counts */
+	s->ji[n].empty = s->ms.files + s->ms.dirs == before;
 	return st;
 }
 
@@ -511,17 +532,27 @@ job_of(struct sup *s, pid_t pid)
 	return NULL;
 }
 
-/* FORK: driver d spawned child pid (its detsh may have said HELLO). */
+/*
+ * FORK: driver d spawned child pid (its detsh may have said HELLO);
+ * pidfd (or -1) came with the message.
+ */
 static void
-driver_fork(struct sup *s, struct drv *d, pid_t pid)
+driver_fork(struct sup *s, struct drv *d, pid_t pid, int pidfd)
 {
 	struct job *j = job_of(s, pid);
+
+	if (j && j->pidfd < 0)
+		j->pidfd = pidfd;
+	else if (j && pidfd >= 0)
+		close(pidfd);
 
 	if (!j) {
 		j = calloc(1, sizeof(*j));
 		if (!j || s->nlive == MAX_LIVE) {
 			say("too many jobs at once (%d)", MAX_LIVE);
 			free(j);
+			if (pidfd >= 0)
+				close(pidfd);
 			s->internal = 1;
 			return;
 		}
@@ -530,7 +561,7 @@ driver_fork(struct sup *s, struct drv *d, pid_t pid)
 		j->ppid = d->pid;
 		j->state = J_FORKED;
 		j->snap = s->joins;
-		j->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		j->pidfd = pidfd;
 		s->live[s->nlive++] = j;
 	}
 	j->drv = d;
@@ -553,23 +584,49 @@ driver_gone(struct sup *s, int i)
 	s->drv[i] = s->drv[--s->ndrv];
 }
 
+/* One message, and the fd passed with it (else *fd stays -1). */
+static ssize_t
+recv_msg(int conn, struct bjob_msg *m, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(conn, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
 /* A request from driver i, or its hang-up. */
 static void
 on_driver(struct sup *s, int i)
 {
 	struct drv *d = s->drv[i];
 	struct bjob_msg m;
-	ssize_t n = recv(d->conn, &m, sizeof(m), MSG_DONTWAIT);
+	int fd = -1;
+	ssize_t n = recv_msg(d->conn, &m, &fd);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < (ssize_t)(sizeof(m) - sizeof(m.text))) {
+		if (fd >= 0)
+			close(fd);
 		driver_gone(s, i);
 		return;
 	}
 	if (m.type == BJOB_FORK) {
-		driver_fork(s, d, m.ppid);
-	} else if (m.type == BJOB_WAIT && !m.arg) {
+		driver_fork(s, d, m.ppid, fd);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (m.type == BJOB_WAIT && !m.arg) {
 		d->waiting = 1;
 		d->target = m.ppid;
 		if (d->target == 0 || d->target < -1)
@@ -727,6 +784,9 @@ loop(struct sup *s)
 		if (interrupted && !stopping) {
 			stop_all(s, interrupted);
 			stopping = 1;
+		} else if (stopping && ++stopping == 10) {
+			/* pid 1 of its namespace ignores its own re-raise */
+			kill(s->top, SIGKILL);
 		}
 		sweep(s);
 		p[0] = (struct pollfd){ .fd = s->top_pidfd, .events = POLLIN };
@@ -974,11 +1034,24 @@ teardown(struct sup *s)
 	free(s->cmds);
 }
 
-/* The program (child): detdrv preloaded, so each make is a driver. */
+/*
+ * The program (child, pid 1 of a new pid namespace, so the pids of what
+ * runs outside job spaces -- configure -- are the same every run): its
+ * own uts namespace, detdrv preloaded so each make is a driver, and the
+ * logical clock.
+ */
 static void __attribute__((noreturn))
 program(char **argv)
 {
-	setenv("LD_PRELOAD", getenv("DETB_DRV"), 1);
+	char pre[2 * PATH_MAX + 2];
+
+	if (unshare(CLONE_NEWUTS) == 0) {
+		sethostname("det", 3);
+		setdomainname("", 0);
+	}
+	snprintf(pre, sizeof(pre), "%s%s%s", getenv("DETB_DRV"),
+		 *getenv("DETB_CLOCK") ? ":" : "", getenv("DETB_CLOCK"));
+	setenv("LD_PRELOAD", pre, 1);
 	setenv("DETB_DRIVER", "1", 1);
 	execvp(argv[0], argv);
 	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0],
@@ -1003,6 +1076,11 @@ bjob_sup_run(char **argv, int stats)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	fflush(NULL);
+	if (unshare(CLONE_NEWPID) < 0) {
+		say("cannot make a pid namespace: %s", strerror(errno));
+		teardown(s);
+		return BJOB_EXIT_INTERNAL;
+	}
 	s->top = fork();
 	if (s->top == 0)
 		program(argv);
@@ -1025,7 +1103,7 @@ bjob_sup_run(char **argv, int stats)
 		rc = BJOB_EXIT_CONFLICT;
 	else
 		rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-	if (interrupted && rc < 128)
+	if (interrupted)	/* what a shell reports for the signal */
 		rc = 128 + interrupted;
 	return rc;
 }

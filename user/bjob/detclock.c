@@ -1,9 +1,14 @@
 /*
- * detclock.c -- preloaded into build jobs (LD_PRELOAD): the wall clock
- * reads SOURCE_DATE_EPOCH and uname() names a fixed machine, so `date`
- * and `uname -a` print the same on every run.  Monotonic clocks stay
- * real (timeouts, sleeps).  Static binaries are not covered.
+ * detclock.c -- preloaded into build jobs and the program detrun --build
+ * runs (LD_PRELOAD): the wall clock reads SOURCE_DATE_EPOCH, plus 1 us
+ * per reading in this process (so a loop waiting for time to pass still
+ * ends, the same way every run), and uname() names a fixed machine; so
+ * `date` and `uname -a` print the same on every run.  Monotonic clocks
+ * stay real (timeouts, sleeps).  make keeps the real clock: it compares
+ * mtimes with the time to warn of clock skew.  Static binaries are not
+ * covered.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +18,26 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The build's epoch, from the environment (0 when unset). */
-static time_t
-epoch(void)
+static long readings;
+
+/* Is this process make (real clock)? */
+static int
+real_clock(void)
+{
+	const char *me = program_invocation_short_name;
+
+	return !strcmp(me, "make") || !strcmp(me, "gmake");
+}
+
+/* The build's epoch (0 when unset) plus 1 us per reading. */
+static void
+now(struct timespec *ts)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
+	long us = readings++;
 
-	return s ? (time_t)strtoll(s, NULL, 10) : 0;
+	ts->tv_sec = (s ? (time_t)strtoll(s, NULL, 10) : 0) + us / 1000000;
+	ts->tv_nsec = us % 1000000 * 1000;
 }
 
 static int
@@ -32,9 +50,8 @@ wall(clockid_t id)
 int
 clock_gettime(clockid_t id, struct timespec *ts)
 {
-	if (wall(id)) {
-		ts->tv_sec = epoch();
-		ts->tv_nsec = 0;
+	if (wall(id) && !real_clock()) {
+		now(ts);
 		return 0;
 	}
 	return (int)syscall(SYS_clock_gettime, id, ts);
@@ -44,11 +61,14 @@ int
 gettimeofday(struct timeval *tv, void *tz)
 {
 	struct timeval *volatile out = tv;	/* glibc says nonnull */
+	struct timespec ts;
 
-	(void)tz;
+	if (real_clock())
+		return (int)syscall(SYS_gettimeofday, tv, tz);
 	if (out) {
-		out->tv_sec = epoch();
-		out->tv_usec = 0;
+		now(&ts);
+		out->tv_sec = ts.tv_sec;
+		out->tv_usec = ts.tv_nsec / 1000;
 	}
 	return 0;
 }
@@ -56,11 +76,14 @@ gettimeofday(struct timeval *tv, void *tz)
 time_t
 time(time_t *t)
 {
-	time_t now = epoch();
+	struct timespec ts;
 
+	if (real_clock())
+		return (time_t)syscall(SYS_time, t);
+	now(&ts);
 	if (t)
-		*t = now;
-	return now;
+		*t = ts.tv_sec;
+	return ts.tv_sec;
 }
 
 int

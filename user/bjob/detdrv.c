@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -208,11 +209,42 @@ typedef int (*spawn_fn)(pid_t *, const char *,
 			const posix_spawnattr_t *, char *const[],
 			char *const[]);
 
+/*
+ * FORK: the child's pid as we see it, and a pidfd of it (the
+ * supervisor lives in another pid namespace).
+ */
+static void
+tell_fork(pid_t pid)
+{
+	struct bjob_msg m = { .type = BJOB_FORK, .pid = getpid(),
+			      .ppid = pid };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &m,
+			     .iov_len = sizeof(m) - sizeof(m.text) + 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int e = errno, fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	sendmsg(sock, &mh, 0);
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+}
+
 static int
 spawned(int rc, const pid_t *pid)
 {
 	if (rc == 0 && pid && driver())
-		ask(BJOB_FORK, *pid, 0);
+		tell_fork(*pid);
 	return rc;
 }
 
@@ -254,6 +286,6 @@ fork(void)
 	pid_t p = real();
 
 	if (p > 0 && drv)
-		ask(BJOB_FORK, p, 0);
+		tell_fork(p);
 	return p;
 }
