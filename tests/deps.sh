@@ -3,7 +3,7 @@
 # Runs as root, or through sudo otherwise.  Quiet when nothing is missing.
 set -e
 pkgs="gcc make pkg-config libseccomp-dev libxxhash-dev check libsubunit-dev
-libelf-dev libdw-dev libjemalloc2"
+libelf-dev libdw-dev libjemalloc2 procps bc bzip2 xz-utils"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -58,10 +58,19 @@ digest() {
 	done) | sha256sum | cut -c1-16
 }
 
-# leftovers: processes of ours still running, state dirs still there.
+# State directories go here (DET_BUILD_STATE), not to /var/tmp.
+mkdir "$tmp/state"
+export DET_BUILD_STATE="$tmp/state"
+
+# leftovers: processes of ours still running (their cwd is in $tmp,
+# seen from any namespace), state dirs still there.
 leftovers() {
-	ps -eo args | grep -E '(^|/)detsh|sleep 7\.125' | grep -v grep
-	ls -d /var/tmp/detrun-build.* 2>/dev/null
+	for p in /proc/[0-9]*; do
+		case $(readlink "$p/cwd" 2>/dev/null) in
+		"$tmp"/*) echo "left: $(tr '\0' ' ' <"$p/cmdline")" ;;
+		esac
+	done
+	ls -d "$tmp"/state/* 2>/dev/null
 }
 
 # build ARGS...: copy the template to $tmp/w, run detrun -- make ARGS
@@ -133,6 +142,8 @@ EOF
 repeat "conflict (different bytes)" -j2
 check "conflict: exit 4, one line naming the path and both commands" \
 	'[ $rc -eq 4 ] && [ $(grep -c "^detrun: conflict: shared.txt: changed by job" "$tmp/out") -eq 1 ] && grep -q "from-a" "$tmp/out" && grep -q "from-b" "$tmp/out"'
+check "conflict: atomic -- nothing of the second job is applied" \
+	'[ -e "$tmp/w/a" ] && [ ! -e "$tmp/w/b" ] && [ "$(cat "$tmp/w/shared.txt")" = from-a ]'
 
 # --- the same with identical bytes: no conflict
 new <<EOF
@@ -224,6 +235,23 @@ EOF
 repeat "directory made by an earlier line" -j2
 check "directory made by an earlier line: later lines see it" \
 	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/a.lo" "$tmp/w/b.lo" | tr "\n" " ")" = "a.lo b.lo " ]'
+
+# --- deletions, renames, a directory replaced by a file
+new <<'EOF'
+echo old >old.txt
+mkdir gen && echo x >gen/x && echo y >gen/y
+echo keep >keep.txt
+cat >Makefile <<'MK'
+all: del ren
+del:
+	rm old.txt; rm -r gen; echo gen-file >gen
+ren:
+	echo moved >a.txt; mv a.txt b.txt; mv keep.txt kept.txt
+MK
+EOF
+repeat "deletions and renames" -j2
+check "deletions and renames: applied to the tree" \
+	'[ $rc -eq 0 ] && [ ! -e "$tmp/w/old.txt" ] && [ -f "$tmp/w/gen" ] && [ "$(cat "$tmp/w/gen")" = gen-file ] && [ ! -e "$tmp/w/a.txt" ] && [ "$(cat "$tmp/w/b.txt")" = moved ] && [ ! -e "$tmp/w/keep.txt" ] && [ "$(cat "$tmp/w/kept.txt")" = keep ]'
 
 # --- a background job outliving its recipe is ended with it
 new <<EOF

@@ -868,18 +868,21 @@ export_id(int fd, const char *var)
 }
 
 /*
- * Where the state lives: /var/tmp when it is on the tree's filesystem
- * (layers are hard links), else next to the tree.
+ * Where the state lives: $DET_BUILD_STATE, else /var/tmp, when it is on
+ * the tree's filesystem (layers are hard links), else next to the tree.
  */
 static int
 make_state_dir(struct sup *s)
 {
+	const char *dir = getenv("DET_BUILD_STATE");
 	struct stat a, b;
 
+	if (!dir || !*dir)
+		dir = "/var/tmp";
 	if (stat(s->tree, &a) < 0)
 		return -1;
-	snprintf(s->state, sizeof(s->state), "/var/tmp/detrun-build.XXXXXX");
-	if (stat("/var/tmp", &b) < 0 || a.st_dev != b.st_dev) {
+	snprintf(s->state, sizeof(s->state), "%s/detrun-build.XXXXXX", dir);
+	if (stat(dir, &b) < 0 || a.st_dev != b.st_dev) {
 		char *slash;
 
 		snprintf(s->state, sizeof(s->state), "%s", s->tree);
