@@ -99,6 +99,11 @@ $(B)/apps/%: user/apps/%.c $(B)/lib/libdet.a $(wildcard user/apps/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS) -lm
 
+# The build merge's unit tests link its objects too.
+$(B)/tests/check_bjob: tests/check_bjob.c tests/testutil.h $(BJOB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(BJOB_OBJS) $(CHECK_LIBS) -lm
+
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) -Itests $< -o $@ $(B)/lib/libdet.a $(LIBS) \
