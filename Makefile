@@ -40,11 +40,16 @@ APPS      := $(APP_SRCS:user/apps/%.c=$(B)/apps/%)
 # The pthreads twins of the apps: same flags, no libdet (glibc malloc).
 PT_SRCS   := $(wildcard user/apps/*_pthread.c)
 PT_APPS   := $(PT_SRCS:user/apps/%.c=$(B)/apps/%)
+# detrun --build: the supervisor (in detrun), the job shell, the clock.
+BJOB_SRCS := $(wildcard user/bjob/bjob_*.c)
+BJOB_OBJS := $(BJOB_SRCS:%.c=$(B)/obj/%.o)
 
-.PHONY: all deps demo test check sanitize bench eval lint install clean fuzz
+.PHONY: all deps demo test check sanitize bench eval lint install clean fuzz \
+	eval-builds bench-builds
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
 	$(B)/bin/detrun $(B)/bin/detd $(APPS) $(PT_APPS) $(TESTS) \
-	$(B)/tests/net_prog
+	$(B)/tests/net_prog $(B)/bin/detsh $(B)/lib/libdetclock.so \
+	$(B)/lib/libdetdrv.so
 
 deps:
 	@sh tests/deps.sh
@@ -70,9 +75,25 @@ $(B)/lib/pkgconfig/libdet.pc: user/libdet.pc.in Makefile
 	    -e 's|@INCDIR@|$(abspath user/include)|;s|@VERSION@|$(VERSION)|' \
 	    $< > $@
 
-$(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a
+$(B)/bin/detrun: user/detrun.c $(B)/lib/libdet.a $(BJOB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+	$(CC) $(CFLAGS) $< -o $@ $(BJOB_OBJS) $(B)/lib/libdet.a $(LIBS)
+
+$(B)/obj/user/bjob/%.o: user/bjob/%.c user/bjob/bjob.h Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/bin/detsh: user/bjob/detsh.c user/bjob/bjob.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@
+
+$(B)/lib/libdetclock.so: user/bjob/detclock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared $< -o $@
+
+$(B)/lib/libdetdrv.so: user/bjob/detdrv.c user/bjob/bjob.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared $< -o $@ -ldl
 
 # detd: the node daemon (net/), no kern runtime in it.
 $(B)/bin/detd: net/detd.c $(NET_OBJS)
@@ -98,6 +119,11 @@ $(B)/apps/%_pthread: user/apps/%_pthread.c $(wildcard user/apps/*.h)
 $(B)/apps/%: user/apps/%.c $(B)/lib/libdet.a $(wildcard user/apps/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS) -lm
+
+# The build merge's unit tests link its objects too.
+$(B)/tests/check_bjob: tests/check_bjob.c tests/testutil.h $(BJOB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(BJOB_OBJS) $(CHECK_LIBS) -lm
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
@@ -139,12 +165,22 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(B)/bench/bench $(B)/bench/netbench
 	@sh papers/eval/bench.sh $(B)
 	@sh papers/eval/netbench.sh $(B)
+	@BUILDS_OUT=papers/eval/RESULTS.md sh papers/eval/builds.sh $(B) bench
 
 # Determinator's workloads, det vs pthreads: papers/eval/RESULTS.md
 # (section "Evaluation") and plots.  About ten minutes.
 eval: deps
 	@$(MAKE) --no-print-directory all
 	@sh papers/eval/eval.sh $(B)
+
+# detrun --build on Debian source packages: papers/eval/BUILDS.md.
+eval-builds: deps
+	@$(MAKE) --no-print-directory all
+	@sh papers/eval/builds.sh $(B) eval
+
+bench-builds: deps
+	@$(MAKE) --no-print-directory all
+	@sh papers/eval/builds.sh $(B) bench
 
 lint:
 	@sh tests/lint.sh

@@ -6,6 +6,7 @@
 #  - the command-line tests of detrun and the apps (tests/cli.sh);
 #  - remote spaces end to end: detd nodes on loopback and in network
 #    namespaces, node failures (tests/net.sh).
+#  - reproducible builds under detrun --build (tests/builds/run.sh).
 # A suite's output goes to $B/tests/NAME.log; its Check summary is shown.
 # A suite running longer than DET_TEST_TIMEOUT seconds (900) fails.
 # Ends with "N passed, N failed" and a non-zero status on any failure.
@@ -65,6 +66,8 @@ done
 
 run cli sh tests/cli.sh "$B"
 run net sh tests/net.sh "$B"
+# detrun --build: planted races, DET_BUILD_REPS runs each (default 20).
+run builds sh tests/builds/run.sh "$B"
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -31,6 +31,7 @@
 
 #include "kern.h"
 #include "net.h"
+#include "../bjob/bjob.h"
 
 #define EXIT_USAGE	2	/* bad flags, no program, cannot run it */
 #define EXIT_UNSTABLE	3	/* --check saw more than one outcome */
@@ -41,6 +42,8 @@ struct opts {
 	const char *pass[MAX_ENV];	/* --env names */
 	int npass;
 	char allow[1024];	/* --allow list, comma-separated */
+	int build;		/* --build (or the program is make) */
+	int stats;		/* --stats */
 };
 
 static void
@@ -73,12 +76,16 @@ usage(FILE *f)
 "  --node-timeout MS  a node that does not answer for MS ms has failed;\n"
 "                 its children re-run locally (default 10000)\n"
 "  --quiet        do not print conflict reports\n"
+"  --build        PROGRAM is a build driver (make; implied when PROGRAM\n"
+"                 is make): each job runs in its own file space and\n"
+"                 namespaces, joined in fork order; -jN jobs run at once\n"
 "  --help         this text\n"
 "  --version      print the version\n"
 "\n"
 "Exit status: PROGRAM's (128+N when killed by signal N); 2 when the\n"
 "flags are bad or PROGRAM cannot be run; 3 when --check saw more than\n"
-"one outcome.  See detrun(1).\n");
+"one outcome; with --build, 4 when two jobs wrote one file differently\n"
+"and 5 when the build runtime failed.  See detrun(1).\n");
 }
 
 /* One line on stderr, exit 2. */
@@ -207,6 +214,16 @@ run(char **argv)
 	e = errno;
 	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0], strerror(e));
 	_exit(EXIT_USAGE);
+}
+
+/* Is the program a build driver run in build mode by default? */
+static int
+is_make(const char *prog)
+{
+	const char *base = strrchr(prog, '/');
+
+	base = base ? base + 1 : prog;
+	return !strcmp(base, "make") || !strcmp(base, "gmake");
 }
 
 /* Exit status of a wait status, shell-style. */
@@ -366,6 +383,7 @@ main(int argc, char **argv)
 		{ "nodes", required_argument, NULL, 'n' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "node-timeout", required_argument, NULL, 'T' },
+		{ "build", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -382,6 +400,10 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			setenv("DET_STATS", "1", 1);
+			o.stats = 1;
+			break;
+		case 'B':
+			o.build = 1;
 			break;
 		case 't':
 			fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -453,11 +475,18 @@ main(int argc, char **argv)
 		    "[ARGS...])");
 	if (*o.allow)
 		setenv("DET_ALLOW", o.allow, 1);
+	o.build |= is_make(argv[optind]);
+	if (o.build && getenv("SOURCE_DATE_EPOCH"))
+		o.pass[o.npass++] = "SOURCE_DATE_EPOCH";
 	normalise_env(&o);
 	/* Same addresses every run: no ASLR for the program. */
 	if (personality(0xffffffff) != -1 &&
 	    !(personality(0xffffffff) & ADDR_NO_RANDOMIZE))
 		personality(personality(0xffffffff) | ADDR_NO_RANDOMIZE);
+	if (o.build && o.check)
+		die("--check with --build: run the build N times instead");
+	if (o.build)
+		return bjob_sup_run(&argv[optind], o.stats);
 	if (o.check)
 		check(&argv[optind], o.check);
 	run(&argv[optind]);

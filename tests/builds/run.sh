@@ -1,0 +1,416 @@
+#!/bin/sh
+# Reproducible parallel builds: `detrun -- make -jN` on planted races.
+#
+#   sh tests/builds/run.sh [BUILD_DIR] [REPS]
+#
+# Each scenario is a small project made here with fixed mtimes; it is
+# built REPS times (default $DET_BUILD_REPS, else 20) from a fresh copy
+# at the same path, and the outcome -- every file's path, mode and
+# bytes, what the build printed, its exit status -- must be the same
+# every time, and equal to the expected one (an oracle, not just
+# "stable").  Recipes sleep random amounts so the real order of events
+# differs from run to run.  After every build: no detsh, recipe or
+# sleep process is left, and no state directory.
+# Ends with "N passed, N failed".
+B=${1:-build}
+REPS=${2:-${DET_BUILD_REPS:-20}}
+cd "$(dirname "$0")/../.." || exit 2
+D=$(pwd)/$B/bin/detrun
+tmp=$(mktemp -d /tmp/detbuild-test.XXXXXX)
+[ -n "$DET_BUILD_KEEP" ] || trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() {
+	echo "ok   $1"
+	passed=$((passed + 1))
+}
+
+fail() {
+	echo "FAIL $1"
+	failed=$((failed + 1))
+}
+
+check() {	# description, then a shell condition
+	desc=$1
+	shift
+	if eval "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# A random sleep of 0-90 ms, in make syntax (recipes run under sh).
+RS='sleep 0.0$$(od -An -N1 -tu1 /dev/urandom | tr -dc 0-9 | cut -c1)'
+
+# new NAME: start the template of a scenario (files come on stdin as
+# a shell script run inside it).
+new() {
+	rm -rf "$tmp/tpl"
+	mkdir -p "$tmp/tpl"
+	(cd "$tmp/tpl" && sh)
+	find "$tmp/tpl" -exec touch -h -d @1700000000 {} +
+}
+
+# digest DIR: paths, types, modes and bytes of everything in DIR.
+digest() {
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while read -r f; do
+		printf '%s %s\n' "$f" "$(stat -c %A "$f")"
+		[ -f "$f" ] && [ ! -L "$f" ] && sha256sum <"$f"
+		[ -L "$f" ] && readlink "$f"
+	done) | sha256sum | cut -c1-16
+}
+
+# State directories go here (DET_BUILD_STATE), not to /var/tmp.
+mkdir "$tmp/state"
+export DET_BUILD_STATE="$tmp/state"
+
+# leftovers: processes of ours still running (their cwd is in $tmp,
+# seen from any namespace), state dirs still there.
+leftovers() {
+	for p in /proc/[0-9]*; do
+		case $(readlink "$p/cwd" 2>/dev/null) in
+		"$tmp"/*) echo "left: $(tr '\0' ' ' <"$p/cmdline")" ;;
+		esac
+	done
+	ls -d "$tmp"/state/* 2>/dev/null
+}
+
+# build ARGS...: copy the template to $tmp/w, run detrun -- make ARGS
+# there; output in $tmp/out, status in $rc, tree digest in $dg.
+build() {
+	rm -rf "$tmp/w"
+	cp -a "$tmp/tpl" "$tmp/w"
+	(cd "$tmp/w" && "$D" -- make "$@") >"$tmp/out" 2>&1
+	rc=$?
+	dg=$(digest "$tmp/w")
+}
+
+# repeat NAME ARGS...: build REPS times; every outcome identical.
+# Leaves the last build in $tmp/w.
+repeat() {
+	name=$1
+	shift
+	first=""
+	same=1
+	left=""
+	i=0
+	while [ $i -lt "$REPS" ]; do
+		build "$@"
+		o="$rc $dg $(sha256sum <"$tmp/out" | cut -c1-16)"
+		if [ -z "$first" ]; then
+			first=$o
+			cp "$tmp/out" "$tmp/out.first"
+			rm -rf "$tmp/w.first"
+			cp -a "$tmp/w" "$tmp/w.first"
+		fi
+		if [ "$o" != "$first" ]; then
+			same=0
+			echo "   run $((i + 1)) differs: $o vs $first"
+			diff "$tmp/out.first" "$tmp/out" | head -5
+			diff -r "$tmp/w.first" "$tmp/w" | head -5
+		fi
+		l=$(leftovers)
+		[ -n "$l" ] && left="$l"
+		i=$((i + 1))
+	done
+	check "$name: same outcome in $REPS/$REPS runs" '[ $same -eq 1 ]'
+	check "$name: nothing left behind" '[ -z "$left" ] || { echo "$left"; false; }'
+}
+
+# --- missing dependency: use.txt reads gen.txt without depending on it
+new <<EOF
+cat >Makefile <<'MK'
+all: gen.txt use.txt
+gen.txt:
+	$RS; echo generated >gen.txt
+use.txt:
+	$RS; cat gen.txt >use.txt 2>/dev/null || echo missing >use.txt
+MK
+EOF
+repeat "missing dependency" -j4
+check "missing dependency: a sibling's output is never seen" \
+	'[ "$(cat "$tmp/w/use.txt")" = missing ] && [ $rc -eq 0 ]'
+
+# --- two jobs write one file, different bytes: a conflict
+new <<EOF
+cat >Makefile <<'MK'
+all: a b
+a:
+	$RS; echo from-a >shared.txt; touch a
+b:
+	$RS; echo from-b >shared.txt; touch b
+MK
+EOF
+repeat "conflict (different bytes)" -j2
+check "conflict: exit 4, one line naming the path and both commands" \
+	'[ $rc -eq 4 ] && [ $(grep -c "^detrun: conflict: shared.txt: changed by job" "$tmp/out") -eq 1 ] && grep -q "from-a" "$tmp/out" && grep -q "from-b" "$tmp/out"'
+check "conflict: atomic -- nothing of the second job is applied" \
+	'[ -e "$tmp/w/a" ] && [ ! -e "$tmp/w/b" ] && [ "$(cat "$tmp/w/shared.txt")" = from-a ]'
+
+# --- the same with identical bytes: no conflict
+new <<EOF
+cat >Makefile <<'MK'
+all: a b
+a:
+	$RS; echo same >shared.txt; touch a
+b:
+	$RS; echo same >shared.txt; touch b
+MK
+EOF
+repeat "identical bytes" -j2
+check "identical bytes: no conflict, the file merged" \
+	'[ $rc -eq 0 ] && ! grep -q conflict "$tmp/out" && [ "$(cat "$tmp/w/shared.txt")" = same ]'
+
+# --- appends to a shared log: ordered jobs append in order; parallel
+# ones conflict, the same way every run
+new <<EOF
+cat >Makefile <<'MK'
+all: c
+a:
+	$RS; echo a >>log; touch a
+b: a
+	$RS; echo b >>log; touch b
+c: b
+	$RS; echo c >>log; touch c
+p: p1 p2
+p1:
+	$RS; echo p1 >>plog; touch p1
+p2:
+	$RS; echo p2 >>plog; touch p2
+MK
+EOF
+repeat "appends in dependency order" -j4
+check "appends in order: log is a b c" \
+	'[ "$(cat "$tmp/w/log" | tr "\n" " ")" = "a b c " ] && [ $rc -eq 0 ]'
+repeat "parallel appends" -j4 p
+check "parallel appends: a conflict on plog" \
+	'[ $rc -eq 4 ] && grep -q "^detrun: conflict: plog:" "$tmp/out"'
+
+# --- the environment: clock, __DATE__, tar czf, gzip, ls order, $$,
+# hostname, uname -a
+new <<EOF
+mkdir src
+echo 'int one(void) { return 1; }' >src/one.c
+echo 'int two(void) { return 2; }' >src/two.c
+cat >z.c <<'C'
+#include <stdio.h>
+int one(void);
+int two(void);
+int main(void) { printf("%s %s %d\n", __DATE__, __TIME__, one() + two()); return 0; }
+C
+cat >Makefile <<'MK'
+OBJS := \$(patsubst %.c,%.o,\$(shell ls *.c src/*.c))
+all: prog stamp.txt date.txt env.txt src.tgz data.gz
+prog: \$(OBJS)
+	$RS; cc -o \$@ \$(OBJS)
+%.o: %.c
+	$RS; cc -c \$< -o \$@
+stamp.txt: prog
+	./prog >\$@
+date.txt:
+	$RS; date >\$@; date +%s.%N >>\$@
+env.txt:
+	$RS; echo "pid \$\$\$\$" >\$@; hostname >>\$@; uname -a >>\$@
+src.tgz: prog
+	tar czf \$@ src prog
+data.txt:
+	$RS; seq 1 1000 >\$@
+data.gz: data.txt
+	$RS; gzip -c data.txt >\$@
+MK
+EOF
+repeat "environment (date, __DATE__, tar, gzip, ls, \$\$, hostname, uname)" -j4
+check "environment: pid 2, hostname det, same clock as SOURCE_DATE_EPOCH" \
+	'grep -qx "pid 2" "$tmp/w/env.txt" && grep -qx det "$tmp/w/env.txt" && grep -q "^1700000000.000000000$" "$tmp/w/date.txt" && grep -q "Nov 14 2023 22:13:20 3" "$tmp/w/stamp.txt"'
+
+# --- one recipe line makes a directory, the next writes into it (each
+# line is a job: a layer holding only a directory must count)
+new <<'EOF'
+cat >Makefile <<'MK'
+all: a.lo b.lo
+%.lo:
+	-@mkdir objs 2>/dev/null || test -d objs
+	echo $@ >objs/$@.o
+	mv objs/$@.o $@
+MK
+EOF
+repeat "directory made by an earlier line" -j2
+check "directory made by an earlier line: later lines see it" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/a.lo" "$tmp/w/b.lo" | tr "\n" " ")" = "a.lo b.lo " ]'
+
+# --- deletions, renames, a directory replaced by a file
+new <<'EOF'
+echo old >old.txt
+mkdir gen && echo x >gen/x && echo y >gen/y
+echo keep >keep.txt
+cat >Makefile <<'MK'
+all: del ren
+del:
+	rm old.txt; rm -r gen; echo gen-file >gen
+ren:
+	echo moved >a.txt; mv a.txt b.txt; mv keep.txt kept.txt
+MK
+EOF
+repeat "deletions and renames" -j2
+check "deletions and renames: applied to the tree" \
+	'[ $rc -eq 0 ] && [ ! -e "$tmp/w/old.txt" ] && [ -f "$tmp/w/gen" ] && [ "$(cat "$tmp/w/gen")" = gen-file ] && [ ! -e "$tmp/w/a.txt" ] && [ "$(cat "$tmp/w/b.txt")" = moved ] && [ ! -e "$tmp/w/keep.txt" ] && [ "$(cat "$tmp/w/kept.txt")" = keep ]'
+
+# --- a background job outliving its recipe is ended with it
+new <<EOF
+cat >Makefile <<'MK'
+all: a
+a:
+	(sleep 0.3; echo late >late.txt) & echo started >a
+MK
+EOF
+repeat "background job" -j2
+check "background job: ended with its recipe" \
+	'[ ! -e "$tmp/w/late.txt" ] && [ "$(cat "$tmp/w/a")" = started ]'
+
+# --- recursive make: the sub-make's jobs are job spaces too (its
+# missing dependency is the same every run), siblings wait their turn
+new <<EOF
+mkdir sub
+cat >Makefile <<'MK'
+all: top.txt
+	\$(MAKE) -C sub
+top.txt:
+	$RS; echo top >\$@
+MK
+cat >sub/Makefile <<'MK'
+all: x y z use
+x y z:
+	$RS; echo \$@ >\$@; echo made \$@
+use:
+	$RS; cat x >use 2>/dev/null || echo missing >use
+MK
+EOF
+repeat "recursive make" -j4
+check "recursive make: the sub-make's files are in the tree" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/sub/x" "$tmp/w/sub/y" "$tmp/w/sub/z" "$tmp/w/top.txt" "$tmp/w/sub/use" | tr "\n" " ")" = "x y z top missing " ]'
+
+# --- a script that configures, then runs make (detrun --build -- sh)
+new <<'EOF'
+cat >configure <<'SH'
+#!/bin/sh
+printf 'all: a b\na:\n\techo A >a\nb: a\n\tcat a >b; echo B >>b\n' >Makefile
+SH
+chmod +x configure
+EOF
+rm -rf "$tmp/w"
+cp -a "$tmp/tpl" "$tmp/w"
+(cd "$tmp/w" && "$D" --build --stats -- sh -c './configure && make -j2') \
+	>"$tmp/out" 2>&1
+rc=$?
+check "configure && make: the make's jobs see what configure wrote" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/b" | tr "\n" " ")" = "A B " ] && grep -q "jobs 2," "$tmp/out"'
+
+# --- a long chain of jobs: snapshots stay right across compactions
+new <<'EOF'
+cat >Makefile <<'MK'
+N := $(shell seq 1 150)
+all: s150
+s0:
+	echo 0 >s0
+$(foreach i,$(N),$(eval s$(i): s$(shell expr $(i) - 1)))
+s%:
+	echo $$(($$(cat $<) + 1)) >$@
+MK
+EOF
+rm -rf "$tmp/w"
+cp -a "$tmp/tpl" "$tmp/w"
+(cd "$tmp/w" && "$D" --stats -- make -j2) >"$tmp/out" 2>&1
+rc=$?
+# one base when make starts, then one every 64 joins
+joins=$(sed -n 's/.*joins \([0-9]*\),.*/\1/p' "$tmp/out")
+check "150 chained jobs: each sees its predecessor, across compactions" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/s150")" = 150 ] && [ "$joins" -gt 150 ] && grep -q "bases $((1 + (joins - 1) / 64))," "$tmp/out"'
+
+# --- --stats names every count
+check "--stats: jobs, joins, bases, files and bytes merged, copy-ups, conflicts, times" \
+	'grep -Eq "^detrun: build stats: jobs [0-9]+, joins [0-9]+, bases [0-9]+, files merged [0-9]+ \([0-9]+ bytes\), bytes copied up [0-9]+, conflicts 0, time in merge [0-9.]+ ms, time waiting for older jobs [0-9.]+ ms$" "$tmp/out"'
+
+# --- a crashing job
+new <<EOF
+cat >Makefile <<'MK'
+all: ok crash
+ok:
+	$RS; echo fine >ok
+crash:
+	$RS; echo partial >crash.out; sh -c 'kill -SEGV \$\$\$\$'
+MK
+EOF
+repeat "crashing job" -j2
+check "crashing job: make sees the signal, the build fails" \
+	'[ $rc -eq 2 ] && grep -q "Segmentation fault" "$tmp/out" && [ "$(cat "$tmp/w/ok")" = fine ]'
+
+# --- output of make -j4 is the same every run
+new <<EOF
+cat >Makefile <<'MK'
+T := 1 2 3 4 5 6 7 8
+all: \$(T)
+\$(T):
+	@$RS; echo "job \$@ line 1"; $RS; echo "job \$@ line 2"; echo "job \$@ err" >&2; touch \$@
+MK
+EOF
+repeat "make -j4 output" -j4
+check "make -j4 output: each job's lines together, in fork order" \
+	'[ "$(grep -c "^job" "$tmp/out")" -eq 24 ] && [ "$(grep "line 1" "$tmp/out" | cut -d" " -f2 | tr -d "\n")" = 12345678 ]'
+
+# --- incremental: a second run builds nothing; touching a source
+# rebuilds exactly its dependents
+new <<EOF
+for n in 1 2 3; do echo "int f\$n(void) { return \$n; }" >f\$n.c; done
+echo 'int main(void) { return 0; }' >main.c
+cat >Makefile <<'MK'
+OBJS := f1.o f2.o f3.o main.o
+prog: \$(OBJS)
+	cc -o \$@ \$(OBJS)
+%.o: %.c
+	cc -c \$< -o \$@
+MK
+EOF
+build -j4
+(cd "$tmp/w" && "$D" --stats -- make -j4) >"$tmp/out2" 2>&1
+check "incremental: a second run starts no job" \
+	'[ $rc -eq 0 ] && grep -q "jobs 0," "$tmp/out2"'
+touch "$tmp/w/f2.c"
+(cd "$tmp/w" && "$D" --stats -- make -j4) >"$tmp/out3" 2>&1
+check "incremental: touching f2.c rebuilds f2.o and prog only" \
+	'[ "$(grep "^cc" "$tmp/out3" | tr "\n" " ")" = "cc -c f2.c -o f2.o cc -o prog f1.o f2.o f3.o main.o " ] && grep -q "jobs 2," "$tmp/out3"'
+(cd "$tmp/w" && "$D" --stats -- make -j4) >"$tmp/out4" 2>&1
+check "incremental: and then nothing again" 'grep -q "jobs 0," "$tmp/out4"'
+
+# --- SIGINT in the middle of a build: nothing left behind
+new <<EOF
+cat >Makefile <<'MK'
+all: a b
+a:
+	sleep 7.125; touch a
+b:
+	sleep 7.125; touch b
+MK
+EOF
+rm -rf "$tmp/w"
+cp -a "$tmp/tpl" "$tmp/w"
+(cd "$tmp/w" && exec "$D" -- make -j2) >"$tmp/out" 2>&1 &
+pid=$!
+sleep 0.5
+kill -INT $pid
+wait $pid
+rc=$?
+check "SIGINT: exit 130" '[ $rc -eq 130 ]'
+check "SIGINT: no process, no state directory left" '[ -z "$(leftovers)" ]'
+check "SIGINT: no mount left" \
+	'! grep -q -e "$tmp" -e detrun-build /proc/self/mountinfo'
+
+# --- bad use
+(cd "$tmp/w" && "$D" --build -- /nonexistent/make) >"$tmp/out" 2>&1
+rc=$?
+check "--build, missing program: one line naming it, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && grep -q nonexistent "$tmp/out"'
+(cd "$tmp/w" && "$D" --build --check 2 -- make) >"$tmp/out" 2>&1
+rc=$?
+check "--build with --check: one line, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ]'
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
