@@ -138,6 +138,9 @@ struct heap {
 	uint8_t child_used[DET_MAX_CHILDREN];
 };
 
+_Static_assert(sizeof(struct heap) <= SMALL_MAX && HDR % 16 == 0,
+	       "a heap's header is a small block");
+
 /* The heap of the space whose range starts at lo: the first block of
  * its first chunk (a fixed place, found without reading anything). */
 static inline struct heap *
