@@ -45,51 +45,32 @@ virtual_fd(const char *path, int flags)
 	return fd;
 }
 
-/* open and open64: a virtual file, or libc's open. */
-static int
-open_common(const char *name, const char *path, int flags, va_list ap)
+/* open (and open64, the same on 64-bit): a virtual file, or libc's. */
+int
+open(const char *path, int flags, ...)
 {
 	int (*real)(const char *, int, ...);
 	mode_t mode = 0;
 	int fd, saved = errno;
+	va_list ap;
 
+	va_start(ap, flags);
 	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
 		mode = (mode_t)va_arg(ap, int);
+	va_end(ap);
 	fd = virtual_fd(path, flags);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	errno = saved;
-	real = (int (*)(const char *, int, ...))next(name);
+	real = (int (*)(const char *, int, ...))next("open");
 	return real(path, flags, mode);
 }
 
-int
-open(const char *path, int flags, ...)
-{
-	va_list ap;
-	int fd;
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
-	va_start(ap, flags);
-	fd = open_common("open", path, flags, ap);
-	va_end(ap);
-	return fd;
-}
-
-int
-open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	int fd;
-
-	va_start(ap, flags);
-	fd = open_common("open64", path, flags, ap);
-	va_end(ap);
-	return fd;
-}
-
-/* fopen and fopen64: a stream on a virtual file, or libc's fopen. */
-static FILE *
-fopen_common(const char *name, const char *path, const char *mode)
+/* fopen (and fopen64): a stream on a virtual file, or libc's fopen. */
+FILE *
+fopen(const char *path, const char *mode)
 {
 	FILE *(*real)(const char *, const char *);
 	int fd, saved = errno;
@@ -105,21 +86,12 @@ fopen_common(const char *name, const char *path, const char *mode)
 	if (errno != ENOENT)
 		return NULL;
 	errno = saved;
-	real = (FILE *(*)(const char *, const char *))next(name);
+	real = (FILE *(*)(const char *, const char *))next("fopen");
 	return real(path, mode);
 }
 
-FILE *
-fopen(const char *path, const char *mode)
-{
-	return fopen_common("fopen", path, mode);
-}
-
-FILE *
-fopen64(const char *path, const char *mode)
-{
-	return fopen_common("fopen64", path, mode);
-}
+FILE *fopen64(const char *path, const char *mode)
+	__attribute__((alias("fopen")));
 
 long
 sysconf(int name)
