@@ -59,12 +59,20 @@ then
 fi
 [ "$(id -u)" -eq 0 ] || user=$(id -un)
 
-start_detd() {	# log file, address, then a command prefix (netns);
-		# sets $addr to the address it listens on
+start_detd() {	# log file, address, then a command prefix (netns)
+		# or detd options (starting with --); sets $addr to the
+		# address it listens on
 	log=$1
 	addr=$2
 	shift 2
-	"$@" "$D" --listen "$addr" --key "$tmp/key" --user "$user" \
+	pre=""
+	opt=""
+	case "$1" in
+	--*) opt="$*" ;;
+	*) pre="$*" ;;
+	esac
+	# shellcheck disable=SC2086
+	$pre "$D" --listen "$addr" --key "$tmp/key" --user "$user" $opt \
 		2>"$log" &
 	pids="$pids $!"
 	for i in $(seq 50); do
@@ -139,6 +147,28 @@ check "wrong key: same result (ran locally), one line says why" \
 	'cmp -s "$tmp/local.work" "$tmp/badkey.rest" && grep -q "node 1 failed for child 1 (.*authentication failed" "$tmp/badkey.out"'
 check "wrong key: nothing ran on the node, one detd log line" \
 	'[ $after -eq $before ] && [ $(grep -c "authentication failed" "$tmp/lo1.log") -eq 1 ]'
+
+# Not under detrun (ASLR on): the worker's addresses differ; refused
+# with a reason, the child runs locally, the result is right.
+(cd "$tmp" && DET_NODES=$L DET_KEY_FILE=$tmp/key "$P" work 0 1 0 0 0) \
+	>"$tmp/aslr.out" 2>&1
+check "ASLR on: refused with a clear reason, ran locally, same digest" \
+	'grep -q "node 1 failed for child 1 (.*other addresses" "$tmp/aslr.out" && [ "$(grep digest "$tmp/aslr.out")" = "$(grep digest "$tmp/local.work")" ]'
+
+# A worker over detd's memory limit: refused, the child runs locally.
+start_detd "$tmp/small.log" 127.0.0.1:0 --mem-limit 64 || exit 1
+(cd "$tmp" && "$R" -- "$P" big 96 0) >"$tmp/big.local" 2>&1
+(cd "$tmp" && "$R" --nodes "$addr" --key "$tmp/key" -- "$P" big 96 1) \
+	>"$tmp/big.remote" 2>&1
+grep -v "^det: node 1 failed" "$tmp/big.remote" >"$tmp/big.rest"
+check "worker over --mem-limit: same result, ran locally, says why" \
+	'cmp -s "$tmp/big.local" "$tmp/big.rest" && grep -q "node 1 failed for child 0 (.*cannot map" "$tmp/big.remote"'
+
+# Bad settings: one line each, the program still runs.
+DET_NODES=/nonexistent/hosts DET_NODE_TIMEOUT=soon "$P" work 0 \
+	>"$tmp/badenv.out" 2>&1
+check "bad DET_NODES, DET_NODE_TIMEOUT: one line each, program runs" \
+	'[ $(grep -c "^det: DET_NODE" "$tmp/badenv.out") -eq 2 ] && grep -q digest "$tmp/badenv.out"'
 
 # No fallback: the join says DET_ENODE (-6), nothing applied.
 (cd "$tmp" && DET_FALLBACK_LOCAL=0 "$R" --nodes "$L" --key "$tmp/badkey" \

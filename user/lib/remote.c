@@ -535,6 +535,21 @@ image_ranges(const struct remote_child *rc, uint64_t (*r)[2], size_t max)
 	return n > max - 2 ? 0 : n + 2;
 }
 
+/* What came back from the worker. */
+struct result {
+	struct buf pages;	/* (u64 addr, u64 len, bytes)... */
+	struct buf out[2];	/* stdout, stderr */
+	struct buf fresh;	/* (u64 lo, u64 hi)... */
+	int ended;		/* END seen */
+	int32_t code;
+	uint32_t kind;		/* STATUS */
+	int32_t status;
+	char text[NET_MAX_TEXT + 1];
+};
+
+static int proxy_frame(struct result *res, const struct net_hdr *h,
+		       const uint8_t *frame);
+
 /* A run of pages offered by hash: where, how many. */
 struct hrun {
 	uint64_t addr;
@@ -578,7 +593,7 @@ ship_hashes(struct net_conn *c, const uint64_t (*reg)[2], uint32_t n,
 /* For each run offered, the node's NEED bitmap: send those pages. */
 static int
 ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
-	    uint8_t *buf)
+	    uint8_t *buf, struct result *res)
 {
 	struct net_hdr h;
 	uint64_t a, j, k;
@@ -586,9 +601,19 @@ ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
 	int err;
 
 	for (r = 0; r < nruns; r++) {
-		err = net_recv(c, &h, buf, 8 + NET_MAX_HASHES / 8);
+		err = net_recv(c, &h, buf, NET_MAX_FRAME);
 		if (err)
 			return err;
+		if (h.type != NET_NEED) {
+			/* The worker gave up: detd's output and status. */
+			err = proxy_frame(res, &h, buf);
+			if (err < 0)
+				return err;
+			if (err == 1)
+				return -ECONNABORTED;
+			r--;
+			continue;
+		}
 		memcpy(&a, buf, 8);
 		if (h.type != NET_NEED || a != runs[r].addr ||
 		    h.len != 8 + (runs[r].n + 7) / 8)
@@ -613,9 +638,11 @@ ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
 /* Ship the image and GO: the allocator's state and the stack as pages;
  * the merged regions as pages, or, when the node has a page cache
  * (NET_OK_CACHE), by hash first and then only the pages it lacks.
- * 0 or -errno. */
+ * 0 or -errno; -ECONNABORTED when the worker gave up and res holds
+ * detd's answer (frame: NET_MAX_FRAME bytes of scratch). */
 static int
-proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags)
+proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
+	   uint8_t *frame, struct result *res)
 {
 	uint64_t (*reg)[2] = R->reg;
 	uint8_t hdr[32], *hbuf = NULL;
@@ -652,7 +679,7 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags)
 		err = ship_hashes(c, (const uint64_t (*)[2])reg, n, runs,
 				  &nruns, hbuf);
 		if (!err)
-			err = ship_needed(c, runs, nruns, hbuf);
+			err = ship_needed(c, runs, nruns, frame, res);
 		munmap(hbuf, cap);
 	} else {
 		for (i = 2; !err && i < n; i++)
@@ -667,17 +694,6 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags)
 	return net_sendv(c, NET_GO, v, 2);
 }
 
-/* What came back from the worker. */
-struct result {
-	struct buf pages;	/* (u64 addr, u64 len, bytes)... */
-	struct buf out[2];	/* stdout, stderr */
-	struct buf fresh;	/* (u64 lo, u64 hi)... */
-	int ended;		/* END seen */
-	int32_t code;
-	uint32_t kind;		/* STATUS */
-	int32_t status;
-	char text[NET_MAX_TEXT + 1];
-};
 
 /* SPAWN_OK (its flags into *flags), or ERROR (-EACCES, the text in
  * res).  0 or -errno. */
@@ -700,70 +716,72 @@ proxy_spawned(struct net_conn *c, struct result *res, uint32_t *flags)
 	return 0;
 }
 
-/* Receive until STATUS.  0 or -errno (nothing applied). */
+/* One frame of the worker's answer into res: 1 when it was the last
+ * (STATUS, or detd's ERROR), 0 when more follow, or -errno. */
 static int
-proxy_receive(struct net_conn *c, struct result *res)
+proxy_frame(struct result *res, const struct net_hdr *h,
+	    const uint8_t *frame)
 {
-	uint8_t *frame = mmap(NULL, NET_MAX_FRAME, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct net_hdr h;
 	uint64_t a, l;
-	int err;
+	uint32_t fd;
+	int err = 0;
 
-	if (frame == MAP_FAILED)
-		return -ENOMEM;
-	for (;;) {
-		err = net_recv(c, &h, frame, NET_MAX_FRAME);
-		if (err)
-			return err;
-		switch (h.type) {
-		case NET_DIRTY:
-			if (h.len < 8 + PAGE || (h.len - 8) % PAGE)
-				return -EPROTO;
-			memcpy(&a, frame, 8);
-			l = h.len - 8;
-			if ((err = buf_put(&res->pages, &a, 8)) ||
-			    (err = buf_put(&res->pages, &l, 8)) ||
-			    (err = buf_put(&res->pages, frame + 8, l)))
-				return err;
-			break;
-		case NET_END:
-			if (h.len < 8 || (h.len - 8) % 16)
-				return -EPROTO;
-			memcpy(&res->code, frame, 4);
-			err = buf_put(&res->fresh, frame + 8, h.len - 8);
-			if (err)
-				return err;
-			res->ended = 1;
-			break;
-		case NET_OUTPUT: {
-			uint32_t fd;
-
-			memcpy(&fd, frame, 4);
-			if (h.len < 4 || (fd != 1 && fd != 2))
-				return -EPROTO;
-			err = buf_put(&res->out[fd - 1], frame + 4, h.len - 4);
-			if (err)
-				return err;
-			break;
-		}
-		case NET_STATUS:
-			if (h.len < 8)
-				return -EPROTO;
-			memcpy(&res->kind, frame, 4);
-			memcpy(&res->status, frame + 4, 4);
-			memcpy(res->text, frame + 8, h.len - 8);
-			res->text[h.len - 8] = 0;
-			return 0;
-		case NET_ERROR:
-			memcpy(res->text, frame, h.len);
-			res->text[h.len] = 0;
-			res->kind = NET_ST_ERROR;
-			return 0;
-		default:
+	switch (h->type) {
+	case NET_DIRTY:
+		if (h->len < 8 + PAGE || (h->len - 8) % PAGE)
 			return -EPROTO;
-		}
+		memcpy(&a, frame, 8);
+		l = h->len - 8;
+		if ((err = buf_put(&res->pages, &a, 8)) ||
+		    (err = buf_put(&res->pages, &l, 8)) ||
+		    (err = buf_put(&res->pages, frame + 8, l)))
+			return err;
+		return 0;
+	case NET_END:
+		if (h->len < 8 || (h->len - 8) % 16)
+			return -EPROTO;
+		memcpy(&res->code, frame, 4);
+		res->ended = 1;
+		return buf_put(&res->fresh, frame + 8, h->len - 8);
+	case NET_OUTPUT:
+		if (h->len < 4)
+			return -EPROTO;
+		memcpy(&fd, frame, 4);
+		if (fd != 1 && fd != 2)
+			return -EPROTO;
+		return buf_put(&res->out[fd - 1], frame + 4, h->len - 4);
+	case NET_STATUS:
+		if (h->len < 8)
+			return -EPROTO;
+		memcpy(&res->kind, frame, 4);
+		memcpy(&res->status, frame + 4, 4);
+		memcpy(res->text, frame + 8, h->len - 8);
+		res->text[h->len - 8] = 0;
+		return 1;
+	case NET_ERROR:
+		memcpy(res->text, frame, h->len);
+		res->text[h->len] = 0;
+		res->kind = NET_ST_ERROR;
+		return 1;
+	default:
+		return -EPROTO;
 	}
+}
+
+/* Receive until STATUS (frame: NET_MAX_FRAME bytes of scratch).
+ * 0 or -errno (nothing applied). */
+static int
+proxy_receive(struct net_conn *c, struct result *res, uint8_t *frame)
+{
+	struct net_hdr h;
+	int r;
+
+	do {
+		r = net_recv(c, &h, frame, NET_MAX_FRAME);
+		if (!r)
+			r = proxy_frame(res, &h, frame);
+	} while (r == 0);
+	return r < 0 ? r : 0;
 }
 
 static void
@@ -832,6 +850,7 @@ remote_proxy(void *arg)
 	struct remote_child *rc = arg;
 	struct net_conn c = { .fd = rc->sock, .tx_seq = rc->tx_seq,
 			      .rx_seq = rc->rx_seq };
+	uint8_t *frame = MAP_FAILED;
 	uint32_t flags = 0;
 	int err = -EPIPE;
 
@@ -849,20 +868,27 @@ remote_proxy(void *arg)
 			 "%.140s", R->node[rc->node - 1], res.text);
 		goto fail;
 	}
+	frame = mmap(NULL, NET_MAX_FRAME, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (frame == MAP_FAILED)
+		err = -ENOMEM;
 	if (!err)
-		err = proxy_ship(&c, rc, flags);
-	if (err && err != -ETIMEDOUT) {
+		err = proxy_ship(&c, rc, flags, frame, &res);
+	if (err == -ECONNABORTED) {
+		err = 0;	/* res has detd's answer */
+	} else if (err && err != -ETIMEDOUT && err != -ENOMEM) {
 		/* The worker may have refused the image and detd said why
 		 * before closing: take that reason if it is there. */
 		c.timeout_ms = 200;
-		if (proxy_receive(&c, &res) == 0 && res.kind == NET_ST_ERROR)
+		if (proxy_receive(&c, &res, frame) == 0 &&
+		    res.kind == NET_ST_ERROR)
 			err = 0;
+	} else if (!err) {
+		/* Shipping done: fn may now run for as long as it takes;
+		 * the socket's keep-alive notices a dead node or link. */
+		c.timeout_ms = 0;
+		err = proxy_receive(&c, &res, frame);
 	}
-	/* Shipping done: fn may now run for as long as it takes; the
-	 * socket's keep-alive notices a dead node or link. */
-	c.timeout_ms = 0;
-	if (!err)
-		err = proxy_receive(&c, &res);
 	if (err) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%.60s: %.120s",
 			 R->node[rc->node - 1], net_strerror(err));
@@ -993,7 +1019,9 @@ worker_begin(void)
 				    (unsigned long)W.reg[i][0],
 				    (unsigned long)W.reg[i][1],
 				    err == -EBUSY ? "the node's runtime "
-				    "memory is there" : strerror(-err));
+				    "memory is there" : err == -ENOMEM ?
+				    "over the node's memory limit" :
+				    strerror(-err));
 	}
 }
 
