@@ -381,9 +381,10 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		code = WEXITSTATUS(ws);
 	}
 	dlog(L_INFO, "worker %d ended: %s %d%s%s (image: %llu pages "
-	     "received, %llu from the cache; %llu pages back)", (int)pid,
-	     net_status_name(kind), code, text[0] ? ": " : "", text,
+	     "received, %llu lz4, %llu from the cache; %llu pages back)",
+	     (int)pid, net_status_name(kind), code, text[0] ? ": " : "", text,
 	     (unsigned long long)ctl.shared->pages_sent,
+	     (unsigned long long)ctl.shared->pages_lz4,
 	     (unsigned long long)ctl.shared->pages_cached,
 	     (unsigned long long)ctl.shared->pages_dirty);
 	e = send_output(c, out, 1);

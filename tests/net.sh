@@ -131,6 +131,11 @@ cached() {	# image pages the nodes' caches supplied, over the logs
 }
 check "later runs got most image pages from the nodes' page caches" \
 	'[ $(cached "$tmp"/lo?.log) -gt 1000 ]'
+(cd "$tmp" && "$R" --compress --nodes "$L" --key "$tmp/key" -- "$P" big 8 1) \
+	>"$tmp/z.remote" 2>&1
+(cd "$tmp" && "$R" -- "$P" big 8 0) >"$tmp/z.local" 2>&1
+check "--compress (lz4): same result, ran on the node, pages went lz4" \
+	'cmp -s "$tmp/z.local" "$tmp/z.remote" && ! grep -q "node 1 failed" "$tmp/z.remote" && grep -q "received, [1-9][0-9]* lz4" "$tmp/lo1.log"'
 remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
 check "--nodes FILE (a hostfile) works like the list" \
 	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'

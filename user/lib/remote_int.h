@@ -47,6 +47,7 @@ struct remote {
 	unsigned nnodes;
 	char node[MAX_NODES][256];
 	int timeout_ms;
+	int compress;		/* DET_COMPRESS=1: lz4 the image */
 	int have_key;
 	uint8_t key[NET_KEY_LEN];
 	char key_err[200];

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <lz4.h>
 #include <xxhash.h>
 
 #include "alloc.h"
@@ -44,6 +45,7 @@ static struct {
 	ucontext_t uc;
 	uint8_t *zero;		/* a zero page */
 	uint8_t *frame;		/* NET_MAX_FRAME */
+	uint8_t *zbuf;		/* NET_MAX_PAGES pages: lz4 output */
 	uintptr_t (*fresh)[2];	/* 1024 fresh ranges */
 	size_t nfresh;
 	struct net_cache cache;	/* detd's page cache, or none */
@@ -254,6 +256,53 @@ worker_cache_fill(void)
 	}
 }
 
+/* Whole pages [a, a+len) of the image from src: the allocator's state;
+ * the stack (kept for later); the merged regions (never their
+ * runtime-private bytes). */
+static void
+place_pages(uint64_t a, const uint8_t *src, size_t len)
+{
+	uint32_t i;
+
+	clip_copy(W.reg[0], a, src, len, 0);
+	if (a < W.reg[1][1] && a + len > W.reg[1][0]) {
+		uint64_t base = PAGE_DOWN(W.reg[1][0]);
+		uint64_t s[2] = { (uintptr_t)W.stack + (W.reg[1][0] - base),
+				  (uintptr_t)W.stack + (W.reg[1][1] - base) };
+
+		clip_copy(s, (uintptr_t)W.stack + (a - base), src, len, 0);
+	}
+	for (i = 2; i < W.nreg; i++)
+		clip_copy(W.reg[i], a, src, len, 1);
+}
+
+/* PAGESZ: lz4 of whole pages; decompressed in place when it can be,
+ * else into scratch and placed like PAGES. */
+static void
+worker_pagesz(uint8_t *frame, uint32_t len)
+{
+	uint64_t a, n;
+	uint8_t *dst;
+	int z;
+
+	if (len < 16)
+		worker_fail("image: malformed PAGESZ");
+	memcpy(&a, frame, 8);
+	memcpy(&n, frame + 8, 8);
+	if (a % PAGE || n == 0 || n > NET_MAX_PAGES)
+		worker_fail("image: malformed PAGESZ");
+	dst = worker_direct(a, n * PAGE) ? (uint8_t *)a : W.zbuf;
+	z = LZ4_decompress_safe((const char *)frame + 16, (char *)dst,
+				(int)(len - 16), (int)(n * PAGE));
+	if (z != (int)(n * PAGE))
+		worker_fail("image: bad lz4 data");
+	W.ctl.shared->pages_sent += n;
+	W.ctl.shared->pages_lz4 += n;
+	if (dst == (uint8_t *)a)
+		return;
+	place_pages(a, dst, n * PAGE);
+}
+
 /* PAGES until GO. */
 static void
 worker_pages(void)
@@ -261,7 +310,6 @@ worker_pages(void)
 	uint8_t *frame = W.frame;
 	struct net_hdr h;
 	uint64_t a = 0;
-	uint32_t i;
 	int err;
 
 	for (;;) {
@@ -294,27 +342,17 @@ worker_pages(void)
 			worker_hashes(frame, h.len);
 			continue;
 		}
+		if (h.type == NET_PAGESZ) {
+			worker_pagesz(frame, h.len);
+			continue;
+		}
 		if (h.type != NET_PAGES || h.len < 8 + PAGE ||
 		    (h.len - 8) % PAGE)
 			worker_fail("image: unexpected frame %u", h.type);
 		W.ctl.shared->pages_sent += (h.len - 8) / PAGE;
 		if (a % PAGE)
 			worker_fail("image: unaligned page address");
-		/* The allocator's state; the stack (kept for later); the
-		 * merged regions (never their runtime-private bytes). */
-		clip_copy(W.reg[0], a, frame + 8, h.len - 8, 0);
-		if (a < W.reg[1][1] && a + h.len - 8 > W.reg[1][0]) {
-			uint64_t base = PAGE_DOWN(W.reg[1][0]);
-			uint64_t s[2] = { (uintptr_t)W.stack +
-					  (W.reg[1][0] - base),
-					  (uintptr_t)W.stack +
-					  (W.reg[1][1] - base) };
-
-			clip_copy(s, (uintptr_t)W.stack + (a - base),
-				  frame + 8, h.len - 8, 0);
-		}
-		for (i = 2; i < W.nreg; i++)
-			clip_copy(W.reg[i], a, frame + 8, h.len - 8, 1);
+		place_pages(a, frame + 8, h.len - 8);
 	}
 	if (h.len < 16 || h.len - 16 >= sizeof(W.path))
 		worker_fail("malformed GO");
@@ -439,6 +477,7 @@ remote_worker_main(void)
 	if (is_fd_named(NET_WFD_CACHE, "/memfd:det-cache"))
 		net_cache_attach(&W.cache, NET_WFD_CACHE);
 	W.frame = worker_mmap(NET_MAX_FRAME);
+	W.zbuf = worker_mmap(NET_MAX_PAGES * PAGE);
 	W.fresh = worker_mmap(1024 * sizeof(W.fresh[0]));
 	{
 		ssize_t n = readlink("/proc/self/exe", R->exe,
