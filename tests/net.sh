@@ -200,6 +200,9 @@ echo "exit $?" >>"$tmp/killed.out"
 grep -v "^det: node 1 failed" "$tmp/killed.out" >"$tmp/killed.rest"
 check "detd killed mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'
+sleep 0.5
+check "detd killed mid-child: its worker died with it" \
+	'! pgrep -f "^$P slow" >/dev/null'
 
 # ---- 3 nodes in network namespaces, joined by veth pairs ----------------
 if [ "$(id -u)" -ne 0 ] || ! ip netns add "${NS}1" 2>/dev/null; then
