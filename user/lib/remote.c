@@ -138,6 +138,10 @@ remote_setup(void)
 		return -ENOMEM;
 	}
 	space_exclude((uintptr_t)R, (uintptr_t)R + PAGE_UP(sizeof(*R)));
+	R->shared = mmap(NULL, DET_MAX_CHILDREN * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (R->shared == MAP_FAILED)
+		R->shared = NULL;
 	R->timeout_ms = DEFAULT_TIMEOUT;
 	v = getenv("DET_NODE_TIMEOUT");
 	if (v && *v) {
@@ -362,10 +366,11 @@ remote_fork(unsigned child, unsigned node, det_fn fn, void *arg,
 	int r;
 
 	memset(rc, 0, sizeof(*rc));
-	rc->sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rc->sh == MAP_FAILED)
+	if (!R->shared)
 		return DET_ENOMEM;
+	rc->sh = (struct remote_shared *)((uint8_t *)R->shared +
+					  child * PAGE);
+	memset(rc->sh, 0, sizeof(*rc->sh));
 	rc->node = node;
 	rc->fn = fn;
 	rc->arg = arg;
@@ -376,10 +381,8 @@ remote_fork(unsigned child, unsigned node, det_fn fn, void *arg,
 	if (rc->sock >= 0)
 		close(rc->sock);	/* the proxy has its copy */
 	rc->sock = -1;
-	if (r != DET_OK) {
-		munmap(rc->sh, PAGE);
+	if (r != DET_OK)
 		rc->active = 0;
-	}
 	return r;
 }
 
@@ -408,7 +411,6 @@ remote_join_done(unsigned child, int rc_in, struct det_status *st)
 			r = DET_ENODE;
 		}
 	}
-	munmap(rc->sh, PAGE);
 	rc->active = 0;
 	return r;
 }

@@ -65,6 +65,10 @@ struct remote {
 	uint8_t layout_in[1 << 16];	/* what the layout hash covers */
 	uint64_t reg[2 + MAX_REGIONS][2];	/* the image's ranges */
 	struct remote_child c[DET_MAX_CHILDREN];
+	/* One shared page per child for its proxy's report, mapped at
+	 * start-up (a mapping made at det_fork_on would move the program's
+	 * later mmaps, unlike a local det_fork). */
+	struct remote_shared *shared;
 };
 
 /* This process's remote state (mapped, excluded from merging) and
