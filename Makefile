@@ -13,13 +13,13 @@ B       ?= build
 CC      ?= gcc
 VERSION := 0.1.0
 
-PKGS    := libxxhash libdw libelf libseccomp libsodium
+PKGS    := libxxhash libdw libelf libseccomp libsodium liblz4
 OPT     ?= -O2
 CFLAGS_BASE := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -fPIC \
 	-D_GNU_SOURCE -Imerge -Ikern -Inet -Iuser/include -DDET_VERSION=\"$(VERSION)\"
 CFLAGS  += $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || \
-	echo -lxxhash -ldw -lelf -lseccomp -lsodium)
+	echo -lxxhash -ldw -lelf -lseccomp -lsodium -llz4)
 # Programs linked with libdet resolve every symbol at load (-z now): lazy
 # binding would write the executable's .got.plt in whichever space first
 # calls a function (merged as ignored bytes, but a needless dirty page).

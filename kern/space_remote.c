@@ -66,8 +66,9 @@ space_image_map(uintptr_t lo, uintptr_t hi)
 		p = mmap((void *)a, PAGE_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
 			 -1, 0);
+		/* Mapped, yet mprotect said ENOMEM: a memory limit. */
 		if (p == MAP_FAILED)
-			return -errno;
+			return errno == EEXIST ? -ENOMEM : -errno;
 	}
 	return 0;
 }

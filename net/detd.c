@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -232,7 +233,7 @@ same_file(const char *a, const char *b)
  */
 static void __attribute__((noreturn))
 worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
-	    int out, int err, int pol)
+	    int out, int err, int pol, pid_t parent)
 {
 	static const char *envp[NET_MAX_ARGS + 1];
 	uint32_t i, n = 0;
@@ -262,6 +263,11 @@ worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 		ctl->shared->exec_errno = -e;
 		_exit(127);
 	}
+	/* Again: changing the user cleared it.  The worker dies with its
+	 * connection process (and so with detd). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
 	for (i = 0; i < s->envc; i++)
 		envp[n++] = s->envp[i];
 	envp[n] = NULL;
@@ -321,10 +327,10 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	uint32_t kind = NET_ST_EXIT;
 	int32_t code = 0;
 	uint64_t t0, t1;
+	pid_t pid, me;
 	uint32_t flags = D.cache_fd >= 0 ? NET_OK_CACHE : 0;
 	long nr;
 	char text[NET_MAX_TEXT] = "";
-	pid_t pid;
 
 	e = net_wctl_create(&ctl);
 	if (e)
@@ -341,13 +347,14 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		goto err_close;
 	ctl.shared->tx_seq = c->tx_seq;
 	ctl.shared->rx_seq = c->rx_seq;
+	me = getpid();
 	pid = fork();
 	if (pid < 0) {
 		e = -errno;
 		goto err_close;
 	}
 	if (pid == 0)
-		worker_exec(c, s, &ctl, out, err, pol[1]);
+		worker_exec(c, s, &ctl, out, err, pol[1], me);
 	close(pol[1]);
 	pol[1] = -1;
 	dlog(L_INFO, "worker %d runs %s", (int)pid, s->exe);
@@ -381,9 +388,10 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		code = WEXITSTATUS(ws);
 	}
 	dlog(L_INFO, "worker %d ended: %s %d%s%s (image: %llu pages "
-	     "received, %llu from the cache; %llu pages back)", (int)pid,
-	     net_status_name(kind), code, text[0] ? ": " : "", text,
+	     "received, %llu lz4, %llu from the cache; %llu pages back)",
+	     (int)pid, net_status_name(kind), code, text[0] ? ": " : "", text,
 	     (unsigned long long)ctl.shared->pages_sent,
+	     (unsigned long long)ctl.shared->pages_lz4,
 	     (unsigned long long)ctl.shared->pages_cached,
 	     (unsigned long long)ctl.shared->pages_dirty);
 	e = send_output(c, out, 1);
@@ -511,6 +519,21 @@ serve(int fd)
 	}
 }
 
+/* A client that vanishes (a cut link) ends its connection -- and its
+ * worker -- within about a minute instead of TCP's quarter hour. */
+static void
+conn_timeouts(int fd)
+{
+	int one = 1, idle = 10, cnt = 3;
+	unsigned tmo = 60000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &tmo, sizeof(tmo));
+}
+
 /* Accept forever; each connection gets a process. */
 static int
 serve_forever(int lfd)
@@ -544,6 +567,7 @@ serve_forever(int lfd)
 		}
 		if (pid == 0) {
 			close(lfd);
+			conn_timeouts(fd);
 			peer_name(&ss);
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			_exit(serve(fd));

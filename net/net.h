@@ -55,6 +55,7 @@ enum net_type {
 	NET_END,		/* w->c: fn returned (exit code) */
 	NET_OUTPUT,		/* s->c: fd (1 or 2) + bytes */
 	NET_STATUS,		/* s->c: how the worker ended; last frame */
+	NET_PAGESZ,		/* c->w: addr, npages, lz4 of the pages */
 	NET_TYPE_MAX
 };
 

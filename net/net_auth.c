@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -81,13 +82,16 @@ out:
 /*
  * A client nonce from /dev/urandom, not getrandom(2): a program under
  * detrun has a deterministic getrandom (the same nonce every run, and
- * drawing from it would shift the program's own random stream).
+ * drawing from it would shift the program's own random stream).  The
+ * raw openat: libdet's open() gives such a program a virtual
+ * /dev/urandom with the same two faults (user/lib/interpose.c).
  * crypto_auth needs no sodium_init.  0 or -errno.
  */
 static int
 nonce(uint8_t n[NET_NONCE_LEN])
 {
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/urandom",
+			      O_RDONLY | O_CLOEXEC), err = 0;
 
 	if (fd < 0)
 		return -errno;

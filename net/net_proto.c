@@ -52,6 +52,9 @@ net_max_len(unsigned type)
 		return 4 + NET_MAX_PAGES * NET_PAGE;
 	case NET_STATUS:
 		return 8 + NET_MAX_TEXT;
+	case NET_PAGESZ:	/* lz4's bound for 1 MiB, rounded up */
+		return 16 + NET_MAX_PAGES * NET_PAGE +
+		       NET_MAX_PAGES * NET_PAGE / 255 + 16;
 	default:
 		return 0;
 	}

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,18 +100,62 @@ connect_timed(int fd, const struct addrinfo *a, int timeout_ms)
 	return 0;
 }
 
+/*
+ * A numeric address ("10.0.0.2:7677", "[::1]:7677") into *a (storage
+ * in ss) without getaddrinfo, which allocates: a det parent connecting
+ * to a node must leave its heap as a local det_fork would.  0, or
+ * -EINVAL when the text is not numeric.
+ */
+static int
+numeric(const char *hostport, struct addrinfo *a,
+	struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	char host[256], port[8];
+
+	if (split_hostport(hostport, host, sizeof(host), port, 0))
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	memset(ss, 0, sizeof(*ss));
+	a->ai_socktype = SOCK_STREAM;
+	a->ai_addr = (struct sockaddr *)ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)atoi(port));
+		a->ai_family = AF_INET;
+		a->ai_addrlen = sizeof(*v4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)atoi(port));
+		a->ai_family = AF_INET6;
+		a->ai_addrlen = sizeof(*v6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
 /* see net.h */
 int
 net_connect(const char *hostport, int timeout_ms)
 {
-	struct addrinfo *res, *a;
+	struct addrinfo *res, *a, one_ai;
+	struct sockaddr_storage ss;
 	int fd = -1, err, one = 1;
 
-	err = resolve(hostport, 0, &res);
-	if (err)
-		return err;
+	if (numeric(hostport, &one_ai, &ss) == 0) {
+		res = NULL;
+		a = &one_ai;
+	} else {
+		err = resolve(hostport, 0, &res);
+		if (err)
+			return err;
+		a = res;
+	}
 	err = -ECONNREFUSED;
-	for (a = res; a; a = a->ai_next) {
+	for (; a; a = a->ai_next) {
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
 			    a->ai_protocol);
 		if (fd < 0) {
@@ -123,7 +168,8 @@ net_connect(const char *hostport, int timeout_ms)
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
+	if (res)
+		freeaddrinfo(res);
 	if (fd < 0)
 		return err;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

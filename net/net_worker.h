@@ -39,6 +39,7 @@ struct net_wctl_page {
 	int code;
 	uint64_t pages_cached;	/* image pages the cache (or zero) had */
 	uint64_t pages_sent;	/* image pages the client sent */
+	uint64_t pages_lz4;	/* of which compressed (PAGESZ) */
 	uint64_t pages_dirty;	/* pages sent back */
 	uint64_t t_main;	/* CLOCK_MONOTONIC ns: the worker's libdet
 				   took over (before main) */

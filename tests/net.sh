@@ -59,12 +59,20 @@ then
 fi
 [ "$(id -u)" -eq 0 ] || user=$(id -un)
 
-start_detd() {	# log file, address, then a command prefix (netns);
-		# sets $addr to the address it listens on
+start_detd() {	# log file, address, then a command prefix (netns)
+		# or detd options (starting with --); sets $addr to the
+		# address it listens on
 	log=$1
 	addr=$2
 	shift 2
-	"$@" "$D" --listen "$addr" --key "$tmp/key" --user "$user" \
+	pre=""
+	opt=""
+	case "$1" in
+	--*) opt="$*" ;;
+	*) pre="$*" ;;
+	esac
+	# shellcheck disable=SC2086
+	$pre "$D" --listen "$addr" --key "$tmp/key" --user "$user" $opt \
 		2>"$log" &
 	pids="$pids $!"
 	for i in $(seq 50); do
@@ -123,6 +131,11 @@ cached() {	# image pages the nodes' caches supplied, over the logs
 }
 check "later runs got most image pages from the nodes' page caches" \
 	'[ $(cached "$tmp"/lo?.log) -gt 1000 ]'
+(cd "$tmp" && "$R" --compress --nodes "$L" --key "$tmp/key" -- "$P" big 8 1) \
+	>"$tmp/z.remote" 2>&1
+(cd "$tmp" && "$R" -- "$P" big 8 0) >"$tmp/z.local" 2>&1
+check "--compress (lz4): same result, ran on the node, pages went lz4" \
+	'cmp -s "$tmp/z.local" "$tmp/z.remote" && ! grep -q "node 1 failed" "$tmp/z.remote" && grep -q "received, [1-9][0-9]* lz4" "$tmp/lo1.log"'
 remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
 check "--nodes FILE (a hostfile) works like the list" \
 	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'
@@ -139,6 +152,28 @@ check "wrong key: same result (ran locally), one line says why" \
 	'cmp -s "$tmp/local.work" "$tmp/badkey.rest" && grep -q "node 1 failed for child 1 (.*authentication failed" "$tmp/badkey.out"'
 check "wrong key: nothing ran on the node, one detd log line" \
 	'[ $after -eq $before ] && [ $(grep -c "authentication failed" "$tmp/lo1.log") -eq 1 ]'
+
+# Not under detrun (ASLR on): the worker's addresses differ; refused
+# with a reason, the child runs locally, the result is right.
+(cd "$tmp" && DET_NODES=$L DET_KEY_FILE=$tmp/key "$P" work 0 1 0 0 0) \
+	>"$tmp/aslr.out" 2>&1
+check "ASLR on: refused with a clear reason, ran locally, same digest" \
+	'grep -q "node 1 failed for child 1 (.*other addresses" "$tmp/aslr.out" && [ "$(grep digest "$tmp/aslr.out")" = "$(grep digest "$tmp/local.work")" ]'
+
+# A worker over detd's memory limit: refused, the child runs locally.
+start_detd "$tmp/small.log" 127.0.0.1:0 --mem-limit 64 || exit 1
+(cd "$tmp" && "$R" -- "$P" big 96 0) >"$tmp/big.local" 2>&1
+(cd "$tmp" && "$R" --nodes "$addr" --key "$tmp/key" -- "$P" big 96 1) \
+	>"$tmp/big.remote" 2>&1
+grep -v "^det: node 1 failed" "$tmp/big.remote" >"$tmp/big.rest"
+check "worker over --mem-limit: same result, ran locally, says why" \
+	'cmp -s "$tmp/big.local" "$tmp/big.rest" && grep -q "node 1 failed for child 0 (.*cannot map" "$tmp/big.remote"'
+
+# Bad settings: one line each, the program still runs.
+DET_NODES=/nonexistent/hosts DET_NODE_TIMEOUT=soon "$P" work 0 \
+	>"$tmp/badenv.out" 2>&1
+check "bad DET_NODES, DET_NODE_TIMEOUT: one line each, program runs" \
+	'[ $(grep -c "^det: DET_NODE" "$tmp/badenv.out") -eq 2 ] && grep -q digest "$tmp/badenv.out"'
 
 # No fallback: the join says DET_ENODE (-6), nothing applied.
 (cd "$tmp" && DET_FALLBACK_LOCAL=0 "$R" --nodes "$L" --key "$tmp/badkey" \
@@ -165,6 +200,9 @@ echo "exit $?" >>"$tmp/killed.out"
 grep -v "^det: node 1 failed" "$tmp/killed.out" >"$tmp/killed.rest"
 check "detd killed mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'
+sleep 0.5
+check "detd killed mid-child: its worker died with it" \
+	'! pgrep -f "^$P slow" >/dev/null'
 
 # ---- 3 nodes in network namespaces, joined by veth pairs ----------------
 if [ "$(id -u)" -ne 0 ] || ! ip netns add "${NS}1" 2>/dev/null; then

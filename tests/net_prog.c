@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -155,6 +156,15 @@ main(int argc, char **argv)
 			printf("fork %u on node %u: %d\n", k, node, r);
 			return 1;
 		}
+	}
+	/* The parent's own allocations and mappings after remote forks
+	 * land where they would after local ones. */
+	{
+		void *m1 = malloc(200), *m2 = malloc(70000);
+		void *m3 = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		printf("parent: %p %p %p\n", m1, m2, m3);
 	}
 	for (k = 0; k < n && k < 64; k++) {
 		struct det_status st;

@@ -73,6 +73,8 @@ usage(FILE *f)
 "                 (a hostfile) or HOST:PORT,HOST:PORT; node 1 is the\n"
 "                 first (DET_NODES)\n"
 "  --key FILE     the detd key (DET_KEY_FILE)\n"
+"  --compress     compress the memory shipped to nodes (lz4; pays on\n"
+"                 links slower than the CPUs) (DET_COMPRESS)\n"
 "  --node-timeout MS  a node that does not answer for MS ms has failed;\n"
 "                 its children re-run locally (default 10000)\n"
 "  --quiet        do not print conflict reports\n"
@@ -384,6 +386,7 @@ main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "node-timeout", required_argument, NULL, 'T' },
 		{ "build", no_argument, NULL, 'B' },
+		{ "compress", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -451,6 +454,9 @@ main(int argc, char **argv)
 			break;
 		case 'k':
 			key_opt(optarg);
+			break;
+		case 'Z':
+			setenv("DET_COMPRESS", "1", 1);
 			break;
 		case 'T':
 			number("--node-timeout", optarg, 1, 3600000);

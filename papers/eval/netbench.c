@@ -196,7 +196,7 @@ fork_bench(unsigned node, size_t mib, int reps, const char *ifname)
 		printf("I netfork.%d.ms %.3f\n", k, t[k]);
 		/* A node files the pages it received in its cache after
 		 * answering: let it settle before the next fork. */
-		usleep(500000);
+		sleep(2);
 		if (ifname)
 			printf("I netfork.%d.bytes %.0f\n", k, b[k]);
 	}

@@ -62,6 +62,10 @@ say "remote fork, $MIB MiB, node without cache, $REPS times"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key \
 	setarch -R "$NB" fork 1 "$MIB" "$REPS" "${NS}h") >>"$RAW" ||
 	say "fork FAILED"
+say "remote fork, $MIB MiB, node without cache, --compress (lz4), once"
+(cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key DET_COMPRESS=1 \
+	setarch -R "$NB" fork 1 "$MIB" 1 "${NS}h" | sed 's/netfork/lz4fork/') \
+	>>"$RAW" || say "lz4 fork FAILED"
 say "remote fork, $MIB MiB, node with a page cache, $REPS times"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key \
 	setarch -R "$NB" fork 2 "$MIB" "$REPS" "${NS}h" | sed 's/netfork/cachefork/') \
@@ -81,6 +85,8 @@ tcp=$(val tcp.MiBps)
 tcpf=$(val tcpfresh.MiBps)
 cold=$(val netfork.first.MiBps)
 coldc=$(val cachefork.first.MiBps)
+coldz=$(val lz4fork.first.MiBps)
+coldzb=$(val lz4fork.first.bytes)
 again=$(val cachefork.again.bytes)
 againms=$(val cachefork.again.ms)
 eagerms=$(val netfork.again.ms)
@@ -95,6 +101,7 @@ bytes=$((MIB * 1048576))
 	echo "|---|---|---|---|---|"
 	awk -v c="$cold" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node without cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | >= 0.8x |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$cold" -v t="$tcpf" 'BEGIN { printf "| the same, against TCP received into fresh memory | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
+	awk -v c="$coldz" -v t="$tcp" -v b="$coldzb" -v s="$bytes" 'BEGIN { printf "| cold remote fork, --compress (lz4; %.0f%% of the bytes sent) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", 100 * b / s, c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v a="$again" -v b="$bytes" 'BEGIN { printf "| the same fork again, space unchanged (cache) | %.0f bytes sent | %d bytes of space | %.3f%% | <= 1%% |\n", a, b, 100 * a / b }'
 	awk -v a="$againms" -v e="$eagerms" 'BEGIN { printf "| its time | %.0f ms | %.0f ms without cache | %.2fx | -- |\n", a, e, (a > 0 ? e / a : 0) }'

@@ -1,0 +1,91 @@
+/*
+ * remote_int.h -- what remote.c (parent side), remote_proxy.c (the
+ * proxy child) and remote_worker.c (the worker on a node) share.
+ * Private to user/lib.
+ */
+#ifndef USER_REMOTE_INT_H
+#define USER_REMOTE_INT_H
+
+#include <stdint.h>
+
+#include "det.h"
+#include "kern.h"
+#include "net.h"
+
+#define PAGE		4096UL
+#define PAGE_DOWN(a)	((uintptr_t)(a) & ~(PAGE - 1))
+#define PAGE_UP(a)	(((uintptr_t)(a) + PAGE - 1) & ~(PAGE - 1))
+#define MAX_NODES	64
+#define MAX_REGIONS	NET_MAX_REGIONS
+#define WORKER_STACK	(8UL << 20)
+#define DEFAULT_TIMEOUT	10000
+#define DEFAULT_PORT	"7677"
+
+/* What a proxy tells its parent (a shared page: the proxy cannot write
+ * anything else the parent would see without merging it). */
+struct remote_shared {
+	int failed;		/* the node failed; fn ran here (or not) */
+	char why[200];
+};
+
+/* A child forked on a node, as the parent and its proxy see it. */
+struct remote_child {
+	int active;
+	unsigned node;
+	int sock;		/* authenticated connection, or -1 */
+	uint32_t tx_seq, rx_seq;
+	det_fn fn;
+	void *arg;
+	uintptr_t sp;		/* the parent's stack pointer at det_fork */
+	struct remote_shared *sh;
+	char why[200];		/* why sock is -1 */
+};
+
+/* Private state of this process (mapped, never merged). */
+struct remote {
+	int parsed;
+	unsigned nnodes;
+	char node[MAX_NODES][256];
+	int timeout_ms;
+	int compress;		/* DET_COMPRESS=1: lz4 the image */
+	int have_key;
+	uint8_t key[NET_KEY_LEN];
+	char key_err[200];
+	/* The program's identity, made once (remote_identity). */
+	int have_id;
+	uint8_t layout[16];
+	long spawn_len;
+	uint8_t spawn[NET_MAX_SPAWN];
+	struct net_spawn s;
+	char cwd[4096];
+	char exe[4096];
+	char execfn[4096];
+	char maps[1 << 16];		/* /proc/self/maps */
+	char paths[NET_MAX_LIBS][512];	/* the libraries' paths */
+	uint8_t layout_in[1 << 16];	/* what the layout hash covers */
+	uint64_t reg[2 + MAX_REGIONS][2];	/* the image's ranges */
+	struct remote_child c[DET_MAX_CHILDREN];
+	/* One shared page per child for its proxy's report, mapped at
+	 * start-up (a mapping made at det_fork_on would move the program's
+	 * later mmaps, unlike a local det_fork). */
+	struct remote_shared *shared;
+};
+
+/* This process's remote state (mapped, excluded from merging) and
+ * main's argv (on the stack): set before main (remote.c). */
+extern struct remote *R;
+extern uintptr_t argv_addr;
+
+/* remote.c */
+int remote_setup(void);
+int layout_hash(uint8_t out[16]);
+/* 1 when fd is a file whose name starts with name. */
+int is_fd_named(int fd, const char *name);
+
+/* remote_proxy.c: the proxy child's function (arg: its remote_child). */
+void remote_proxy(void *arg);
+
+/* remote_worker.c: become the worker detd started (never returns). */
+void remote_worker_main(void) __attribute__((noreturn));
+
+#endif /* USER_REMOTE_INT_H */

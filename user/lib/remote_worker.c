@@ -1,0 +1,506 @@
+/*
+ * remote_worker.c -- the worker on a node: the program detd exec'd for
+ * one remote child.  Before main, it receives the image, maps it at its
+ * addresses, becomes the child space and runs fn, then sends back what
+ * fn wrote (see remote.c and net/PROTOCOL.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <lz4.h>
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "det.h"
+#include "kern.h"
+#include "net.h"
+#include "net_worker.h"
+#include "remote_int.h"
+
+/* The worker's state: in det_private (never merged, never part of the
+ * image) like all of the runtime's variables; buffers are mapped and
+ * excluded (worker_mmap). */
+static struct {
+	struct net_conn c;
+	struct net_wctl ctl;
+	uint64_t (*reg)[2];
+	uint32_t nreg;
+	uint8_t *stack;		/* the client's stack bytes, r[1] */
+	det_fn fn;
+	void *arg;
+	char path[96];
+	ucontext_t uc;
+	uint8_t *zero;		/* a zero page */
+	uint8_t *frame;		/* NET_MAX_FRAME */
+	uint8_t *zbuf;		/* NET_MAX_PAGES pages: lz4 output */
+	uintptr_t (*fresh)[2];	/* 1024 fresh ranges */
+	size_t nfresh;
+	struct net_cache cache;	/* detd's page cache, or none */
+	uint8_t zero_hash[16];
+	uint8_t *miss;		/* (u64 addr, 16 hash) of pages sent whole */
+	size_t nmiss, miss_cap;
+} W DET_PRIVATE;
+
+/* The real clock in ns (the worker reads it before the sandbox). */
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The worker cannot run the child: say why (detd reports it), leave. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+worker_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(W.ctl.shared->failed, sizeof(W.ctl.shared->failed), fmt,
+		  ap);
+	va_end(ap);
+	_exit(1);
+}
+
+/* An anonymous mapping of the worker's own, never merged. */
+static void *
+worker_mmap(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		worker_fail("out of memory (%zu bytes)", len);
+	space_exclude((uintptr_t)p, (uintptr_t)p + PAGE_UP(len));
+	return p;
+}
+
+/* BEGIN: check the layout, map the regions. */
+static void
+worker_begin(void)
+{
+	uint8_t *frame = W.frame, mine[16];
+	uint64_t argv_c;
+	uintptr_t lo, hi;
+	struct net_hdr h;
+	uint32_t i;
+	int err;
+
+	err = net_recv(&W.c, &h, frame, NET_MAX_FRAME);
+	if (err || h.type != NET_BEGIN || h.len < 32)
+		worker_fail("no image from the client (%s)",
+			    err ? net_strerror(err) : "wrong frame");
+	memcpy(&W.nreg, frame + 16, 4);
+	memcpy(&argv_c, frame + 24, 8);
+	if (W.nreg < 2 || W.nreg > MAX_REGIONS || h.len != 32 + W.nreg * 16)
+		worker_fail("malformed image header");
+	W.reg = worker_mmap(W.nreg * 16);
+	memcpy(W.reg, frame + 32, W.nreg * 16);
+	if (layout_hash(mine) || memcmp(mine, frame, 16))
+		worker_fail("the program or its libraries are mapped at "
+			    "other addresses on the node (run the program "
+			    "under detrun, which turns address "
+			    "randomisation off)");
+	if (argv_c != argv_addr)
+		worker_fail("the initial stack differs on the node "
+			    "(argv at %#lx, not %#lx)",
+			    (unsigned long)argv_addr, (unsigned long)argv_c);
+	alloc_state_range(&lo, &hi);
+	if (W.reg[0][0] != lo || W.reg[0][1] != hi)
+		worker_fail("the allocator's state is elsewhere on the node "
+			    "(%#lx, not %#lx)", (unsigned long)lo,
+			    (unsigned long)W.reg[0][0]);
+	if (W.reg[1][1] != argv_c || W.reg[1][0] >= W.reg[1][1] ||
+	    W.reg[1][1] - W.reg[1][0] > (64UL << 20))
+		worker_fail("malformed stack range");
+	W.stack = worker_mmap(PAGE_UP(W.reg[1][1]) - PAGE_DOWN(W.reg[1][0]));
+	for (i = 2; i < W.nreg; i++) {
+		err = space_image_map(W.reg[i][0], W.reg[i][1]);
+		if (err)
+			worker_fail("cannot map %#lx-%#lx: %s",
+				    (unsigned long)W.reg[i][0],
+				    (unsigned long)W.reg[i][1],
+				    err == -EBUSY ? "the node's runtime "
+				    "memory is there" : err == -ENOMEM ?
+				    "over the node's memory limit" :
+				    strerror(-err));
+	}
+}
+
+/* Copy the part of page run [a, a+len) inside range r from src. */
+static void
+clip_copy(const uint64_t r[2], uint64_t a, const uint8_t *src, size_t len,
+	  int image)
+{
+	uint64_t lo = a > r[0] ? a : r[0];
+	uint64_t hi = a + len < r[1] ? a + len : r[1];
+
+	if (lo >= hi)
+		return;
+	if (image)
+		space_image_write(lo, src + (lo - a), hi - lo);
+	else
+		memcpy((void *)lo, src + (lo - a), hi - lo);
+}
+
+/* 1 when the pages [a, a+len) lie in one merged region, away from the
+ * stack and the allocator's state, with no runtime bytes: they can be
+ * received in place. */
+static int
+worker_direct(uint64_t a, uint64_t len)
+{
+	uint32_t i;
+
+	for (i = 2; i < W.nreg; i++)
+		if (a >= W.reg[i][0] && a + len <= W.reg[i][1])
+			return space_image_direct(a, a + len);
+	return 0;
+}
+
+/* Remember a page the node lacked (addr, hash): filed in the cache
+ * after the child ran if it did not change it. */
+static void
+worker_missed(uint64_t a, const uint8_t *hash)
+{
+	if ((W.nmiss + 1) * 24 > W.miss_cap) {
+		size_t cap = W.miss_cap ? 2 * W.miss_cap : (1UL << 20);
+		void *p = W.miss ? mremap(W.miss, W.miss_cap, cap,
+					  MREMAP_MAYMOVE)
+				 : mmap(NULL, cap, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return;		/* just not cached */
+		space_exclude((uintptr_t)p, (uintptr_t)p + cap);
+		W.miss = p;
+		W.miss_cap = cap;
+	}
+	memcpy(W.miss + W.nmiss * 24, &a, 8);
+	memcpy(W.miss + W.nmiss * 24 + 8, hash, 16);
+	W.nmiss++;
+}
+
+/* HASHES: pages the cache has (or zero pages) go in place; NEED says
+ * which the client must send. */
+static void
+worker_hashes(uint8_t *frame, uint32_t len)
+{
+	uint8_t need[8 + NET_MAX_HASHES / 8], *tmp = W.zero + PAGE;
+	uint64_t a, k, j, p;
+	uint32_t i;
+	int err, direct;
+
+	if (len < 8 + 16 || (len - 8) % 16)
+		worker_fail("image: malformed HASHES");
+	memcpy(&a, frame, 8);
+	k = (len - 8) / 16;
+	for (i = 2; i < W.nreg; i++)
+		if (a >= W.reg[i][0] && a + k * PAGE <= W.reg[i][1])
+			break;
+	if (i == W.nreg || a % PAGE)
+		worker_fail("image: HASHES outside the image");
+	memcpy(need, &a, 8);
+	memset(need + 8, 0, (k + 7) / 8);
+	direct = space_image_direct(a, a + k * PAGE);
+	for (j = 0; j < k; j++) {
+		const uint8_t *hh = frame + 8 + j * 16;
+
+		p = a + j * PAGE;
+		if (memcmp(hh, W.zero_hash, 16) == 0) {
+			space_image_write(p, W.zero, PAGE);
+			W.ctl.shared->pages_cached++;
+		} else if (direct && net_cache_get(&W.cache, hh, (void *)p)) {
+			W.ctl.shared->pages_cached++;	/* in place */
+		} else if (!direct && net_cache_get(&W.cache, hh, tmp)) {
+			space_image_write(p, tmp, PAGE);
+			W.ctl.shared->pages_cached++;
+		} else {
+			need[8 + j / 8] |= (uint8_t)(1u << (j % 8));
+			worker_missed(p, hh);
+		}
+	}
+	err = net_send(&W.c, NET_NEED, need, 8 + (k + 7) / 8);
+	if (err)
+		worker_fail("image: %s", net_strerror(err));
+}
+
+/* After the child: file the pages the client had to send, unless the
+ * child changed them, in the node's cache. */
+static void
+worker_cache_fill(void)
+{
+	uint8_t h[16];
+	uint64_t a;
+	size_t i;
+
+	for (i = 0; i < W.nmiss && W.cache.slots; i++) {
+		memcpy(&a, W.miss + i * 24, 8);
+		net_page_hash((void *)a, h);
+		if (memcmp(h, W.miss + i * 24 + 8, 16) == 0)
+			net_cache_put(&W.cache, h, (void *)a);
+	}
+}
+
+/* Whole pages [a, a+len) of the image from src: the allocator's state;
+ * the stack (kept for later); the merged regions (never their
+ * runtime-private bytes). */
+static void
+place_pages(uint64_t a, const uint8_t *src, size_t len)
+{
+	uint32_t i;
+
+	clip_copy(W.reg[0], a, src, len, 0);
+	if (a < W.reg[1][1] && a + len > W.reg[1][0]) {
+		uint64_t base = PAGE_DOWN(W.reg[1][0]);
+		uint64_t s[2] = { (uintptr_t)W.stack + (W.reg[1][0] - base),
+				  (uintptr_t)W.stack + (W.reg[1][1] - base) };
+
+		clip_copy(s, (uintptr_t)W.stack + (a - base), src, len, 0);
+	}
+	for (i = 2; i < W.nreg; i++)
+		clip_copy(W.reg[i], a, src, len, 1);
+}
+
+/* PAGESZ: lz4 of whole pages; decompressed in place when it can be,
+ * else into scratch and placed like PAGES. */
+static void
+worker_pagesz(uint8_t *frame, uint32_t len)
+{
+	uint64_t a, n;
+	uint8_t *dst;
+	int z;
+
+	if (len < 16)
+		worker_fail("image: malformed PAGESZ");
+	memcpy(&a, frame, 8);
+	memcpy(&n, frame + 8, 8);
+	if (a % PAGE || n == 0 || n > NET_MAX_PAGES)
+		worker_fail("image: malformed PAGESZ");
+	dst = worker_direct(a, n * PAGE) ? (uint8_t *)a : W.zbuf;
+	z = LZ4_decompress_safe((const char *)frame + 16, (char *)dst,
+				(int)(len - 16), (int)(n * PAGE));
+	if (z != (int)(n * PAGE))
+		worker_fail("image: bad lz4 data");
+	W.ctl.shared->pages_sent += n;
+	W.ctl.shared->pages_lz4 += n;
+	if (dst == (uint8_t *)a)
+		return;
+	place_pages(a, dst, n * PAGE);
+}
+
+/* PAGES until GO. */
+static void
+worker_pages(void)
+{
+	uint8_t *frame = W.frame;
+	struct net_hdr h;
+	uint64_t a = 0;
+	int err;
+
+	for (;;) {
+		err = net_recv_hdr(&W.c, &h);
+		if (!err && h.type == NET_PAGES && h.len >= 8 + PAGE &&
+		    (h.len - 8) % PAGE == 0) {
+			err = net_recv_body(&W.c, frame, 8);
+			memcpy(&a, frame, 8);
+			if (!err && a % PAGE == 0 &&
+			    worker_direct(a, h.len - 8)) {
+				/* In place: no copy. */
+				err = net_recv_body(&W.c, (void *)a, h.len - 8);
+				if (err)
+					worker_fail("image: %s",
+						    net_strerror(err));
+				W.ctl.shared->pages_sent += (h.len - 8) / PAGE;
+				continue;
+			}
+			if (!err)
+				err = net_recv_body(&W.c, frame + 8,
+						    h.len - 8);
+		} else if (!err && h.len <= NET_MAX_FRAME) {
+			err = net_recv_body(&W.c, frame, h.len);
+		}
+		if (err)
+			worker_fail("image: %s", net_strerror(err));
+		if (h.type == NET_GO)
+			break;
+		if (h.type == NET_HASHES) {
+			worker_hashes(frame, h.len);
+			continue;
+		}
+		if (h.type == NET_PAGESZ) {
+			worker_pagesz(frame, h.len);
+			continue;
+		}
+		if (h.type != NET_PAGES || h.len < 8 + PAGE ||
+		    (h.len - 8) % PAGE)
+			worker_fail("image: unexpected frame %u", h.type);
+		W.ctl.shared->pages_sent += (h.len - 8) / PAGE;
+		if (a % PAGE)
+			worker_fail("image: unaligned page address");
+		place_pages(a, frame + 8, h.len - 8);
+	}
+	if (h.len < 16 || h.len - 16 >= sizeof(W.path))
+		worker_fail("malformed GO");
+	memcpy(&W.fn, frame, 8);
+	memcpy(&W.arg, frame + 8, 8);
+	memcpy(W.path, frame + 16, h.len - 16);
+	W.path[h.len - 16] = 0;
+}
+
+/* Send [lo, hi) as DIRTY frames; with skip_zero, leave out zero pages
+ * (fresh memory: the parent's copy of it is zero). */
+static int
+worker_send_run(uintptr_t lo, uintptr_t hi, int skip_zero)
+{
+	uint64_t a;
+	size_t n;
+	int err;
+
+	while (lo < hi) {
+		struct iovec v[2];
+
+		if (skip_zero && memcmp((void *)lo, W.zero, PAGE) == 0) {
+			lo += PAGE;
+			continue;
+		}
+		for (n = 1; lo + n * PAGE < hi && n < NET_MAX_PAGES; n++)
+			if (skip_zero && memcmp((void *)(lo + n * PAGE),
+						W.zero, PAGE) == 0)
+				break;
+		a = lo;
+		v[0] = (struct iovec){ &a, 8 };
+		v[1] = (struct iovec){ (void *)lo, n * PAGE };
+		W.ctl.shared->pages_dirty += n;
+		err = net_sendv(&W.c, NET_DIRTY, v, 2);
+		if (err)
+			return err;
+		lo += n * PAGE;
+	}
+	return 0;
+}
+
+/* The dirty-page callback: merged pages whole, fresh ones without
+ * their zero pages. */
+static int
+worker_dirty_cb(uintptr_t lo, uintptr_t hi, void *ctx)
+{
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; i < W.nfresh && i < 1024; i++)
+		if (lo >= W.fresh[i][0] && hi <= W.fresh[i][1])
+			return worker_send_run(lo, hi, 1);
+	return worker_send_run(lo, hi, 0);
+}
+
+/* fn ended (returned: 0, or det_exit(code)): send the pages it wrote and
+ * END, then leave; detd sends the output and the status. */
+static void __attribute__((noreturn))
+worker_publish(int code)
+{
+	struct iovec v[2];
+	int32_t hdr[2] = { code, 0 };
+	long r;
+
+	fflush(stdout);
+	fflush(stderr);
+	W.nfresh = space_worker_fresh(W.fresh, 1024);
+	if (W.nfresh > 1024)
+		worker_fail("too many memory ranges");
+	r = space_worker_dirty(worker_dirty_cb, NULL);
+	if (r < 0)
+		worker_fail("cannot send the child's pages: %s",
+			    net_strerror((int)r));
+	v[0] = (struct iovec){ hdr, 8 };
+	v[1] = (struct iovec){ W.fresh, W.nfresh * 16 };
+	if (net_sendv(&W.c, NET_END, v, 2))
+		_exit(1);
+	W.ctl.shared->code = code;
+	W.ctl.shared->done = 1;
+	/* Tell detd now: tearing a large address space down takes a while,
+	 * and the client need not wait for it. */
+	send(NET_WFD_POLICY, NET_WORKER_DONE, 4, MSG_NOSIGNAL);
+	worker_cache_fill();
+	_exit(0);
+}
+
+/* On the worker's own stack: the client's stack bytes go in place, the
+ * space begins, fn runs. */
+static void
+worker_run(void)
+{
+	uint64_t base = PAGE_DOWN(W.reg[1][0]);
+	int err;
+
+	memcpy((void *)W.reg[1][0], W.stack + (W.reg[1][0] - base),
+	       W.reg[1][1] - W.reg[1][0]);
+	err = space_worker_begin(W.path, NET_WFD_POLICY, worker_publish);
+	if (err)
+		worker_fail("cannot start the child space: %s",
+			    strerror(-err));
+	W.fn(W.arg);
+	worker_publish(0);
+}
+
+/* see remote_int.h */
+void
+remote_worker_main(void)
+{
+	void *stk;
+
+	if (net_wctl_attach(&W.ctl, NET_WFD_CTL))
+		_exit(1);
+	if (!R)
+		worker_fail("out of memory");
+	W.c.fd = NET_WFD_SOCK;
+	W.c.tx_seq = W.ctl.shared->tx_seq;
+	W.c.rx_seq = W.ctl.shared->rx_seq;
+	W.c.shared_seq = &W.ctl.shared->tx_seq;
+	W.c.timeout_ms = 600000;
+	W.zero = worker_mmap(2 * PAGE);	/* a zero page, a scratch page */
+	net_page_hash(W.zero, W.zero_hash);
+	if (is_fd_named(NET_WFD_CACHE, "/memfd:det-cache"))
+		net_cache_attach(&W.cache, NET_WFD_CACHE);
+	W.frame = worker_mmap(NET_MAX_FRAME);
+	W.zbuf = worker_mmap(NET_MAX_PAGES * PAGE);
+	W.fresh = worker_mmap(1024 * sizeof(W.fresh[0]));
+	{
+		ssize_t n = readlink("/proc/self/exe", R->exe,
+				     sizeof(R->exe) - 1);
+
+		if (n < 0)
+			worker_fail("cannot read /proc/self/exe");
+		R->exe[n] = 0;
+	}
+	/* Everything that may allocate, before the image replaces the
+	 * heap: the sandbox's filter, the dirty-page backend's probe. */
+	if (space_worker_prepare())
+		worker_fail("cannot prepare the sandbox");
+	W.ctl.shared->t_main = mono_ns();
+	worker_begin();
+	worker_pages();
+	W.ctl.shared->t_image = mono_ns();
+	stk = worker_mmap(WORKER_STACK);
+	getcontext(&W.uc);
+	W.uc.uc_stack.ss_sp = stk;
+	W.uc.uc_stack.ss_size = WORKER_STACK;
+	W.uc.uc_link = NULL;
+	makecontext(&W.uc, worker_run, 0);
+	setcontext(&W.uc);
+	worker_fail("cannot switch stacks");
+}
