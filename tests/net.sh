@@ -22,6 +22,8 @@ tmp=$(mktemp -d /tmp/det-net.XXXXXX)
 chmod 755 "$tmp"
 pids=""
 NS="detn$$"
+# A subnet of its own, so concurrent runs on one machine do not meet.
+SUB=$(($$ % 200 + 20))
 cleanup() {
 	for p in $pids; do
 		kill -9 "$p" 2>/dev/null
@@ -216,14 +218,14 @@ for k in 1 2 3; do
 	ns=$NS$k
 	ip netns add "$ns" &&
 	ip link add "${NS}h$k" type veth peer name eth0 netns "$ns" &&
-	ip addr add "10.231.$k.1/24" dev "${NS}h$k" &&
+	ip addr add "10.$SUB.$k.1/24" dev "${NS}h$k" &&
 	ip link set "${NS}h$k" up &&
-	ip -n "$ns" addr add "10.231.$k.2/24" dev eth0 &&
+	ip -n "$ns" addr add "10.$SUB.$k.2/24" dev eth0 &&
 	ip -n "$ns" link set eth0 up &&
 	ip -n "$ns" link set lo up || { echo "cannot build $ns"; exit 1; }
-	start_detd "$tmp/ns$k.log" "10.231.$k.2:7677" ip netns exec "$ns" ||
+	start_detd "$tmp/ns$k.log" "10.$SUB.$k.2:7677" ip netns exec "$ns" ||
 		exit 1
-	N="$N${N:+,}10.231.$k.2:7677"
+	N="$N${N:+,}10.$SUB.$k.2:7677"
 done
 for mode in work conflict crash; do
 	before=$(ended "$tmp"/ns?.log)
