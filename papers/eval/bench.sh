@@ -112,7 +112,7 @@ cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE "$ASRC" -o "$AG" ||
 # shellcheck disable=SC2046
 cc -O2 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DWITH_DET \
 	-Iuser/include -Wl,-z,now "$ASRC" -o "$AD" "$B/lib/libdet.a" \
-	$(pkg-config --libs libxxhash libdw libelf libseccomp) ||
+	$(pkg-config --libs libxxhash libdw libelf libseccomp libsodium liblz4) ||
 	{ say "FAILED: building $AD"; failed=$((failed + 1)); }
 JE=$(dpkg -L libjemalloc2 2>/dev/null | grep 'libjemalloc.so.2$' |
 	head -n 1)
@@ -497,8 +497,10 @@ EOF
 	cat "$RAW"
 	echo '```'
 } >"$RAW.md"
-# Keep the evaluation section that make eval wrote, if any.
-[ -f "$OUT" ] && awk 'f; /^<!-- eval:/ {f = 1; print}' "$OUT" >"$RAW.eval"
+# Keep the sections the other scripts wrote (netbench.sh: remote spaces;
+# builds.sh: the build benchmark; eval.sh: the evaluation), if any.
+[ -f "$OUT" ] && awk '/^(## Remote spaces|## Build benchmark|<!-- eval:)/ {
+	f = 1 } f' "$OUT" >"$RAW.eval"
 [ -s "$RAW.eval" ] && { echo; cat "$RAW.eval"; } >>"$RAW.md"
 rm -f "$RAW.eval"
 mv "$RAW.md" "$OUT"
