@@ -1,12 +1,13 @@
 /*
  * detclock.c -- preloaded into build jobs and the program detrun --build
- * runs (LD_PRELOAD): the wall clock reads SOURCE_DATE_EPOCH, plus 1 us
+ * runs (LD_PRELOAD): every clock reads SOURCE_DATE_EPOCH, plus 1 us
  * per reading in this process (so a loop waiting for time to pass still
  * ends, the same way every run), and uname() names a fixed machine; so
- * `date` and `uname -a` print the same on every run.  Monotonic clocks
- * stay real (timeouts, sleeps).  make keeps the real clock: it compares
- * mtimes with the time to warn of clock skew.  Static binaries are not
- * covered.
+ * `date`, `uname -a` and the temporary names gnulib derives from the
+ * monotonic clock are the same on every run.  Sleeps are real.  make
+ * keeps the real clock: it compares mtimes with the time to warn of
+ * clock skew.  Static binaries, and glibc's internal clock readings,
+ * are not covered.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,17 +41,10 @@ now(struct timespec *ts)
 	ts->tv_nsec = us % 1000000 * 1000;
 }
 
-static int
-wall(clockid_t id)
-{
-	return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE ||
-	       id == CLOCK_TAI || id == CLOCK_REALTIME_ALARM;
-}
-
 int
 clock_gettime(clockid_t id, struct timespec *ts)
 {
-	if (wall(id) && !real_clock()) {
+	if (!real_clock()) {
 		now(ts);
 		return 0;
 	}
