@@ -123,7 +123,7 @@ $(B)/apps/%: user/apps/%.c $(B)/lib/libdet.a $(wildcard user/apps/*.h)
 # The build merge's unit tests link its objects too.
 $(B)/tests/check_bjob: tests/check_bjob.c tests/testutil.h $(BJOB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< -o $@ $(BJOB_OBJS) $(CHECK_LIBS) -lm
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(BJOB_OBJS) $(LIBS) $(CHECK_LIBS) -lm
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
@@ -194,6 +194,9 @@ install: all
 	install -m 644 user/include/det.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(B)/bin/detrun $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(B)/bin/detd $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/bin/detsh $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/lib/libdetclock.so $(B)/lib/libdetdrv.so \
+	    $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 user/man/detrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|;s|@LIBDIR@|$(PREFIX)/lib|' \
 	    -e 's|@INCDIR@|$(PREFIX)/include|;s|@VERSION@|$(VERSION)|' \

@@ -149,7 +149,10 @@ time_build() {
 	j2) (cd "$W/tree/$1" && make -j2 >/dev/null 2>&1) ;;
 	j1) (cd "$W/tree/$1" && make -j1 >/dev/null 2>&1) ;;
 	esac
+	rc=$?
 	e=$(date +%s.%N)
+	# a failed build is no timing: say so loudly
+	[ $rc -eq 0 ] || say "$1 $2: build FAILED (status $rc)"
 	echo "$e - $s" | bc
 }
 

@@ -91,6 +91,14 @@ int bjob_layer_clone(int tree_fd, int state_fd, const char *name,
 int bjob_layer_remove(int dirfd, const char *name);
 
 /*
+ * Install (in the calling process, inherited by its descendants) a
+ * seccomp filter handing getrandom to a supervisor; its notify fd or -1.
+ */
+int bjob_rand_filter(void);
+/* Answer one notification of fd nfd with deterministic bytes. */
+void bjob_rand_serve(int nfd);
+
+/*
  * detrun --build: run argv (make, or a script running make) with every
  * make's jobs in job spaces; returns the exit status (the program's,
  * or BJOB_EXIT_*).

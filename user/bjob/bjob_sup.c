@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -101,7 +102,7 @@ struct join_info {
 
 struct sup {
 	char tree[PATH_MAX], state[PATH_MAX];
-	int tree_fd, state_fd, lsock, top_pidfd;
+	int tree_fd, state_fd, lsock, top_pidfd, rand_fd;
 	pid_t top;		/* the program detrun runs */
 	struct drv *drv[MAX_DRV];
 	int ndrv;
@@ -776,8 +777,8 @@ struct slot {
 static int
 loop(struct sup *s)
 {
-	static struct pollfd p[MAX_LIVE + MAX_DRV + 2];
-	static struct slot who[MAX_LIVE + MAX_DRV + 2];
+	static struct pollfd p[MAX_LIVE + MAX_DRV + 3];
+	static struct slot who[MAX_LIVE + MAX_DRV + 3];
 	int n, i, ws = 0, stopping = 0;
 
 	for (;;) {
@@ -791,7 +792,8 @@ loop(struct sup *s)
 		sweep(s);
 		p[0] = (struct pollfd){ .fd = s->top_pidfd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = s->lsock, .events = POLLIN };
-		n = 2;
+		p[2] = (struct pollfd){ .fd = s->rand_fd, .events = POLLIN };
+		n = 3;
 		for (i = 0; i < s->ndrv; i++) {
 			who[n] = (struct slot){ NULL, i };
 			p[n++] = (struct pollfd){ .fd = s->drv[i]->conn,
@@ -818,8 +820,10 @@ loop(struct sup *s)
 		}
 		if (p[1].revents & POLLIN)
 			on_accept(s);
+		if (p[2].revents & POLLIN)
+			bjob_rand_serve(s->rand_fd);
 		/* back to front: a driver that hangs up leaves the array */
-		for (i = n - 1; i >= 2; i--) {
+		for (i = n - 1; i >= 3; i--) {
 			if (!p[i].revents)
 				continue;
 			if (who[i].drv >= 0)
@@ -984,7 +988,7 @@ setup(struct sup *s)
 {
 	struct timespec newest = { 0, 0 };
 
-	s->lsock = s->top_pidfd = s->state_fd = -1;
+	s->lsock = s->top_pidfd = s->state_fd = s->rand_fd = -1;
 	if (!getcwd(s->tree, sizeof(s->tree)))
 		return say("cannot get the build directory: %s",
 			   strerror(errno)), -1;
@@ -1023,6 +1027,8 @@ teardown(struct sup *s)
 		close(s->lsock);
 	if (s->top_pidfd >= 0)
 		close(s->top_pidfd);
+	if (s->rand_fd >= 0)
+		close(s->rand_fd);
 	reap_all(s);
 	if (s->state_fd >= 0) {
 		close(s->state_fd);
@@ -1038,24 +1044,70 @@ teardown(struct sup *s)
 }
 
 /*
+ * A private, empty /tmp for the program (what configure leaves in /tmp
+ * must not change the next run's temporary names) -- unless the tree or
+ * the state directory is there.
+ */
+static void
+private_tmp(void)
+{
+	const char *t = getenv("DETB_TREE"), *st = getenv("DETB_STATE");
+
+	if (!strncmp(t, "/tmp/", 5) || !strncmp(st, "/tmp/", 5) ||
+	    unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return;
+	mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+	      "mode=1777,size=50%");
+}
+
+/* Pass fd over the unix socket sock. */
+static int
+send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = "f", .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, 0) < 0 ? -1 : 0;
+}
+
+/*
  * The program (child, pid 1 of a new pid namespace, so the pids of what
  * runs outside job spaces -- configure -- are the same every run): its
  * own uts namespace, detdrv preloaded so each make is a driver, and the
  * logical clock.
  */
 static void __attribute__((noreturn))
-program(char **argv)
+program(char **argv, int sock)
 {
 	char pre[2 * PATH_MAX + 2];
+	int fd;
 
 	if (unshare(CLONE_NEWUTS) == 0) {
 		sethostname("det", 3);
 		setdomainname("", 0);
 	}
+	private_tmp();
 	snprintf(pre, sizeof(pre), "%s%s%s", getenv("DETB_DRV"),
 		 *getenv("DETB_CLOCK") ? ":" : "", getenv("DETB_CLOCK"));
 	setenv("LD_PRELOAD", pre, 1);
 	setenv("DETB_DRIVER", "1", 1);
+	fd = bjob_rand_filter();
+	if (fd < 0 || send_fd(sock, fd) < 0) {
+		fprintf(stderr, "detrun: build: cannot set up getrandom for "
+			"%s: %s\n", argv[0], strerror(errno));
+		_exit(BJOB_EXIT_INTERNAL);
+	}
+	close(fd);
+	close(sock);
 	execvp(argv[0], argv);
 	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0],
 		strerror(errno));
@@ -1069,7 +1121,8 @@ bjob_sup_run(char **argv, int stats)
 	struct sigaction sa = { .sa_handler = on_signal };
 	static struct sup sup;
 	struct sup *s = &sup;
-	int ws, rc;
+	int ws, rc, sv[2];
+	struct bjob_msg m;
 
 	if (setup(s) < 0) {
 		teardown(s);
@@ -1084,9 +1137,25 @@ bjob_sup_run(char **argv, int stats)
 		teardown(s);
 		return BJOB_EXIT_INTERNAL;
 	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		say("socketpair: %s", strerror(errno));
+		teardown(s);
+		return BJOB_EXIT_INTERNAL;
+	}
 	s->top = fork();
-	if (s->top == 0)
-		program(argv);
+	if (s->top == 0) {
+		close(sv[0]);
+		program(argv, sv[1]);
+	}
+	close(sv[1]);
+	s->rand_fd = -1;
+	if (s->top > 0) {
+		struct pollfd pf = { .fd = sv[0], .events = POLLIN };
+
+		poll(&pf, 1, -1);	/* the fd, or EOF if it failed */
+		recv_msg(sv[0], &m, &s->rand_fd);
+	}
+	close(sv[0]);
 	if (s->top > 0)
 		s->top_pidfd = (int)syscall(SYS_pidfd_open, s->top, 0);
 	if (s->top_pidfd < 0) {

@@ -1,14 +1,19 @@
 /*
  * detclock.c -- preloaded into build jobs and the program detrun --build
- * runs (LD_PRELOAD): the wall clock reads SOURCE_DATE_EPOCH, plus 1 us
+ * runs (LD_PRELOAD): every clock reads SOURCE_DATE_EPOCH, plus 1 us
  * per reading in this process (so a loop waiting for time to pass still
  * ends, the same way every run), and uname() names a fixed machine; so
- * `date` and `uname -a` print the same on every run.  Monotonic clocks
- * stay real (timeouts, sleeps).  make keeps the real clock: it compares
- * mtimes with the time to warn of clock skew.  Static binaries are not
- * covered.
+ * `date`, `uname -a` and the temporary names gnulib derives from the
+ * monotonic clock are the same on every run.  mkstemp and friends
+ * (gcc's /tmp/ccXXXXXX.o, which configure logs) draw their letters from
+ * the pid (in the job's namespace), the program name and a count,
+ * not from glibc's internal clock reading.  Sleeps are real.  make
+ * keeps the real clock: it compares mtimes with the time to warn of
+ * clock skew.  Static binaries, and glibc's internal clock readings,
+ * are not covered.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,17 +45,10 @@ now(struct timespec *ts)
 	ts->tv_nsec = us % 1000000 * 1000;
 }
 
-static int
-wall(clockid_t id)
-{
-	return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE ||
-	       id == CLOCK_TAI || id == CLOCK_REALTIME_ALARM;
-}
-
 int
 clock_gettime(clockid_t id, struct timespec *ts)
 {
-	if (wall(id) && !real_clock()) {
+	if (!real_clock()) {
 		now(ts);
 		return 0;
 	}
@@ -96,4 +94,77 @@ uname(struct utsname *u)
 	snprintf(u->nodename, sizeof(u->nodename), "%s", "det");
 	memset(u->domainname, 0, sizeof(u->domainname));
 	return 0;
+}
+
+static unsigned long tmp_count;
+
+/* Letters for the Xs: a hash of pid, name, count (FNV-1a, splitmix). */
+static void
+letters(char *x, size_t n)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	const char *me = program_invocation_short_name;
+	unsigned long long h = 1469598103934665603ULL;
+	size_t i;
+
+	while (*me)
+		h = (h ^ (unsigned char)*me++) * 1099511628211ULL;
+	h ^= (unsigned long long)getpid() << 32 ^ tmp_count++;
+	for (i = 0; i < n; i++) {
+		h += 0x9e3779b97f4a7c15ULL;
+		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		x[i] = set[(h ^ (h >> 31)) % (sizeof(set) - 1)];
+	}
+}
+
+/*
+ * Replace the 6 Xs before a suffix of suffixlen bytes and create the
+ * file with O_EXCL, trying the next names on EEXIST.
+ */
+static int
+make_temp(char *tmpl, int suffixlen, int flags)
+{
+	size_t len = strlen(tmpl);
+	char *x;
+	int i, fd;
+
+	if (suffixlen < 0 || len < 6 + (size_t)suffixlen ||
+	    strncmp(tmpl + len - suffixlen - 6, "XXXXXX", 6)) {
+		errno = EINVAL;
+		return -1;
+	}
+	x = tmpl + len - suffixlen - 6;
+	for (i = 0; i < 10000; i++) {
+		letters(x, 6);
+		fd = open(tmpl, (flags & ~O_ACCMODE) | O_RDWR | O_CREAT |
+			  O_EXCL, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+int
+mkstemp(char *tmpl)
+{
+	return make_temp(tmpl, 0, 0);
+}
+
+int
+mkstemps(char *tmpl, int suffixlen)
+{
+	return make_temp(tmpl, suffixlen, 0);
+}
+
+int
+mkostemp(char *tmpl, int flags)
+{
+	return make_temp(tmpl, 0, flags);
+}
+
+int
+mkostemps(char *tmpl, int suffixlen, int flags)
+{
+	return make_temp(tmpl, suffixlen, flags);
 }
