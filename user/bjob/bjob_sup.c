@@ -1045,15 +1045,20 @@ teardown(struct sup *s)
 
 /*
  * A private, empty /tmp for the program (what configure leaves in /tmp
- * must not change the next run's temporary names) -- unless the tree or
- * the state directory is there.
+ * must not change the next run's temporary names) -- unless the tree,
+ * the state directory or det itself (detsh, the preloads, next to this
+ * executable) is there.
  */
 static void
 private_tmp(void)
 {
 	const char *t = getenv("DETB_TREE"), *st = getenv("DETB_STATE");
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
+	exe[n > 0 ? n : 0] = 0;
 	if (!strncmp(t, "/tmp/", 5) || !strncmp(st, "/tmp/", 5) ||
+	    !strncmp(exe, "/tmp/", 5) ||
 	    unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return;
