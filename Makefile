@@ -85,15 +85,17 @@ $(B)/obj/user/bjob/%.o: user/bjob/%.c user/bjob/bjob.h Makefile
 
 $(B)/bin/detsh: user/bjob/detsh.c user/bjob/bjob.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@
+	$(CC) $(CFLAGS_BASE) $< -o $@
 
+# detsh and the preloads run in (or as) the build's programs (make, cc,
+# sh), which are not sanitized: never built with EXTRA_CFLAGS.
 $(B)/lib/libdetclock.so: user/bjob/detclock.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -shared $< -o $@
+	$(CC) $(CFLAGS_BASE) -shared $< -o $@
 
 $(B)/lib/libdetdrv.so: user/bjob/detdrv.c user/bjob/bjob.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -shared $< -o $@ -ldl
+	$(CC) $(CFLAGS_BASE) -shared $< -o $@ -ldl
 
 # detd: the node daemon (net/), no kern runtime in it.
 $(B)/bin/detd: net/detd.c $(NET_OBJS)
