@@ -158,6 +158,14 @@ time_build() {
 
 bench_builds() {
 	reps=${1:-3}
+	out=${BUILDS_OUT:-$OUT}
+	# Replace an earlier run's section (up to the next section), so
+	# repeated runs do not pile up.
+	if [ -f "$out" ]; then
+		awk '/^## Build benchmark/ { skip = 1; next }
+		     skip && /^(## |<!-- )/ { skip = 0 }
+		     !skip' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+	fi
 	{
 		echo
 		echo "## Build benchmark (make bench-builds)"
