@@ -24,11 +24,24 @@
 
 #include "kern.h"
 
-/* libc's definition of name (never NULL for these names). */
+enum { N_OPEN, N_FOPEN, N_SYSCONF, N_NPROCS, N_NPROCS_CONF, N_MAX };
+
+/* libc's definitions, looked up once (dlsym is not cheap); never merged
+ * (a lazy write in two children would be a conflict). */
+DET_PRIVATE static void *next_fn[N_MAX];
+
+/* libc's definition of name, slot k of next_fn (never NULL for these
+ * names). */
 static void *
-next(const char *name)
+next(int k, const char *name)
 {
-	return dlsym(RTLD_NEXT, name);
+	void *f = __atomic_load_n(&next_fn[k], __ATOMIC_RELAXED);
+
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(&next_fn[k], f, __ATOMIC_RELAXED);
+	}
+	return f;
 }
 
 /* The virtual file for path as an fd; -1 with errno set when it is
@@ -62,7 +75,7 @@ open(const char *path, int flags, ...)
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	errno = saved;
-	real = (int (*)(const char *, int, ...))next("open");
+	real = (int (*)(const char *, int, ...))next(N_OPEN, "open");
 	return real(path, flags, mode);
 }
 
@@ -86,7 +99,7 @@ fopen(const char *path, const char *mode)
 	if (errno != ENOENT)
 		return NULL;
 	errno = saved;
-	real = (FILE *(*)(const char *, const char *))next("fopen");
+	real = (FILE *(*)(const char *, const char *))next(N_FOPEN, "fopen");
 	return real(path, mode);
 }
 
@@ -96,7 +109,7 @@ FILE *fopen64(const char *path, const char *mode)
 long
 sysconf(int name)
 {
-	long (*real)(int) = (long (*)(int))next("sysconf");
+	long (*real)(int) = (long (*)(int))next(N_SYSCONF, "sysconf");
 
 	if ((name == _SC_NPROCESSORS_ONLN || name == _SC_NPROCESSORS_CONF) &&
 	    space_cpus())
@@ -107,7 +120,7 @@ sysconf(int name)
 int
 get_nprocs(void)
 {
-	int (*real)(void) = (int (*)(void))next("get_nprocs");
+	int (*real)(void) = (int (*)(void))next(N_NPROCS, "get_nprocs");
 
 	return space_cpus() ? (int)space_cpus() : real();
 }
@@ -115,7 +128,10 @@ get_nprocs(void)
 int
 get_nprocs_conf(void)
 {
-	int (*real)(void) = (int (*)(void))next("get_nprocs_conf");
+	int (*real)(void);
 
-	return space_cpus() ? (int)space_cpus() : real();
+	if (space_cpus())
+		return (int)space_cpus();
+	real = (int (*)(void))next(N_NPROCS_CONF, "get_nprocs_conf");
+	return real();
 }
