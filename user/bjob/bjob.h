@@ -14,7 +14,9 @@
 #ifndef USER_BJOB_BJOB_H
 #define USER_BJOB_BJOB_H
 
+#include <dirent.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -89,6 +91,13 @@ int bjob_layer_clone(int tree_fd, int state_fd, const char *name,
 		     struct timespec *newest);
 /* rm -rf of name under dirfd; 0 or -1. */
 int bjob_layer_remove(int dirfd, const char *name);
+
+/* A stream over directory fd's entries from its start (fd stays open;
+ * closedir the stream), or NULL.  bjob_dir_next: the next entry but
+ * "." and "..", its lstat in *st; NULL at the end, or with *err = -1
+ * when an entry cannot be stat'ed. */
+DIR *bjob_dir_open(int fd);
+struct dirent *bjob_dir_next(DIR *d, int fd, struct stat *st, int *err);
 
 /*
  * Install (in the calling process, inherited by its descendants) a

@@ -32,25 +32,52 @@ times_of(int dirfd, const char *name, const struct stat *st)
 	return utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW);
 }
 
+/* see bjob.h */
+DIR *
+bjob_dir_open(int fd)
+{
+	int fd2 = dup(fd);
+	DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+
+	if (!d) {
+		if (fd2 >= 0)
+			close(fd2);
+		return NULL;
+	}
+	rewinddir(d);	/* the dup shares the offset of an earlier walk */
+	return d;
+}
+
+/* see bjob.h */
+struct dirent *
+bjob_dir_next(DIR *d, int fd, struct stat *st, int *err)
+{
+	struct dirent *e;
+
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(fd, e->d_name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+			*err = -1;
+			return NULL;
+		}
+		return e;
+	}
+	return NULL;
+}
+
 /* Clone directory src into (existing, empty) directory dst; recursive. */
 static int
 clone_level(int src, int dst, struct timespec *newest)
 {
-	DIR *d = fdopendir(dup(src));
+	DIR *d = bjob_dir_open(src);
 	struct dirent *e;
 	struct stat st;
 	int rc = 0;
 
 	if (!d)
 		return -1;
-	rewinddir(d);	/* the dup shares the offset of an earlier walk */
-	while (rc == 0 && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = -1;
-			break;
-		}
+	while (rc == 0 && (e = bjob_dir_next(d, src, &st, &rc))) {
 		if (S_ISDIR(st.st_mode)) {
 			int s2, d2;
 

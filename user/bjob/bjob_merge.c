@@ -124,7 +124,7 @@ typedef int (*entry_fn)(struct merge_ctx *c, int up, int tree,
 static int
 walk(struct merge_ctx *c, int up, int tree, const char *dir, entry_fn fn)
 {
-	DIR *d = fdopendir(dup(up));
+	DIR *d = bjob_dir_open(up);
 	char path[4096];
 	struct dirent *e;
 	struct stat st;
@@ -132,14 +132,7 @@ walk(struct merge_ctx *c, int up, int tree, const char *dir, entry_fn fn)
 
 	if (!d)
 		return -1;
-	rewinddir(d);	/* the dup shares the offset of an earlier walk */
-	while (rc == 0 && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (fstatat(up, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = -1;
-			break;
-		}
+	while (rc == 0 && (e = bjob_dir_next(d, up, &st, &rc))) {
 		snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "",
 			 e->d_name);
 		rc = fn(c, up, tree, e->d_name, &st, path);

@@ -49,6 +49,25 @@ bjob_rand_filter(void)
 	return fd;
 }
 
+/* The start of /proc/PID/name, NUL-terminated, into buf; 0 or -1. */
+static int
+read_proc(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
 /*
  * What identifies the caller across runs: its innermost pid and name
  * (from /proc/PID/status) and its start time (to tell a reused pid).
@@ -56,31 +75,18 @@ bjob_rand_filter(void)
 static int
 caller(pid_t pid, char *key, size_t len, unsigned long long *start)
 {
-	char path[64], buf[4096], *p;
-	ssize_t n;
-	int fd;
+	char buf[4096], *p;
+	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
 		return -1;
-	buf[n] = 0;
 	p = strrchr(buf, ')');
 	/* field 22, starttime: 19 fields after the command's ')' */
 	for (n = 0; p && n < 20; n++)
 		p = strchr(p + 1, ' ');
 	*start = p ? strtoull(p + 1, NULL, 10) : 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	if (read_proc(pid, "status", buf, sizeof(buf)) < 0)
 		return -1;
-	buf[n] = 0;
 	p = strstr(buf, "NSpid:");
 	if (!p)
 		return -1;
