@@ -8,16 +8,7 @@ fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-check() {	# description, then a shell condition
-	desc=$1
-	shift
-	if eval "$@"; then
-		echo "ok   $desc"
-	else
-		echo "FAIL $desc"
-		fails=$((fails + 1))
-	fi
-}
+. tests/check.sh
 
 D=$B/bin/detrun
 P=$B/apps/psort

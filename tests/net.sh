@@ -36,16 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-check() {	# description, then a shell condition
-	desc=$1
-	shift
-	if eval "$@"; then
-		echo "ok   $desc"
-	else
-		echo "FAIL $desc"
-		fails=$((fails + 1))
-	fi
-}
+. tests/check.sh
 
 D=$B/bin/detd
 R=$B/bin/detrun
