@@ -81,6 +81,9 @@ usage(FILE *f)
 "  --build        PROGRAM is a build driver (make; implied when PROGRAM\n"
 "                 is make): each job runs in its own file space and\n"
 "                 namespaces, joined in fork order; -jN jobs run at once\n"
+"  --build-path DIR  the path the build sees its tree at, whatever\n"
+"                 directory it lives in (default /build, made if missing;\n"
+"                 '.': where it is) (DET_BUILD_PATH)\n"
 "  --help         this text\n"
 "  --version      print the version\n"
 "\n"
@@ -117,6 +120,36 @@ number(const char *flag, const char *s, long lo, long hi)
 		die("%s %s: expected a number from %ld to %ld", flag, s, lo,
 		    hi);
 	return v;
+}
+
+/*
+ * --build-path / DET_BUILD_PATH: "." or an absolute, normal path (no
+ * "." or ".." parts, no "//", no trailing "/") outside the places the
+ * system owns.  Dies on anything else.
+ */
+static void
+build_path_check(const char *p)
+{
+	static const char *const sys[] = { "/proc", "/sys", "/dev", "/run",
+					   "/etc", "/usr", "/bin", "/lib",
+					   "/sbin", "/boot" };
+	size_t i, n;
+
+	if (!p || !*p || !strcmp(p, "."))
+		return;
+	if (p[0] != '/' || !p[1] || strstr(p, "//") || strstr(p, "/./") ||
+	    strstr(p, "/../") || p[strlen(p) - 1] == '/' ||
+	    strlen(p) >= 256 || (strlen(p) >= 2 &&
+	    (!strcmp(p + strlen(p) - 2, "/.") ||
+	     (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/..")))))
+		die("--build-path %s: expected '.' or an absolute path "
+		    "without '.', '..', '//' or a trailing '/'", p);
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		n = strlen(sys[i]);
+		if (!strncmp(p, sys[i], n) && (!p[n] || p[n] == '/'))
+			die("--build-path %s: not under %s (choose a path of "
+			    "its own, e.g. /build)", p, sys[i]);
+	}
 }
 
 /* --nodes: a readable file (made absolute) or a HOST:PORT list. */
@@ -386,6 +419,7 @@ main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "node-timeout", required_argument, NULL, 'T' },
 		{ "build", no_argument, NULL, 'B' },
+		{ "build-path", required_argument, NULL, 'P' },
 		{ "compress", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -407,6 +441,9 @@ main(int argc, char **argv)
 			break;
 		case 'B':
 			o.build = 1;
+			break;
+		case 'P':
+			setenv("DET_BUILD_PATH", optarg, 1);
 			break;
 		case 't':
 			fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -491,6 +528,8 @@ main(int argc, char **argv)
 		personality(personality(0xffffffff) | ADDR_NO_RANDOMIZE);
 	if (o.build && o.check)
 		die("--check with --build: run the build N times instead");
+	if (o.build)
+		build_path_check(getenv("DET_BUILD_PATH"));
 	if (o.build)
 		return bjob_sup_run(&argv[optind], o.stats);
 	if (o.check)

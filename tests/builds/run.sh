@@ -61,6 +61,9 @@ digest() {
 # State directories go here (DET_BUILD_STATE), not to /var/tmp.
 mkdir "$tmp/state"
 export DET_BUILD_STATE="$tmp/state"
+# The build path the scenarios see their tree at (detrun makes it; a
+# process left behind shows it as its cwd, which leftovers catches).
+export DET_BUILD_PATH="$tmp/fixed"
 
 # leftovers: processes of ours still running (their cwd is in $tmp,
 # seen from any namespace), state dirs still there.
@@ -401,6 +404,46 @@ check "SIGINT: exit 130" '[ $rc -eq 130 ]'
 check "SIGINT: no process, no state directory left" '[ -z "$(leftovers)" ]'
 check "SIGINT: no mount left" \
 	'! grep -q -e "$tmp" -e detrun-build /proc/self/mountinfo'
+
+# --- a fixed build path: one project in two directories gives the same
+# bytes (__FILE__, debug info, $(CURDIR), pwd); with --build-path . it
+# sees where it lives.  Default path /build (made when missing).
+new <<'EOF'
+printf '#include <stdio.h>\nint main(void) { puts(__FILE__); return 0; }\n' >main.c
+cat >Makefile <<'MK'
+all: prog where.txt
+prog: main.c
+	cc -g -O0 -o $@ main.c
+where.txt:
+	pwd >$@; echo "$(CURDIR)" >>$@; realpath . >>$@
+MK
+EOF
+fp_build() {	# DIR, then detrun flags: build a fresh copy in DIR
+	rm -rf "$1"
+	mkdir -p "$(dirname "$1")"
+	cp -a "$tmp/tpl" "$1"
+	dir=$1
+	shift
+	(cd "$dir" && env -u DET_BUILD_PATH "$D" "$@" -- make -j2) \
+		>"$tmp/out" 2>&1
+}
+fp_build "$tmp/p1/proj" && fp_build "$tmp/p2/deeper/other"
+rc=$?
+check "fixed build path: two directories, same bytes" \
+	'[ $rc -eq 0 ] && [ "$(digest "$tmp/p1/proj")" = "$(digest "$tmp/p2/deeper/other")" ] && [ "$(sort -u "$tmp/p1/proj/where.txt")" = /build ]'
+fp_build "$tmp/p1/proj" --build-path . && fp_build "$tmp/p2/deeper/other" --build-path .
+rc=$?
+check "--build-path .: the real directory shows (so the test above can fail)" \
+	'[ $rc -eq 0 ] && [ "$(digest "$tmp/p1/proj")" != "$(digest "$tmp/p2/deeper/other")" ] && [ "$(sort -u "$tmp/p1/proj/where.txt")" = "$tmp/p1/proj" ]'
+fp_build "$tmp/p1/proj" --build-path "$tmp/p1"
+rc=$?
+check "--build-path over the tree's parent: refused in one line, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && grep -q overlaps "$tmp/out"'
+(cd "$tmp/w" && "$D" --build-path rel -- make) >"$tmp/out" 2>&1
+rc=$?
+check "--build-path not absolute: one line, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ]'
+rm -rf "$tmp/p1" "$tmp/p2"
 
 # --- bad use
 (cd "$tmp/w" && "$D" --build -- /nonexistent/make) >"$tmp/out" 2>&1

@@ -102,6 +102,7 @@ struct join_info {
 
 struct sup {
 	char tree[PATH_MAX], state[PATH_MAX];
+	char fixed[PATH_MAX];	/* where the build sees the tree, or "" */
 	int tree_fd, state_fd, lsock, top_pidfd, rand_fd;
 	pid_t top;		/* the program detrun runs */
 	struct drv *drv[MAX_DRV];
@@ -117,6 +118,7 @@ struct sup {
 	struct bjob_merge_stats ms;
 	struct timespec epoch;
 	int conflicts, internal, jobs, bases;
+	int usage;		/* setup refused the flags: exit 2 */
 	double merge_ms, hol_ms;
 };
 
@@ -982,6 +984,68 @@ print_stats(const struct sup *s)
 		s->merge_ms, s->hol_ms);
 }
 
+/* mkdir -p of an absolute path (mode 0755); 0 or -1 (errno). */
+static int
+mkdir_p(const char *path)
+{
+	char buf[PATH_MAX], *c;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (c = buf + 1;; c++) {
+		char end = *c;
+
+		if (end && end != '/')
+			continue;
+		*c = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		if (!end)
+			return 0;
+		*c = '/';
+	}
+}
+
+/* Is b a or below a (whole path components)? */
+static int
+path_within(const char *b, const char *a)
+{
+	size_t n = strlen(a);
+
+	if (n == 1)	/* "/" */
+		return 1;
+	return strncmp(b, a, n) == 0 && (b[n] == 0 || b[n] == '/');
+}
+
+/*
+ * The fixed build path (DET_BUILD_PATH, default BJOB_PATH; detrun has
+ * checked its form): the build runs with the tree mounted there, so
+ * paths compiled into its output do not depend on where the tree
+ * lives.  "." or the tree itself: no fixed path.  The mount point is
+ * made (mkdir -p) when missing; it must not overlap the tree or the
+ * state dir.  0, or -1 with one line printed.
+ */
+static int
+fixed_path(struct sup *s)
+{
+	const char *p = getenv("DET_BUILD_PATH");
+
+	s->fixed[0] = 0;
+	if (!p || !*p)
+		p = BJOB_PATH;
+	if (!strcmp(p, ".") || !strcmp(p, s->tree))
+		return 0;
+	if (path_within(s->tree, p) || path_within(p, s->tree) ||
+	    path_within(s->state, p))
+		return s->usage = 1, say("build path %s overlaps the tree %s or its state "
+			   "dir (choose another with --build-path)", p,
+			   s->tree), -1;
+	if (mkdir_p(p) < 0)
+		return say("cannot make the build path %s: %s", p,
+			   strerror(errno)), -1;
+	snprintf(s->fixed, sizeof(s->fixed), "%s", p);
+	return 0;
+}
+
 /* Set up everything but the driver; 0 or -1 (one line printed). */
 static int
 setup(struct sup *s)
@@ -1010,8 +1074,11 @@ setup(struct sup *s)
 	if (helpers() < 0)
 		return say("detsh or libdetdrv.so not found next to detrun"),
 		       -1;
+	if (fixed_path(s) < 0)
+		return -1;
 	setenv("DETB_STATE", s->state, 1);
-	setenv("DETB_TREE", s->tree, 1);
+	setenv("DETB_TREE", *s->fixed ? s->fixed : s->tree, 1);
+	setenv("DETB_REALTREE", s->tree, 1);
 	setenv("DETB_SHELL", "/bin/sh", 1);
 	export_id(1, "DETB_OUT");
 	export_id(2, "DETB_ERR");
@@ -1044,26 +1111,43 @@ teardown(struct sup *s)
 }
 
 /*
- * A private, empty /tmp for the program (what configure leaves in /tmp
- * must not change the next run's temporary names) -- unless the tree,
- * the state directory or det itself (detsh, the preloads, next to this
- * executable) is there.
+ * The program's mount namespace: a private, empty /tmp (what configure
+ * leaves in /tmp must not change the next run's temporary names) --
+ * unless the tree, the state directory or det itself (detsh, the
+ * preloads, next to this executable) is there -- and the tree bound at
+ * its fixed path (DETB_TREE, when it is not DETB_REALTREE), which
+ * becomes the working directory.  0, or -1 with one line printed.
  */
-static void
-private_tmp(void)
+static int
+build_mounts(void)
 {
-	const char *t = getenv("DETB_TREE"), *st = getenv("DETB_STATE");
+	const char *t = getenv("DETB_REALTREE"), *st = getenv("DETB_STATE");
+	const char *fixed = getenv("DETB_TREE");
+	int moved = strcmp(fixed, t) != 0;
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	exe[n > 0 ? n : 0] = 0;
-	if (!strncmp(t, "/tmp/", 5) || !strncmp(st, "/tmp/", 5) ||
-	    !strncmp(exe, "/tmp/", 5) ||
-	    unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return;
-	mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-	      "mode=1777,size=50%");
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		if (!moved)
+			return 0;	/* no private /tmp: still correct */
+		return say("cannot make a mount namespace: %s",
+			   strerror(errno)), -1;
+	}
+	if (strncmp(t, "/tmp/", 5) && strncmp(st, "/tmp/", 5) &&
+	    strncmp(exe, "/tmp/", 5))
+		mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		      "mode=1777,size=50%");
+	if (!moved)
+		return 0;
+	if (mkdir_p(fixed) < 0 ||	/* in the private /tmp */
+	    mount(t, fixed, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    chdir(fixed) < 0)
+		return say("cannot mount the tree at %s: %s", fixed,
+			   strerror(errno)), -1;
+	setenv("PWD", fixed, 1);
+	return 0;
 }
 
 /* Pass fd over the unix socket sock. */
@@ -1100,7 +1184,8 @@ program(char **argv, int sock)
 		sethostname("det", 3);
 		setdomainname("", 0);
 	}
-	private_tmp();
+	if (build_mounts() < 0)
+		_exit(BJOB_EXIT_INTERNAL);
 	snprintf(pre, sizeof(pre), "%s%s%s", getenv("DETB_DRV"),
 		 *getenv("DETB_CLOCK") ? ":" : "", getenv("DETB_CLOCK"));
 	setenv("LD_PRELOAD", pre, 1);
@@ -1131,7 +1216,7 @@ bjob_sup_run(char **argv, int stats)
 
 	if (setup(s) < 0) {
 		teardown(s);
-		return BJOB_EXIT_INTERNAL;
+		return s->usage ? 2 : BJOB_EXIT_INTERNAL;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	sigaction(SIGINT, &sa, NULL);

@@ -146,6 +146,15 @@ mkdirs(const char *path)
 	mkdir(buf, 0755);
 }
 
+/* Is b a or below a (whole path components)? */
+static int
+path_within(const char *b, const char *a)
+{
+	size_t n = strlen(a);
+
+	return strncmp(b, a, n) == 0 && (b[n] == 0 || b[n] == '/');
+}
+
 /*
  * A file under /tmp that the job needs although its /tmp is private:
  * the clock preload, when det itself was built under /tmp (a CI clone).
@@ -196,7 +205,7 @@ tmp_file_write(const char *path, const char *buf, size_t len)
 static void
 enter_space(const char *state, const char *tree, int id, const char *lowers)
 {
-	const char *clk = getenv("DETB_CLOCK");
+	const char *clk = getenv("DETB_CLOCK"), *real = getenv("DETB_REALTREE");
 	char opts[4096 + 128], *clkbuf;
 	size_t clklen = 0;
 	int sfd;
@@ -227,6 +236,13 @@ enter_space(const char *state, const char *tree, int id, const char *lowers)
 		 "workdir=j%d/w", lowers, id, id);
 	if (mount("overlay", tree, "overlay", 0, opts) < 0)
 		fail("overlay on %s: %s", tree, strerror(errno));
+	/* Built at a fixed path: the tree's real path shows the same view
+	 * (a job writing there by its absolute name stays in its space). */
+	if (real && strcmp(real, tree) && !path_within(real, tree)) {
+		mkdirs(real);
+		if (mount(tree, real, NULL, MS_BIND, NULL) < 0)
+			fail("bind %s on %s: %s", tree, real, strerror(errno));
+	}
 }
 
 static volatile pid_t init_child;
