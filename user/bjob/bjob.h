@@ -22,7 +22,7 @@
 
 #define BJOB_EXIT_CONFLICT	4	/* --build: a write/write conflict */
 #define BJOB_EXIT_INTERNAL	5	/* --build: the runtime failed */
-#define BJOB_PATH		"/build"	/* where a build sees its tree */
+#define BJOB_PATH	"/build"	/* where a build sees its tree */
 
 /* Messages between detsh and the supervisor (SOCK_SEQPACKET). */
 enum bjob_msg_type {

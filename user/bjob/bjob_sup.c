@@ -1035,10 +1035,12 @@ fixed_path(struct sup *s)
 	if (!strcmp(p, ".") || !strcmp(p, s->tree))
 		return 0;
 	if (path_within(s->tree, p) || path_within(p, s->tree) ||
-	    path_within(s->state, p))
-		return s->usage = 1, say("build path %s overlaps the tree %s or its state "
+	    path_within(s->state, p)) {
+		s->usage = 1;
+		return say("build path %s overlaps the tree %s or its state "
 			   "dir (choose another with --build-path)", p,
 			   s->tree), -1;
+	}
 	if (mkdir_p(p) < 0)
 		return say("cannot make the build path %s: %s", p,
 			   strerror(errno)), -1;
