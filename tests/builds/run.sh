@@ -224,6 +224,23 @@ repeat "environment (date, __DATE__, tar, gzip, ls, \$\$, hostname, uname)" -j4
 check "environment: pid 2, hostname det, same clock as SOURCE_DATE_EPOCH" \
 	'grep -qx "pid 2" "$tmp/w/env.txt" && grep -qx det "$tmp/w/env.txt" && grep -q "^1700000000.000000000$" "$tmp/w/date.txt" && grep -q "Nov 14 2023 22:13:20 3" "$tmp/w/stamp.txt"'
 
+# --- a recipe archives files it just made (tar czf, gzip without -n):
+# in a job, times the kernel stamped read as the job's logical time
+new <<EOF
+cat >Makefile <<'MK'
+all: a.tgz b.gz times.txt
+a.tgz:
+	$RS; mkdir -p d; echo one >d/one; touch d/two; tar czf \$@ d
+b.gz:
+	$RS; seq 1 100 >b; gzip b
+times.txt:
+	$RS; echo x >t; stat -c '%Y %X %Z' t >\$@; ls -l --time-style=+%s t | cut -d' ' -f6 >>\$@
+MK
+EOF
+repeat "archives of files made in the same recipe (tar czf, gzip)" -j2
+check "archives of files made in the same recipe: times read as the epoch + 1 s" \
+	'printf "1700000001 1700000001 1700000001\n1700000001\n" | cmp -s - "$tmp/w/times.txt"'
+
 # --- one recipe line makes a directory, the next writes into it (each
 # line is a job: a layer holding only a directory must count)
 new <<'EOF'

@@ -941,6 +941,11 @@ set_epoch(struct sup *s, const struct timespec *newest)
 	}
 	snprintf(buf, sizeof(buf), "%lld", (long long)s->epoch.tv_sec);
 	setenv("SOURCE_DATE_EPOCH", buf, 1);
+	/* What a job's own writes read as (detclock.c): later than every
+	 * file of the tree and every merge. */
+	snprintf(buf, sizeof(buf), "%lld", (long long)(newest->tv_sec >
+		 s->epoch.tv_sec ? newest->tv_sec : s->epoch.tv_sec) + 1);
+	setenv("DETB_JOBTIME", buf, 1);
 }
 
 /* Paths of detsh and the clock library, next to detrun. */

@@ -31,8 +31,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bjob.h"
@@ -386,6 +388,24 @@ run_here(char **argv)
 	return ws;
 }
 
+/*
+ * DETB_T0: the real time the job begins, read from the clock the kernel
+ * stamps files with (coarse), past libdetclock; files stamped at or
+ * after it are the job's own writes (detclock.c maps their times).
+ */
+static void
+job_start(void)
+{
+	struct timespec t;
+	char v[32];
+
+	if (syscall(SYS_clock_gettime, CLOCK_REALTIME_COARSE, &t) < 0)
+		return;
+	snprintf(v, sizeof(v), "%lld",
+		 (long long)t.tv_sec * 1000000000LL + t.tv_nsec);
+	setenv("DETB_T0", v, 1);
+}
+
 /* Run the job set up by the supervisor; returns its raw wait status. */
 static int
 run_job(char **argv, const char *state, const char *tree, int id,
@@ -403,6 +423,7 @@ run_job(char **argv, const char *state, const char *tree, int id,
 	if (pipe2(rep, O_CLOEXEC) < 0)
 		fail("pipe: %s", strerror(errno));
 	enter_space(state, tree, id, lowers);
+	job_start();
 	setenv("DETB_INJOB", "1", 1);
 	unsetenv("DETB_DRIVER");
 	if (clk && *clk)
