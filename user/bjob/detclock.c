@@ -225,21 +225,12 @@ fix_sx(struct statx_timestamp *t)
 	t->tv_nsec = (uint32_t)ts.tv_nsec;
 }
 
-static long
-sys_ret(long r)
-{
-	if (r < 0) {
-		errno = (int)-r;
-		return -1;
-	}
-	return r;
-}
-
 int
 fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
-	return fix_stat((int)sys_ret(syscall(SYS_newfstatat, dirfd, path, st,
-					     flags)), st);
+	/* syscall() returns -1 and sets errno itself. */
+	return fix_stat((int)syscall(SYS_newfstatat, dirfd, path, st, flags),
+			st);
 }
 
 int
@@ -257,7 +248,7 @@ lstat(const char *path, struct stat *st)
 int
 fstat(int fd, struct stat *st)
 {
-	return fix_stat((int)sys_ret(syscall(SYS_fstat, fd, st)), st);
+	return fix_stat((int)syscall(SYS_fstat, fd, st), st);
 }
 
 /* The *64 names: the same struct on x86-64 (checked). */
@@ -291,7 +282,7 @@ int
 statx(int dirfd, const char *path, int flags, unsigned int mask,
       struct statx *sx)
 {
-	int r = (int)sys_ret(syscall(SYS_statx, dirfd, path, flags, mask, sx));
+	int r = (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
 
 	if (r == 0 && job_t0 >= 0) {
 		fix_sx(&sx->stx_mtime);
