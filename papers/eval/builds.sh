@@ -13,7 +13,7 @@
 # eval: each project REPS times (default 5) under `detrun --build -- sh
 # -c 'CONFIGURE && make -j2'` and once with -j1; the sha256 of every file
 # of the tree and of the build's output must be the same in every run.
-# Writes papers/eval/BUILDS.md.
+# Writes the first section of papers/eval/BUILDS.md (later ones stay).
 #
 # bench: lz4 and xz-utils; `detrun -- make -j2`, native `make -j2` and
 # native `make -j1` (after the same configure), alternated, REPS rounds
@@ -88,14 +88,14 @@ eval_builds() {
 			"'CONFIGURE && make -j2'\` and one with \`-j1\`, from the" \
 			"Debian source package's upstream tarball."
 		echo
-		echo "| project | runs | distinct tree+output digests (-j2) | -j1 equal | files | wall -j2 (s) |"
-		echo "|---|---|---|---|---|---|"
+		echo "| project | runs | distinct tree+output digests (-j2) | -j1 equal | exit status | files | wall -j2 (s) |"
+		echo "|---|---|---|---|---|---|---|"
 	} >"$OUT.tmp"
 	bad=0
 	for p in $PROJECTS; do
 		if ! fetch "$p"; then
 			say "$p: cannot fetch the source package"
-			echo "| $p | - | source not fetched | - | - | - |" >>"$OUT.tmp"
+			echo "| $p | - | source not fetched | - | - | - | - |" >>"$OUT.tmp"
 			bad=1
 			continue
 		fi
@@ -126,8 +126,11 @@ eval_builds() {
 		[ "$j1" = "$(echo $seen | cut -d' ' -f1)" ] && eq=yes
 		[ "$n" -eq 1 ] && [ $eq = yes ] && [ "${j1##*-}" = 0 ] || bad=1
 		files=$(find "$W/tree/$p" -type f | wc -l)
-		echo "| $p | $reps | $n | $eq | $files | $(echo "scale=1; $t / $reps" | bc) |" >>"$OUT.tmp"
+		echo "| $p | $reps | $n | $eq | ${j1##*-} | $files | $(echo "scale=1; $t / $reps" | bc) |" >>"$OUT.tmp"
 	done
+	# The sections after this one (the benchmark, notes) stay.
+	[ -f "$OUT" ] && grep -q '^## ' "$OUT" &&
+		{ echo; sed -n '/^## /,$p' "$OUT"; } >>"$OUT.tmp"
 	mv "$OUT.tmp" "$OUT"
 	cat "$OUT"
 	return $bad
