@@ -225,7 +225,8 @@ is_make(const char *prog)
 	const char *base = strrchr(prog, '/');
 
 	base = base ? base + 1 : prog;
-	return !strcmp(base, "make") || !strcmp(base, "gmake");
+	return !strcmp(base, "make") || !strcmp(base, "gmake") ||
+	       !strcmp(base, "ninja");
 }
 
 /* Exit status of a wait status, shell-style. */

@@ -74,11 +74,13 @@ leftovers() {
 }
 
 # build ARGS...: copy the template to $tmp/w, run detrun -- make ARGS
-# there; output in $tmp/out, status in $rc, tree digest in $dg.
+# (ninja ARGS when DRV=ninja) there; output in $tmp/out, status in $rc,
+# tree digest in $dg.
+DRV=make
 build() {
 	rm -rf "$tmp/w"
 	cp -a "$tmp/tpl" "$tmp/w"
-	(cd "$tmp/w" && "$D" -- make "$@") >"$tmp/out" 2>&1
+	(cd "$tmp/w" && "$D" -- $DRV "$@") >"$tmp/out" 2>&1
 	rc=$?
 	dg=$(digest "$tmp/w")
 }
@@ -401,6 +403,93 @@ check "SIGINT: exit 130" '[ $rc -eq 130 ]'
 check "SIGINT: no process, no state directory left" '[ -z "$(leftovers)" ]'
 check "SIGINT: no mount left" \
 	'! grep -q -e "$tmp" -e detrun-build /proc/self/mountinfo'
+
+# --- ninja: the same job spaces and join order (jobs end in spawn
+# order as ninja sees them), ninja's own mkdir/rm in the snapshots
+DRV=ninja
+new <<EOF
+for n in 1 2 3 4 5 6; do echo \$n >in\$n; done
+cat >build.ninja <<'NJ'
+rule gen
+  command = $RS; cp \$in \$out; echo "made \$out"; echo "err \$out" >&2
+rule use
+  command = $RS; cat out/o1 >\$out 2>/dev/null || echo missing >\$out
+rule env
+  command = $RS; (echo "pid \$\$\$\$"; hostname; date +%s) >\$out
+rule cat
+  command = cat \$in >\$out; ls out >\$out.ls
+build out/o1: gen in1
+build out/o2: gen in2
+build out/o3: gen in3
+build out/o4: gen in4
+build out/o5: gen in5
+build out/o6: gen in6
+build out/use: use
+build out/env: env
+build out/all: cat out/o1 out/o2 out/o3 out/o4 out/o5 out/o6
+NJ
+EOF
+repeat "ninja: missing dependency, output, environment" -j4
+check "ninja: the sibling's output unseen, output in spawn order, pid 2" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/out/use")" = missing ] && [ "$(grep "^made" "$tmp/out" | tr -d "\n")" = "made out/o1made out/o2made out/o3made out/o4made out/o5made out/o6" ] && [ "$(cat "$tmp/w/out/env" | tr "\n" " ")" = "pid 2 det 1700000000 " ] && [ "$(cat "$tmp/w/out/all" | tr -d "\n")" = 123456 ]'
+
+new <<EOF
+cat >build.ninja <<'NJ'
+rule w
+  command = $RS; echo \$text >shared.txt; touch \$out
+build a: w
+  text = from-a
+build b: w
+  text = from-b
+build c: w
+  text = same
+build d: w
+  text = same
+NJ
+EOF
+repeat "ninja: conflict (different bytes)" -j2 a b
+check "ninja: conflict, exit 4, one line naming the path and both commands" \
+	'[ $rc -eq 4 ] && [ $(grep -c "^detrun: conflict: shared.txt: changed by job 1 (.*from-a.*) and job 2 (.*from-b.*)" "$tmp/out") -eq 1 ] && [ "$(cat "$tmp/w/shared.txt")" = from-a ]'
+build -j2 c d
+check "ninja: identical bytes, no conflict" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/shared.txt")" = same ]'
+
+# depfiles: ninja reads and deletes them (deps = gcc), makes out dirs
+new <<EOF
+mkdir inc
+echo '#define V 1' >inc/v.h
+for n in 1 2 3; do printf "#include \"v.h\"\nint f\$n(void) { return V + \$n; }\n" >f\$n.c; done
+echo 'int main(void) { return 0; }' >main.c
+cat >build.ninja <<'NJ'
+rule cc
+  command = $RS; cc -Iinc -MD -MF \$out.d -c \$in -o \$out
+  deps = gcc
+  depfile = \$out.d
+rule link
+  command = cc -o \$out \$in; ls obj obj/sub >\$out.ls
+build obj/f1.o: cc f1.c
+build obj/f2.o: cc f2.c
+build obj/sub/f3.o: cc f3.c
+build obj/main.o: cc main.c
+build prog: link obj/f1.o obj/f2.o obj/sub/f3.o obj/main.o
+NJ
+EOF
+repeat "ninja: depfiles and output directories" -j4
+check "ninja: built, depfiles gone from the tree and from later snapshots" \
+	'[ $rc -eq 0 ] && [ -x "$tmp/w/prog" ] && [ -z "$(find "$tmp/w/obj" -name "*.d")" ] && ! grep -q "[.]d$" "$tmp/w/prog.ls" && grep -qx f3.o "$tmp/w/prog.ls"'
+(cd "$tmp/w" && "$D" --stats -- ninja -j4) >"$tmp/out2" 2>&1
+check "ninja incremental: a second run starts no job" \
+	'grep -q "no work to do" "$tmp/out2" && grep -q "jobs 0," "$tmp/out2"'
+sleep 0.01
+touch "$tmp/w/inc/v.h"
+(cd "$tmp/w" && "$D" --stats -- ninja -j4) >"$tmp/out3" 2>&1
+check "ninja incremental: touching the header rebuilds its dependents" \
+	'grep -q "jobs 4," "$tmp/out3" && grep -q "\[4/4\]" "$tmp/out3"'
+touch "$tmp/w/main.c"
+(cd "$tmp/w" && "$D" --stats -- ninja -j4) >"$tmp/out4" 2>&1
+check "ninja incremental: touching main.c rebuilds main.o and prog only" \
+	'grep -q "jobs 2," "$tmp/out4" && grep -q "main.c" "$tmp/out4" && ! grep -q "f1.c" "$tmp/out4"'
+DRV=make
 
 # --- bad use
 (cd "$tmp/w" && "$D" --build -- /nonexistent/make) >"$tmp/out" 2>&1

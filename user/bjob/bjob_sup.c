@@ -115,7 +115,8 @@ struct sup {
 	size_t cmd_cap;
 	struct bjob_index *ix;
 	struct bjob_merge_stats ms;
-	struct timespec epoch;
+	struct timespec epoch;	/* the clock jobs see */
+	struct timespec mtimes;	/* merged files: this + join ns */
 	int conflicts, internal, jobs, bases;
 	double merge_ms, hol_ms;
 };
@@ -374,7 +375,7 @@ merge_job(struct sup *s, struct job *j, int n)
 	snprintf(up, sizeof(up), "j%d/u", j->id);
 	snprintf(layer, sizeof(layer), "l%d", n);
 	rc = bjob_merge(s->tree_fd, s->state_fd, up, j->snap, n,
-			(int)j->seq, &s->epoch, s->ix, &s->ms, path,
+			(int)j->seq, &s->mtimes, s->ix, &s->ms, path,
 			sizeof(path), &other);
 	if (rc == 1) {
 		/* jobs are numbered in fork order: the same every run */
@@ -604,6 +605,89 @@ recv_msg(int conn, struct bjob_msg *m, int *fd)
 	return n;
 }
 
+/*
+ * mkdir -p of rel under dirfd, each directory with the mode of the same
+ * directory in the tree.  0 or -1.
+ */
+static int
+layer_dirs(const struct sup *s, int dirfd, const char *rel)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", rel);
+	for (p = buf;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = 0;
+		if (fstatat(s->tree_fd, buf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			return -1;
+		if (mkdirat(dirfd, buf, st.st_mode & 07777) < 0 &&
+		    errno != EEXIST)
+			return -1;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/*
+ * FS from a ninja driver (blocked until we answer, so this is a join
+ * like any other): the directory it made (op 'd') or the file it
+ * deleted ('u') at absolute path becomes layer l<n> of a new join n --
+ * the directory, or a whiteout -- so jobs it spawns next see it.  Paths
+ * outside the tree change nothing.
+ */
+static void
+driver_fs(struct sup *s, struct drv *d, int op, const char *path)
+{
+	size_t tl = strlen(s->tree);
+	const char *rel = path + tl + 1, *slash;
+	char layer[32], parent[PATH_MAX];
+	int n, fd, rc = 0;
+
+	if (strncmp(path, s->tree, tl) || path[tl] != '/' || !*rel ||
+	    (op != 'd' && op != 'u'))
+		goto out;
+	n = s->joins + 1;
+	if (join_room(s, n) < 0)
+		goto err;
+	snprintf(layer, sizeof(layer), "l%d", n);
+	if (mkdirat(s->state_fd, layer, 0755) < 0)
+		goto err;
+	fd = openat(s->state_fd, layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto err;
+	slash = strrchr(rel, '/');
+	if (op == 'd') {
+		rc = layer_dirs(s, fd, rel);
+	} else {
+		snprintf(parent, sizeof(parent), "%.*s",
+			 slash ? (int)(slash - rel) : 0, rel);
+		if (slash)
+			rc = layer_dirs(s, fd, parent);
+		if (rc == 0)
+			rc = mknodat(fd, rel, S_IFCHR | 0600, 0);
+	}
+	close(fd);
+	if (rc < 0)
+		goto err;
+	s->joins = n;
+	s->ji[n].empty = 0;
+	if (compact(s, n) < 0)
+		s->internal = 1;
+	goto out;
+err:
+	say("cannot put %s into the snapshot: %s", path, strerror(errno));
+	s->internal = 1;
+out:
+	reply(d, 0);
+}
+
 /* A request from driver i, or its hang-up. */
 static void
 on_driver(struct sup *s, int i)
@@ -627,6 +711,11 @@ on_driver(struct sup *s, int i)
 	}
 	if (fd >= 0)
 		close(fd);
+	if (m.type == BJOB_FS) {
+		m.text[sizeof(m.text) - 1] = 0;
+		driver_fs(s, d, m.arg, m.text);
+		return;
+	}
 	if (m.type == BJOB_WAIT && !m.arg) {
 		d->waiting = 1;
 		d->target = m.ppid;
@@ -919,22 +1008,52 @@ listen_sock(struct sup *s)
 	return 0;
 }
 
-/* The build's epoch: SOURCE_DATE_EPOCH, else the newest input. */
+/*
+ * Files whose mtime bounds those of the system's headers and libraries
+ * a build may depend on (dpkg rewrites its status file at every package
+ * change; a packaged file's mtime is older than its install).
+ */
+static const char *const system_stamps[] = {
+	"/var/lib/dpkg/status", "/usr/local/include", "/usr/local/lib",
+};
+
+static void
+later(struct timespec *t, const struct timespec *u)
+{
+	if (u->tv_sec > t->tv_sec ||
+	    (u->tv_sec == t->tv_sec && u->tv_nsec > t->tv_nsec))
+		*t = *u;
+}
+
+/*
+ * The build's epoch: SOURCE_DATE_EPOCH, else the newest input.  Merged
+ * files' mtimes start there too; without SOURCE_DATE_EPOCH, at the
+ * newest of the tree and the system stamps, so that outputs are newer
+ * than the system headers their depfiles name (else every later make
+ * or ninja run would rebuild them).
+ */
 static void
 set_epoch(struct sup *s, const struct timespec *newest)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	struct stat st;
 	char buf[32];
 	char *end;
 	long long v;
+	size_t i;
 
 	s->epoch = *newest;
+	s->mtimes = *newest;
+	for (i = 0; i < sizeof(system_stamps) / sizeof(system_stamps[0]); i++)
+		if (stat(system_stamps[i], &st) == 0)
+			later(&s->mtimes, &st.st_mtim);
 	if (sde) {
 		errno = 0;
 		v = strtoll(sde, &end, 10);
 		if (!errno && !*end && end != sde && v >= 0) {
 			s->epoch.tv_sec = (time_t)v;
 			s->epoch.tv_nsec = 0;
+			s->mtimes = s->epoch;
 		}
 	}
 	snprintf(buf, sizeof(buf), "%lld", (long long)s->epoch.tv_sec);

@@ -413,6 +413,15 @@ run_job(char **argv, const char *state, const char *tree, int id,
 	return st;
 }
 
+/* Close every fd from 3 up but keep. */
+static void
+close_others(int keep)
+{
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0U, 0);
+}
+
 /* Exit the way the job did: same code, or the same signal. */
 static void __attribute__((noreturn))
 exit_like(int st)
@@ -443,7 +452,7 @@ main(int argc, char **argv)
 		plain_shell(argv);
 	s = connect_sup(sock);
 	command_text(argv, m.text, sizeof(m.text));
-	if (runs_make(m.text))
+	if (runs_make(m.text) && !getenv("DETB_NOREC"))
 		cap = BJOB_CAP_REC;
 	else
 		cap = (same_file(1, "DETB_OUT") ? BJOB_CAP_OUT : 0) |
@@ -465,11 +474,16 @@ main(int argc, char **argv)
 		else
 			st = run_job(argv, state, tree, id, lowers, cap);
 	}
-	/* Hold no end of a pipe make reads to EOF ($(shell ...)). */
+	/*
+	 * Hold no end of a pipe the driver reads to EOF: make's $(shell
+	 * ...) on stdout, ninja's job pipe (a console job's is another
+	 * inherited fd): only the supervisor's socket stays open.
+	 */
 	nul = open("/dev/null", O_RDWR);
 	dup2(nul, 1);
 	if (!(cap & BJOB_CAP_ERR))
 		dup2(nul, 2);
+	close_others(s);
 	memset(&m, 0, sizeof(m));
 	m.type = BJOB_DONE;
 	m.arg = st;
