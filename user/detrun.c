@@ -78,9 +78,13 @@ usage(FILE *f)
 "  --node-timeout MS  a node that does not answer for MS ms has failed;\n"
 "                 its children re-run locally (default 10000)\n"
 "  --quiet        do not print conflict reports\n"
-"  --build        PROGRAM is a build driver (make; implied when PROGRAM\n"
-"                 is make): each job runs in its own file space and\n"
-"                 namespaces, joined in fork order; -jN jobs run at once\n"
+"  --build        PROGRAM is a build driver (make or ninja; implied when\n"
+"                 PROGRAM is make or ninja): each job runs in its own file\n"
+"                 space and namespaces, joined in fork order; -jN jobs run\n"
+"                 at once\n"
+"  --build-path DIR  the build sees its tree at DIR (absolute; made if\n"
+"                 missing), whatever directory it lives in: the same\n"
+"                 __FILE__, debug info and logs (implies --build)\n"
 "  --help         this text\n"
 "  --version      print the version\n"
 "\n"
@@ -216,6 +220,23 @@ run(char **argv)
 	e = errno;
 	fprintf(stderr, "detrun: cannot run %s: %s\n", argv[0], strerror(e));
 	_exit(EXIT_USAGE);
+}
+
+/*
+ * --build-path DIR (or DET_BUILD_PATH): an absolute path without ".",
+ * ".." or empty components, not "/"; else one line and exit 2.
+ */
+static void
+build_path_check(const char *what, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (v[0] != '/' || n < 2 || n > 1024 || v[n - 1] == '/' ||
+	    strstr(v, "//") || strstr(v, "/./") || strstr(v, "/../") ||
+	    (n >= 2 && !strcmp(v + n - 2, "/.")) ||
+	    (n >= 3 && !strcmp(v + n - 3, "/..")))
+		die("%s %s: give an absolute directory path without ., .. "
+		    "or a trailing /", what, v);
 }
 
 /* Is the program a build driver run in build mode by default? */
@@ -387,6 +408,7 @@ main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "node-timeout", required_argument, NULL, 'T' },
 		{ "build", no_argument, NULL, 'B' },
+		{ "build-path", required_argument, NULL, 'P' },
 		{ "compress", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -407,6 +429,11 @@ main(int argc, char **argv)
 			o.stats = 1;
 			break;
 		case 'B':
+			o.build = 1;
+			break;
+		case 'P':
+			build_path_check("--build-path", optarg);
+			setenv("DET_BUILD_PATH", optarg, 1);
 			o.build = 1;
 			break;
 		case 't':
@@ -483,6 +510,8 @@ main(int argc, char **argv)
 	if (*o.allow)
 		setenv("DET_ALLOW", o.allow, 1);
 	o.build |= is_make(argv[optind]);
+	if (getenv("DET_BUILD_PATH"))
+		build_path_check("DET_BUILD_PATH", getenv("DET_BUILD_PATH"));
 	if (o.build && getenv("SOURCE_DATE_EPOCH"))
 		o.pass[o.npass++] = "SOURCE_DATE_EPOCH";
 	normalise_env(&o);

@@ -491,6 +491,53 @@ check "ninja incremental: touching main.c rebuilds main.o and prog only" \
 	'grep -q "jobs 2," "$tmp/out4" && grep -q "main.c" "$tmp/out4" && ! grep -q "f1.c" "$tmp/out4"'
 DRV=make
 
+# --- --build-path: the same project in two directories, same bytes
+# (__FILE__, debug info, $(CURDIR) in a log); jobs writing through the
+# tree's real path write into their own space (a conflict here)
+new <<'EOF'
+cat >hello.c <<'C'
+#include <stdio.h>
+int main(void) { printf("%s\n", __FILE__); return 0; }
+C
+cat >Makefile <<'MK'
+all: hello log.txt
+hello: hello.o
+	cc -g -o $@ hello.o
+hello.o: hello.c
+	cc -g -c $(CURDIR)/hello.c -o $@
+log.txt:
+	echo "curdir $(CURDIR) pwd $$(pwd)" >$@
+abs: a1 a2
+a1 a2:
+	echo $@ >$(REAL)/abs.txt; touch $@
+MK
+EOF
+pbuild() {	# DIR, detrun flags...: a fresh copy of the template at DIR, built
+	dir=$1
+	shift
+	rm -rf "$dir"
+	mkdir -p "$(dirname "$dir")"
+	cp -a "$tmp/tpl" "$dir"
+	(cd "$dir" && "$D" "$@") >"$tmp/out" 2>&1
+	rc=$?
+}
+pbuild "$tmp/p1/src" -- make -j2
+pbuild "$tmp/p2/deeper/tree" -- make -j2
+check "no --build-path: two directories give different bytes (control)" \
+	'! cmp -s "$tmp/p1/src/hello" "$tmp/p2/deeper/tree/hello"'
+pbuild "$tmp/p1/src" --build-path "$tmp/view/src" -- make -j2
+pbuild "$tmp/p2/deeper/tree" --build-path "$tmp/view/src" -- make -j2
+check "--build-path: two directories, the same bytes" \
+	'[ $rc -eq 0 ] && [ "$(digest "$tmp/p1/src")" = "$(digest "$tmp/p2/deeper/tree")" ] && [ "$("$tmp/p1/src/hello")" = "$tmp/view/src/hello.c" ] && [ "$(cat "$tmp/p1/src/log.txt")" = "curdir $tmp/view/src pwd $tmp/view/src" ]'
+pbuild "$tmp/p1/src" --build-path "$tmp/view/src" -- make -j2 abs REAL="$tmp/p1/src"
+check "--build-path: writes through the real path stay in the job's space" \
+	'[ $rc -eq 4 ] && grep -q "^detrun: conflict: abs.txt:" "$tmp/out"'
+check "--build-path: no mount left" '! grep -q "$tmp" /proc/self/mountinfo'
+(cd "$tmp/p1/src" && "$D" --build-path rel -- make) >"$tmp/out" 2>&1
+rc=$?
+check "--build-path rel: one line, exit 2" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ]'
+
 # --- bad use
 (cd "$tmp/w" && "$D" --build -- /nonexistent/make) >"$tmp/out" 2>&1
 rc=$?

@@ -102,6 +102,7 @@ struct join_info {
 
 struct sup {
 	char tree[PATH_MAX], state[PATH_MAX];
+	char view[PATH_MAX];	/* where the build sees the tree */
 	int tree_fd, state_fd, lsock, top_pidfd, rand_fd;
 	pid_t top;		/* the program detrun runs */
 	struct drv *drv[MAX_DRV];
@@ -635,6 +636,17 @@ layer_dirs(const struct sup *s, int dirfd, const char *rel)
 	}
 }
 
+/* path relative to dir when it lies strictly under it, else NULL. */
+static const char *
+under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) || path[n] != '/' || !path[n + 1])
+		return NULL;
+	return path + n + 1;
+}
+
 /*
  * FS from a ninja driver (blocked until we answer, so this is a join
  * like any other): the directory it made (op 'd') or the file it
@@ -645,13 +657,13 @@ layer_dirs(const struct sup *s, int dirfd, const char *rel)
 static void
 driver_fs(struct sup *s, struct drv *d, int op, const char *path)
 {
-	size_t tl = strlen(s->tree);
-	const char *rel = path + tl + 1, *slash;
+	const char *rel = under(path, s->view), *slash;
 	char layer[32], parent[PATH_MAX];
 	int n, fd, rc = 0;
 
-	if (strncmp(path, s->tree, tl) || path[tl] != '/' || !*rel ||
-	    (op != 'd' && op != 'u'))
+	if (!rel)
+		rel = under(path, s->tree);
+	if (!rel || (op != 'd' && op != 'u'))
 		goto out;
 	n = s->joins + 1;
 	if (join_room(s, n) < 0)
@@ -1130,7 +1142,12 @@ setup(struct sup *s)
 		return say("detsh or libdetdrv.so not found next to detrun"),
 		       -1;
 	setenv("DETB_STATE", s->state, 1);
-	setenv("DETB_TREE", s->tree, 1);
+	/* --build-path: the build sees the tree there (program()) */
+	snprintf(s->view, sizeof(s->view), "%s", getenv("DET_BUILD_PATH") &&
+		 *getenv("DET_BUILD_PATH") ? getenv("DET_BUILD_PATH") :
+		 s->tree);
+	setenv("DETB_TREE", s->view, 1);
+	setenv("DETB_REAL", s->tree, 1);
 	setenv("DETB_SHELL", "/bin/sh", 1);
 	export_id(1, "DETB_OUT");
 	export_id(2, "DETB_ERR");
@@ -1171,7 +1188,7 @@ teardown(struct sup *s)
 static void
 private_tmp(void)
 {
-	const char *t = getenv("DETB_TREE"), *st = getenv("DETB_STATE");
+	const char *t = getenv("DETB_REAL"), *st = getenv("DETB_STATE");
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
@@ -1183,6 +1200,51 @@ private_tmp(void)
 		return;
 	mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
 	      "mode=1777,size=50%");
+}
+
+/* mkdir -p of an absolute path; 0 or -1. */
+static int
+mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/*
+ * --build-path: in a mount namespace of its own, the program sees the
+ * tree bound at DETB_TREE (made if missing: inside the private /tmp
+ * when it is there, else left behind empty) and starts there, so the
+ * paths a build records (__FILE__, debug info, logs) are the same
+ * wherever the tree lives.  0, or -1 with errno set.
+ */
+static int
+build_path(void)
+{
+	const char *view = getenv("DETB_TREE"), *real = getenv("DETB_REAL");
+
+	if (!strcmp(view, real))
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mkdirs(view) < 0 ||
+	    mount(real, view, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    chdir(view) < 0)
+		return -1;
+	return 0;
 }
 
 /* Pass fd over the unix socket sock. */
@@ -1220,6 +1282,11 @@ program(char **argv, int sock)
 		setdomainname("", 0);
 	}
 	private_tmp();
+	if (build_path() < 0) {
+		fprintf(stderr, "detrun: build: cannot show the tree at %s: "
+			"%s\n", getenv("DETB_TREE"), strerror(errno));
+		_exit(BJOB_EXIT_INTERNAL);
+	}
 	snprintf(pre, sizeof(pre), "%s%s%s", getenv("DETB_DRV"),
 		 *getenv("DETB_CLOCK") ? ":" : "", getenv("DETB_CLOCK"));
 	setenv("LD_PRELOAD", pre, 1);

@@ -196,7 +196,7 @@ tmp_file_write(const char *path, const char *buf, size_t len)
 static void
 enter_space(const char *state, const char *tree, int id, const char *lowers)
 {
-	const char *clk = getenv("DETB_CLOCK");
+	const char *clk = getenv("DETB_CLOCK"), *real = getenv("DETB_REAL");
 	char opts[4096 + 128], *clkbuf;
 	size_t clklen = 0;
 	int sfd;
@@ -227,6 +227,12 @@ enter_space(const char *state, const char *tree, int id, const char *lowers)
 		 "workdir=j%d/w", lowers, id, id);
 	if (mount("overlay", tree, "overlay", 0, opts) < 0)
 		fail("overlay on %s: %s", tree, strerror(errno));
+	/* --build-path: the real path shows the job's view too */
+	if (real && strcmp(real, tree)) {
+		mkdirs(real);
+		if (mount(tree, real, NULL, MS_BIND, NULL) < 0)
+			fail("bind %s on %s: %s", tree, real, strerror(errno));
+	}
 }
 
 static volatile pid_t init_child;
