@@ -118,7 +118,7 @@ struct sup {
 	struct bjob_merge_stats ms;
 	struct timespec epoch;	/* the clock jobs see */
 	struct timespec mtimes;	/* merged files: this + join ns */
-	int conflicts, internal, jobs, bases;
+	int conflicts, internal, jobs, bases, reused;
 	double merge_ms, hol_ms;
 };
 
@@ -318,6 +318,101 @@ grant_tokens(struct sup *s)
 	}
 }
 
+/* Entries of directory fd but "." and ".."; -1 if it cannot be read. */
+static long
+entries(int fd)
+{
+	DIR *d = bjob_dir_open(fd);
+	struct dirent *e;
+	long n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static int same_level(int tree, int base);
+
+/* Are tree/name and base/name (directories) the same?  1 or 0. */
+static int
+same_dir(int tree, int base, const char *name)
+{
+	int t = openat(tree, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		       O_CLOEXEC);
+	int b = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		       O_CLOEXEC);
+	int same = t >= 0 && b >= 0 && same_level(t, b);
+
+	if (t >= 0)
+		close(t);
+	if (b >= 0)
+		close(b);
+	return same;
+}
+
+/*
+ * Does directory tree still hold what its hard-link clone base does:
+ * the same names, each the same inode (files, symlinks), an equal
+ * directory of the same mode, or the same device node?  A file written
+ * in place is the same inode in both (the base sees the write too);
+ * anything made, deleted, renamed or replaced differs.  1 or 0 (also
+ * when something cannot be read).
+ */
+static int
+same_level(int tree, int base)
+{
+	DIR *d = bjob_dir_open(tree);
+	struct dirent *e;
+	struct stat t, b;
+	int same = 1, err = 0;
+	long n = 0;
+
+	if (!d)
+		return 0;
+	while (same && (e = bjob_dir_next(d, tree, &t, &err))) {
+		n++;
+		if (fstatat(base, e->d_name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (t.st_mode & S_IFMT) != (b.st_mode & S_IFMT))
+			same = 0;
+		else if (S_ISDIR(t.st_mode))	/* made under umask 022 */
+			same = (t.st_mode & 07755) == (b.st_mode & 07777) &&
+			       same_dir(tree, base, e->d_name);
+		else if (S_ISREG(t.st_mode) || S_ISLNK(t.st_mode))
+			same = t.st_ino == b.st_ino;
+		else
+			same = t.st_rdev == b.st_rdev;
+	}
+	closedir(d);
+	return same && !err && entries(base) == n;
+}
+
+/*
+ * Would a new base now be the same as the last one?  Only if no layer
+ * was stacked on it since (merges, ninja's directories) and the tree
+ * still matches it: nothing outside job spaces (configure, a recipe
+ * line running a sub-make, make deleting a target) changed the tree.
+ */
+static int
+base_current(const struct sup *s)
+{
+	char name[32];
+	int k, b, same;
+
+	for (k = s->last_base + 1; k <= s->joins; k++)
+		if (!s->ji[k].empty)
+			return 0;
+	snprintf(name, sizeof(name), "b%d", s->last_base);
+	b = openat(s->state_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b < 0)
+		return 0;
+	same = same_level(s->tree_fd, b);
+	close(b);
+	return same;
+}
+
 /* Room for join number n; 0 or -1. */
 static int
 join_room(struct sup *s, int n)
@@ -338,10 +433,15 @@ rebase(struct sup *s)
 
 	if (join_room(s, n) < 0)
 		return -1;
+	s->ji[n].empty = 1;
+	/* n counts either way: join numbers are mtimes */
+	if (base_current(s)) {
+		s->reused++;
+		return 0;
+	}
 	snprintf(name, sizeof(name), "b%d", n);
 	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
 		return -1;
-	s->ji[n].empty = 1;
 	s->ji[n].base = 1;
 	s->last_base = n;
 	s->bases++;
