@@ -38,7 +38,9 @@ check() {	# description, then a shell condition
 }
 
 # A random sleep of 0-90 ms, in make syntax (recipes run under sh).
-RS='sleep 0.0$$(od -An -N1 -tu1 /dev/urandom | tr -dc 0-9 | cut -c1)'
+# Real randomness: the build's /dev/urandom is a seeded stream, procfs'
+# uuid is not virtualised.
+RS='sleep 0.0$$(tr -dc 0-9 </proc/sys/kernel/random/uuid | cut -c1)'
 
 # new NAME: start the template of a scenario (files come on stdin as
 # a shell script run inside it).
@@ -254,6 +256,36 @@ EOF
 repeat "deletions and renames" -j2
 check "deletions and renames: applied to the tree" \
 	'[ $rc -eq 0 ] && [ ! -e "$tmp/w/old.txt" ] && [ -f "$tmp/w/gen" ] && [ "$(cat "$tmp/w/gen")" = gen-file ] && [ ! -e "$tmp/w/a.txt" ] && [ "$(cat "$tmp/w/b.txt")" = moved ] && [ ! -e "$tmp/w/keep.txt" ] && [ "$(cat "$tmp/w/kept.txt")" = keep ]'
+
+# --- the random devices: a seeded stream, the same every run
+new <<'EOF'
+cat >Makefile <<'MK'
+all: r1 r2
+r1 r2:
+	od -An -N16 -tx1 /dev/urandom >$@; head -c 16 /dev/random | od -An -tx1 >>$@
+MK
+EOF
+repeat "/dev/urandom" -j2
+check "/dev/urandom: the same bytes in every job and run, --seed changes them" \
+	'[ $rc -eq 0 ] && cmp -s "$tmp/w/r1" "$tmp/w/r2" && [ "$(sed -n 1p "$tmp/w/r1")" = "$(sed -n 2p "$tmp/w/r1")" ] && cp "$tmp/w/r1" "$tmp/r.default" && (cd "$tmp/w" && rm r1 r2 && "$D" --seed 5 -- make r1 >/dev/null 2>&1) && [ -s "$tmp/w/r1" ] && ! cmp -s "$tmp/w/r1" "$tmp/r.default"'
+rm -rf "$tmp/w"
+
+# --- writes outside the tree and /tmp: refused (read-only), the same
+# way every run; /dev/null, a private /dev/shm and /tmp work
+leak=/var/tmp/detbuild-leak.$$
+new <<EOF
+cat >Makefile <<'MK'
+all: out shm
+out:
+	$RS; (echo x >$leak) 2>/dev/null && echo written >out || echo refused >out
+shm:
+	$RS; echo ok >/dev/null; echo s >/dev/shm/detb-shm.$$; echo t >/tmp/t; cat /dev/shm/detb-shm.$$ /tmp/t >shm
+MK
+EOF
+repeat "writes outside the tree" -j2
+check "writes outside the tree: refused, nothing leaked; /dev/shm and /tmp private" \
+	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/out")" = refused ] && [ ! -e $leak ] && [ ! -e /dev/shm/detb-shm.$$ ] && [ "$(cat "$tmp/w/shm" | tr "\n" " ")" = "s t " ]'
+rm -f $leak /dev/shm/detb-shm.$$
 
 # --- a background job outliving its recipe is ended with it
 new <<EOF

@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "bjob.h"
 
 #define COMPACT		64	/* joins between two bases at most */
@@ -1213,6 +1215,45 @@ print_stats(const struct sup *s)
 		s->merge_ms, s->hol_ms);
 }
 
+#define RANDOM_BYTES	(1 << 20)
+
+/*
+ * The build's /dev/urandom and /dev/random: RANDOM_BYTES of a stream
+ * seeded by DET_SEED, in the state dir (file "random").  Tools that
+ * read the device directly for names (cmake's TryCompile-XXXXXX) then
+ * name things the same way every run.  0 or -1 (one line printed).
+ */
+static int
+random_file(const struct sup *s)
+{
+	const char *seed = getenv("DET_SEED");
+	unsigned long long sd = seed ? strtoull(seed, NULL, 0) : 0;
+	uint64_t buf[8192];
+	size_t i, k;
+	int fd = openat(s->state_fd, "random", O_WRONLY | O_CREAT |
+			O_EXCL | O_CLOEXEC, 0444);
+
+	if (fd < 0)
+		goto err;
+	for (k = 0; k < RANDOM_BYTES / sizeof(buf); k++) {
+		for (i = 0; i < sizeof(buf) / sizeof(buf[0]); i++) {
+			uint64_t n = k * (sizeof(buf) / sizeof(buf[0])) + i;
+
+			buf[i] = XXH64(&n, sizeof(n), sd);
+		}
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			close(fd);
+			goto err;
+		}
+	}
+	if (close(fd) < 0)
+		goto err;
+	return 0;
+err:
+	say("cannot write %s/random: %s", s->state, strerror(errno));
+	return -1;
+}
+
 /* Set up everything but the driver; 0 or -1 (one line printed). */
 static int
 setup(struct sup *s)
@@ -1235,6 +1276,8 @@ setup(struct sup *s)
 	if (bjob_layer_clone(s->tree_fd, s->state_fd, "b0", &newest) < 0)
 		return -1;
 	set_epoch(s, &newest);
+	if (random_file(s) < 0)
+		return -1;
 	if (listen_sock(s) < 0)
 		return say("cannot listen on %s/sock: %s", s->state,
 			   strerror(errno)), -1;
@@ -1347,6 +1390,24 @@ build_path(void)
 	return 0;
 }
 
+/*
+ * In a mount namespace of the program's own, the random devices show
+ * the state dir's "random" file (read-only).  0 or -1 with errno set.
+ */
+static int
+bind_random(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/random", getenv("DETB_STATE"));
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(path, "/dev/urandom", NULL, MS_BIND, NULL) < 0 ||
+	    mount(path, "/dev/random", NULL, MS_BIND, NULL) < 0)
+		return -1;
+	return 0;
+}
+
 /* Pass fd over the unix socket sock. */
 static int
 send_fd(int sock, int fd)
@@ -1382,6 +1443,11 @@ program(char **argv, int sock)
 		setdomainname("", 0);
 	}
 	private_tmp();
+	if (bind_random() < 0) {
+		fprintf(stderr, "detrun: build: cannot show a seeded "
+			"/dev/urandom: %s\n", strerror(errno));
+		_exit(BJOB_EXIT_INTERNAL);
+	}
 	if (build_path() < 0) {
 		fprintf(stderr, "detrun: build: cannot show the tree at %s: "
 			"%s\n", getenv("DETB_TREE"), strerror(errno));

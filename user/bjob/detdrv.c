@@ -16,8 +16,8 @@
  * wait with children not yet joined is answered "none finished".  In
  * other processes (detsh, the shells, compilers) nothing changes.
  *
- * ninja is a driver too: it is re-executed with -j0 (no limit) instead
- * of its -jN, its posix_spawn of /bin/sh runs detsh instead, and it
+ * ninja is a driver too: it is re-executed with -j1024 (det runs N)
+ * instead of its -jN, its posix_spawn of /bin/sh runs detsh instead, and it
  * learns that a job ended from end of file on the job's output pipe
  * (ppoll), then reaps it with waitpid.  So ppoll here hides end of file
  * on every pipe but the oldest job's (ninja polls its jobs' pipes in
@@ -149,7 +149,8 @@ reexec(int argc, char **argv)
 		}
 	}
 	if (ninja) {
-		out[1] = "-j0";	/* ninja: 0 is no limit */
+		/* a constant: ninja then starts the same edges every run */
+		out[1] = "-j1024";
 		setenv("DETB_NOREC", "1", 1);
 	} else {
 		snprintf(shell, sizeof(shell), "SHELL=%s", shim);

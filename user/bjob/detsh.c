@@ -189,6 +189,35 @@ tmp_file_write(const char *path, const char *buf, size_t len)
 }
 
 /*
+ * Everything but the job's own mounts -- the tree's overlay (and its
+ * bind at the real path), /tmp, a private /dev/shm -- becomes read-only
+ * in the job's namespace: a job writing elsewhere ($HOME, /var/tmp)
+ * fails the same way every run instead of changing the machine.
+ * Device nodes stay writable (/dev/null): a read-only mount does not
+ * stop writes to devices.
+ */
+static void
+read_only_rest(const char *tree, const char *real)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	struct mount_attr rw = { .attr_clr = MOUNT_ATTR_RDONLY };
+
+	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=1777,size=50%") < 0)
+		fail("private /dev/shm: %s", strerror(errno));
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		fail("read-only /: %s", strerror(errno));
+	if (mount_setattr(AT_FDCWD, "/tmp", AT_RECURSIVE, &rw,
+			  sizeof(rw)) < 0 ||
+	    mount_setattr(AT_FDCWD, "/dev/shm", 0, &rw, sizeof(rw)) < 0 ||
+	    mount_setattr(AT_FDCWD, tree, AT_RECURSIVE, &rw, sizeof(rw)) < 0 ||
+	    (real && strcmp(real, tree) &&
+	     mount_setattr(AT_FDCWD, real, AT_RECURSIVE, &rw,
+			   sizeof(rw)) < 0))
+		fail("writable tree and /tmp: %s", strerror(errno));
+}
+
+/*
  * Enter the job's namespaces and mount its view: private propagation,
  * a tmpfs on /tmp, the overlay on the tree.  Lower and upper dirs are
  * relative to the state dir (short option strings).
@@ -233,6 +262,8 @@ enter_space(const char *state, const char *tree, int id, const char *lowers)
 		if (mount(tree, real, NULL, MS_BIND, NULL) < 0)
 			fail("bind %s on %s: %s", tree, real, strerror(errno));
 	}
+	if (!getenv("DET_BUILD_WRITABLE"))
+		read_only_rest(tree, real);
 }
 
 static volatile pid_t init_child;
