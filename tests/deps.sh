@@ -4,7 +4,7 @@
 set -e
 pkgs="gcc make pkg-config libseccomp-dev libxxhash-dev check libsubunit-dev
 libelf-dev libdw-dev libjemalloc2
-libsodium-dev liblz4-dev iproute2 procps bc bzip2 xz-utils"
+libsodium-dev liblz4-dev iproute2 procps bc bzip2 xz-utils ninja-build cmake"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -78,12 +78,14 @@ usage(FILE *f)
 "  --node-timeout MS  a node that does not answer for MS ms has failed;\n"
 "                 its children re-run locally (default 10000)\n"
 "  --quiet        do not print conflict reports\n"
-"  --build        PROGRAM is a build driver (make; implied when PROGRAM\n"
-"                 is make): each job runs in its own file space and\n"
-"                 namespaces, joined in fork order; -jN jobs run at once\n"
-"  --build-path DIR  the path the build sees its tree at, whatever\n"
-"                 directory it lives in (default /build, made if missing;\n"
-"                 '.': where it is) (DET_BUILD_PATH)\n"
+"  --build        PROGRAM is a build driver (make or ninja; implied when\n"
+"                 PROGRAM is make or ninja): each job runs in its own file\n"
+"                 space and namespaces, joined in fork order; -jN jobs run\n"
+"                 at once\n"
+"  --build-path DIR  the build sees its tree at DIR, whatever directory\n"
+"                 it lives in: the same __FILE__, debug info and logs\n"
+"                 (default /build, made if missing; '.': where it is;\n"
+"                 implies --build) (DET_BUILD_PATH)\n"
 "  --help         this text\n"
 "  --version      print the version\n"
 "\n"
@@ -120,36 +122,6 @@ number(const char *flag, const char *s, long lo, long hi)
 		die("%s %s: expected a number from %ld to %ld", flag, s, lo,
 		    hi);
 	return v;
-}
-
-/*
- * --build-path / DET_BUILD_PATH: "." or an absolute, normal path (no
- * "." or ".." parts, no "//", no trailing "/") outside the places the
- * system owns.  Dies on anything else.
- */
-static void
-build_path_check(const char *p)
-{
-	static const char *const sys[] = { "/proc", "/sys", "/dev", "/run",
-					   "/etc", "/usr", "/bin", "/lib",
-					   "/sbin", "/boot" };
-	size_t i, n;
-
-	if (!p || !*p || !strcmp(p, "."))
-		return;
-	if (p[0] != '/' || !p[1] || strstr(p, "//") || strstr(p, "/./") ||
-	    strstr(p, "/../") || p[strlen(p) - 1] == '/' ||
-	    strlen(p) >= 256 || (strlen(p) >= 2 &&
-	    (!strcmp(p + strlen(p) - 2, "/.") ||
-	     (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/..")))))
-		die("--build-path %s: expected '.' or an absolute path "
-		    "without '.', '..', '//' or a trailing '/'", p);
-	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
-		n = strlen(sys[i]);
-		if (!strncmp(p, sys[i], n) && (!p[n] || p[n] == '/'))
-			die("--build-path %s: not under %s (choose a path of "
-			    "its own, e.g. /build)", p, sys[i]);
-	}
 }
 
 /* --nodes: a readable file (made absolute) or a HOST:PORT list. */
@@ -251,6 +223,35 @@ run(char **argv)
 	_exit(EXIT_USAGE);
 }
 
+/*
+ * --build-path DIR (or DET_BUILD_PATH): "." or an absolute path without
+ * ".", ".." or empty components, not "/" and not in the system's own
+ * directories; else one line and exit 2.
+ */
+static void
+build_path_check(const char *what, const char *v)
+{
+	static const char *const sys[] = { "/proc", "/sys", "/dev", "/run",
+					   "/etc", "/usr", "/bin", "/lib",
+					   "/sbin", "/boot" };
+	size_t n = strlen(v), i, k;
+
+	if (!*v || !strcmp(v, "."))	/* empty: the default */
+		return;
+	if (v[0] != '/' || n < 2 || n > 1024 || v[n - 1] == '/' ||
+	    strstr(v, "//") || strstr(v, "/./") || strstr(v, "/../") ||
+	    (n >= 2 && !strcmp(v + n - 2, "/.")) ||
+	    (n >= 3 && !strcmp(v + n - 3, "/..")))
+		die("%s %s: give '.' or an absolute directory path without "
+		    "., .. or a trailing /", what, v);
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		k = strlen(sys[i]);
+		if (!strncmp(v, sys[i], k) && (!v[k] || v[k] == '/'))
+			die("%s %s: not under %s (choose a path of its own, "
+			    "e.g. /build)", what, v, sys[i]);
+	}
+}
+
 /* Is the program a build driver run in build mode by default? */
 static int
 is_make(const char *prog)
@@ -258,7 +259,8 @@ is_make(const char *prog)
 	const char *base = strrchr(prog, '/');
 
 	base = base ? base + 1 : prog;
-	return !strcmp(base, "make") || !strcmp(base, "gmake");
+	return !strcmp(base, "make") || !strcmp(base, "gmake") ||
+	       !strcmp(base, "ninja");
 }
 
 /* Exit status of a wait status, shell-style. */
@@ -443,7 +445,9 @@ main(int argc, char **argv)
 			o.build = 1;
 			break;
 		case 'P':
+			build_path_check("--build-path", optarg);
 			setenv("DET_BUILD_PATH", optarg, 1);
+			o.build = 1;
 			break;
 		case 't':
 			fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -519,6 +523,8 @@ main(int argc, char **argv)
 	if (*o.allow)
 		setenv("DET_ALLOW", o.allow, 1);
 	o.build |= is_make(argv[optind]);
+	if (getenv("DET_BUILD_PATH"))
+		build_path_check("DET_BUILD_PATH", getenv("DET_BUILD_PATH"));
 	if (o.build && getenv("SOURCE_DATE_EPOCH"))
 		o.pass[o.npass++] = "SOURCE_DATE_EPOCH";
 	normalise_env(&o);
@@ -528,8 +534,6 @@ main(int argc, char **argv)
 		personality(personality(0xffffffff) | ADDR_NO_RANDOMIZE);
 	if (o.build && o.check)
 		die("--check with --build: run the build N times instead");
-	if (o.build)
-		build_path_check(getenv("DET_BUILD_PATH"));
 	if (o.build)
 		return bjob_sup_run(&argv[optind], o.stats);
 	if (o.check)

@@ -11,13 +11,16 @@
 # same path, with every mtime set to one fixed time.
 #
 # eval: each project REPS times (default 5) under `detrun --build -- sh
-# -c 'CONFIGURE && make -j2'` and once with -j1; the sha256 of every file
+# -c 'CONFIGURE && make -j2'` (lz4+ninja: cmake -G Ninja, then ninja) and once with -j1; the sha256 of every file
 # of the tree and of the build's output must be the same in every run.
 # Writes the first section of papers/eval/BUILDS.md (later ones stay).
 #
 # bench: lz4 and xz-utils; `detrun -- make -j2`, native `make -j2` and
 # native `make -j1` (after the same configure), alternated, REPS rounds
-# (default 3); the median wall time of each and the ratios.  Appends to
+# (default 3); the median wall time of each and the ratios (also the
+# median of each round's own det/native -j2 ratio: steadier on a shared
+# machine).  BENCH_BASE=PATH also times an earlier detrun (before/after
+# in one invocation).  Appends to
 # $BUILDS_OUT (default papers/eval/BUILDS.md; `make bench` appends to
 # papers/eval/RESULTS.md).
 B=${1:-build}
@@ -53,13 +56,18 @@ fetch() {	# source package name
 	ls "$W/src/$1"_*.orig.tar.* >/dev/null 2>&1
 }
 
-# tree PKG: a fresh tree of PKG's upstream source at $W/tree/PKG.
+# tree PROJECT: a fresh tree of its package's upstream source at
+# $W/tree/PROJECT.
 tree() {
 	rm -rf "$W/tree/$1" "$W/x"
 	mkdir -p "$W/x" "$W/tree"
-	tar xf "$W/src/$1"_*.orig.tar.* -C "$W/x" || return 1
+	tar xf "$W/src/$(pkg "$1")"_*.orig.tar.* -C "$W/x" || return 1
 	mv "$W/x"/* "$W/tree/$1"
 	find "$W/tree/$1" -exec touch -h -d @1700000000 {} +
+}
+
+pkg() {		# the source package of a project
+	echo "${1%+ninja}"
 }
 
 # digest DIR: sha256 over every file's path and bytes (logs included).
@@ -75,7 +83,15 @@ conf() {	# how each project is configured
 	esac
 }
 
-PROJECTS="zlib bzip2 lua5.4 lz4 xz-utils"
+# lz4+ninja: lz4's CMake build (build/cmake) with the Ninja generator.
+PROJECTS="zlib bzip2 lua5.4 lz4 xz-utils lz4+ninja"
+
+cmd() {		# PROJECT N: its configure and build with N jobs
+	case $1 in
+	*+ninja) echo "cmake -G Ninja -S build/cmake -B b >/dev/null && ninja -C b -j$2" ;;
+	*) echo "$(conf "$1")make -j$2" ;;
+	esac
+}
 
 eval_builds() {
 	reps=${1:-5}
@@ -85,7 +101,8 @@ eval_builds() {
 		echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs," \
 			"load $(cut -d' ' -f1-3 /proc/loadavg)."
 		echo "Each project: $reps builds under \`detrun --build -- sh -c" \
-			"'CONFIGURE && make -j2'\` and one with \`-j1\`, from the" \
+			"'CONFIGURE && make -j2'\` (lz4+ninja: cmake -G Ninja, ninja -j2)" \
+			"and one with \`-j1\`, from the" \
 			"Debian source package's upstream tarball."
 		echo
 		echo "| project | runs | distinct tree+output digests (-j2) | -j1 equal | exit status | files | wall -j2 (s) |"
@@ -93,7 +110,7 @@ eval_builds() {
 	} >"$OUT.tmp"
 	bad=0
 	for p in $PROJECTS; do
-		if ! fetch "$p"; then
+		if ! fetch "$(pkg "$p")"; then
 			say "$p: cannot fetch the source package"
 			echo "| $p | - | source not fetched | - | - | - | - |" >>"$OUT.tmp"
 			bad=1
@@ -108,7 +125,7 @@ eval_builds() {
 			tree "$p" || break
 			s=$(date +%s.%N)
 			(cd "$W/tree/$p" && "$D" --build -- sh -c \
-				"$(conf "$p")make -j$j") >"$W/log" 2>&1
+				"$(cmd "$p" $j)") >"$W/log" 2>&1
 			rc=$?
 			e=$(date +%s.%N)
 			d="$(digest "$W/tree/$p")-$(sha256sum <"$W/log" | cut -c1-16)-$rc"
@@ -149,6 +166,7 @@ time_build() {
 	s=$(date +%s.%N)
 	case $2 in
 	det) (cd "$W/tree/$1" && "$D" -- make -j2 >/dev/null 2>&1) ;;
+	base) (cd "$W/tree/$1" && "$BENCH_BASE" -- make -j2 >/dev/null 2>&1) ;;
 	j2) (cd "$W/tree/$1" && make -j2 >/dev/null 2>&1) ;;
 	j1) (cd "$W/tree/$1" && make -j1 >/dev/null 2>&1) ;;
 	esac
@@ -177,24 +195,34 @@ bench_builds() {
 			"load $(cut -d' ' -f1-3 /proc/loadavg); median of $reps" \
 			"alternated rounds; configure not timed."
 		echo
-		echo "| project | native -j1 (s) | native -j2 (s) | detrun -j2 (s) | det/native -j2 (target <= 1.15) | det/native -j1 (target <= 0.65) |"
-		echo "|---|---|---|---|---|---|"
+		echo "| project | native -j1 (s) | native -j2 (s) | detrun -j2 (s) | det/native -j2 (target <= 1.15) | det/native -j1 (target <= 0.65) | median of per-round det/native -j2 |${BENCH_BASE:+ earlier detrun -j2 (s) | per-round earlier/native -j2 |}"
+		echo "|---|---|---|---|---|---|---|${BENCH_BASE:+---|---|}"
 	} >>"${BUILDS_OUT:-$OUT}"
 	for p in lz4 xz-utils; do
 		fetch "$p" || { say "$p: cannot fetch"; continue; }
-		a="" b="" c=""
+		a="" b="" c="" r="" x="" xr=""
 		i=0
 		while [ $i -lt "$reps" ]; do
 			a="$a $(time_build "$p" j1)"
-			b="$b $(time_build "$p" j2)"
-			c="$c $(time_build "$p" det)"
-			say "$p round $((i + 1)): j1$a / j2$b / det$c"
+			t2=$(time_build "$p" j2)
+			b="$b $t2"
+			td=$(time_build "$p" det)
+			c="$c $td"
+			r="$r $(echo "scale=3; $td / $t2" | bc)"
+			if [ -n "$BENCH_BASE" ]; then
+				tb=$(time_build "$p" base)
+				x="$x $tb"
+				xr="$xr $(echo "scale=3; $tb / $t2" | bc)"
+			fi
+			say "$p round $((i + 1)): j1$a / j2$b / det$c${BENCH_BASE:+ / earlier$x}"
 			i=$((i + 1))
 		done
 		m1=$(echo "$a" | median)
 		m2=$(echo "$b" | median)
 		md=$(echo "$c" | median)
-		echo "| $p | $m1 | $m2 | $md | $(echo "scale=2; $md / $m2" | bc) | $(echo "scale=2; $md / $m1" | bc) |" >>"${BUILDS_OUT:-$OUT}"
+		extra=""
+		[ -n "$BENCH_BASE" ] && extra=" $(echo "$x" | median) | $(echo "$xr" | median) |"
+		echo "| $p | $m1 | $m2 | $md | $(echo "scale=2; $md / $m2" | bc) | $(echo "scale=2; $md / $m1" | bc) | $(echo "$r" | median) |$extra" >>"${BUILDS_OUT:-$OUT}"
 	done
 	cat "${BUILDS_OUT:-$OUT}"
 }

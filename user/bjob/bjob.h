@@ -35,6 +35,8 @@ enum bjob_msg_type {
 	BJOB_FORK,	/* driver -> sup: ppid = the new child's pid */
 	BJOB_WAIT,	/* driver -> sup: ppid = wait's pid, arg = WNOHANG */
 	BJOB_WAITOK,	/* sup -> driver: arg = pid to reap, 0, or -1 */
+	BJOB_FS,	/* ninja -> sup: arg 'd' made dir / 'u' deleted
+			 * file text (absolute); answered WAITOK */
 };
 
 #define BJOB_CAP_OUT	1	/* stdout is the driver's: capture it */

@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "bjob.h"
 
 #define COMPACT		64	/* joins between two bases at most */
@@ -102,7 +104,7 @@ struct join_info {
 
 struct sup {
 	char tree[PATH_MAX], state[PATH_MAX];
-	char fixed[PATH_MAX];	/* where the build sees the tree, or "" */
+	char view[PATH_MAX];	/* where the build sees the tree */
 	int tree_fd, state_fd, lsock, top_pidfd, rand_fd;
 	pid_t top;		/* the program detrun runs */
 	struct drv *drv[MAX_DRV];
@@ -116,9 +118,10 @@ struct sup {
 	size_t cmd_cap;
 	struct bjob_index *ix;
 	struct bjob_merge_stats ms;
-	struct timespec epoch;
-	int conflicts, internal, jobs, bases;
-	int usage;		/* setup refused the flags: exit 2 */
+	struct timespec epoch;	/* the clock jobs see */
+	struct timespec mtimes;	/* merged files: this + join ns */
+	int conflicts, internal, jobs, bases, reused;
+	int usage;		/* setup refused the build path: exit 2 */
 	double merge_ms, hol_ms;
 };
 
@@ -318,6 +321,101 @@ grant_tokens(struct sup *s)
 	}
 }
 
+/* Entries of directory fd but "." and ".."; -1 if it cannot be read. */
+static long
+entries(int fd)
+{
+	DIR *d = bjob_dir_open(fd);
+	struct dirent *e;
+	long n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static int same_level(int tree, int base);
+
+/* Are tree/name and base/name (directories) the same?  1 or 0. */
+static int
+same_dir(int tree, int base, const char *name)
+{
+	int t = openat(tree, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		       O_CLOEXEC);
+	int b = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		       O_CLOEXEC);
+	int same = t >= 0 && b >= 0 && same_level(t, b);
+
+	if (t >= 0)
+		close(t);
+	if (b >= 0)
+		close(b);
+	return same;
+}
+
+/*
+ * Does directory tree still hold what its hard-link clone base does:
+ * the same names, each the same inode (files, symlinks), an equal
+ * directory of the same mode, or the same device node?  A file written
+ * in place is the same inode in both (the base sees the write too);
+ * anything made, deleted, renamed or replaced differs.  1 or 0 (also
+ * when something cannot be read).
+ */
+static int
+same_level(int tree, int base)
+{
+	DIR *d = bjob_dir_open(tree);
+	struct dirent *e;
+	struct stat t, b;
+	int same = 1, err = 0;
+	long n = 0;
+
+	if (!d)
+		return 0;
+	while (same && (e = bjob_dir_next(d, tree, &t, &err))) {
+		n++;
+		if (fstatat(base, e->d_name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (t.st_mode & S_IFMT) != (b.st_mode & S_IFMT))
+			same = 0;
+		else if (S_ISDIR(t.st_mode))	/* made under umask 022 */
+			same = (t.st_mode & 07755) == (b.st_mode & 07777) &&
+			       same_dir(tree, base, e->d_name);
+		else if (S_ISREG(t.st_mode) || S_ISLNK(t.st_mode))
+			same = t.st_ino == b.st_ino;
+		else
+			same = t.st_rdev == b.st_rdev;
+	}
+	closedir(d);
+	return same && !err && entries(base) == n;
+}
+
+/*
+ * Would a new base now be the same as the last one?  Only if no layer
+ * was stacked on it since (merges, ninja's directories) and the tree
+ * still matches it: nothing outside job spaces (configure, a recipe
+ * line running a sub-make, make deleting a target) changed the tree.
+ */
+static int
+base_current(const struct sup *s)
+{
+	char name[32];
+	int k, b, same;
+
+	for (k = s->last_base + 1; k <= s->joins; k++)
+		if (!s->ji[k].empty)
+			return 0;
+	snprintf(name, sizeof(name), "b%d", s->last_base);
+	b = openat(s->state_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b < 0)
+		return 0;
+	same = same_level(s->tree_fd, b);
+	close(b);
+	return same;
+}
+
 /* Room for join number n; 0 or -1. */
 static int
 join_room(struct sup *s, int n)
@@ -338,10 +436,15 @@ rebase(struct sup *s)
 
 	if (join_room(s, n) < 0)
 		return -1;
+	s->ji[n].empty = 1;
+	/* n counts either way: join numbers are mtimes */
+	if (base_current(s)) {
+		s->reused++;
+		return 0;
+	}
 	snprintf(name, sizeof(name), "b%d", n);
 	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
 		return -1;
-	s->ji[n].empty = 1;
 	s->ji[n].base = 1;
 	s->last_base = n;
 	s->bases++;
@@ -376,7 +479,7 @@ merge_job(struct sup *s, struct job *j, int n)
 	snprintf(up, sizeof(up), "j%d/u", j->id);
 	snprintf(layer, sizeof(layer), "l%d", n);
 	rc = bjob_merge(s->tree_fd, s->state_fd, up, j->snap, n,
-			(int)j->seq, &s->epoch, s->ix, &s->ms, path,
+			(int)j->seq, &s->mtimes, s->ix, &s->ms, path,
 			sizeof(path), &other);
 	if (rc == 1) {
 		/* jobs are numbered in fork order: the same every run */
@@ -606,6 +709,100 @@ recv_msg(int conn, struct bjob_msg *m, int *fd)
 	return n;
 }
 
+/*
+ * mkdir -p of rel under dirfd, each directory with the mode of the same
+ * directory in the tree.  0 or -1.
+ */
+static int
+layer_dirs(const struct sup *s, int dirfd, const char *rel)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", rel);
+	for (p = buf;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = 0;
+		if (fstatat(s->tree_fd, buf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			return -1;
+		if (mkdirat(dirfd, buf, st.st_mode & 07777) < 0 &&
+		    errno != EEXIST)
+			return -1;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/* path relative to dir when it lies strictly under it, else NULL. */
+static const char *
+under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) || path[n] != '/' || !path[n + 1])
+		return NULL;
+	return path + n + 1;
+}
+
+/*
+ * FS from a ninja driver (blocked until we answer, so this is a join
+ * like any other): the directory it made (op 'd') or the file it
+ * deleted ('u') at absolute path becomes layer l<n> of a new join n --
+ * the directory, or a whiteout -- so jobs it spawns next see it.  Paths
+ * outside the tree change nothing.
+ */
+static void
+driver_fs(struct sup *s, struct drv *d, int op, const char *path)
+{
+	const char *rel = under(path, s->view), *slash;
+	char layer[32], parent[PATH_MAX];
+	int n, fd, rc = 0;
+
+	if (!rel)
+		rel = under(path, s->tree);
+	if (!rel || (op != 'd' && op != 'u'))
+		goto out;
+	n = s->joins + 1;
+	if (join_room(s, n) < 0)
+		goto err;
+	snprintf(layer, sizeof(layer), "l%d", n);
+	if (mkdirat(s->state_fd, layer, 0755) < 0)
+		goto err;
+	fd = openat(s->state_fd, layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto err;
+	slash = strrchr(rel, '/');
+	if (op == 'd') {
+		rc = layer_dirs(s, fd, rel);
+	} else {
+		snprintf(parent, sizeof(parent), "%.*s",
+			 slash ? (int)(slash - rel) : 0, rel);
+		if (slash)
+			rc = layer_dirs(s, fd, parent);
+		if (rc == 0)
+			rc = mknodat(fd, rel, S_IFCHR | 0600, 0);
+	}
+	close(fd);
+	if (rc < 0)
+		goto err;
+	s->joins = n;
+	s->ji[n].empty = 0;
+	if (compact(s, n) < 0)
+		s->internal = 1;
+	goto out;
+err:
+	say("cannot put %s into the snapshot: %s", path, strerror(errno));
+	s->internal = 1;
+out:
+	reply(d, 0);
+}
+
 /* A request from driver i, or its hang-up. */
 static void
 on_driver(struct sup *s, int i)
@@ -629,6 +826,11 @@ on_driver(struct sup *s, int i)
 	}
 	if (fd >= 0)
 		close(fd);
+	if (m.type == BJOB_FS) {
+		m.text[sizeof(m.text) - 1] = 0;
+		driver_fs(s, d, m.arg, m.text);
+		return;
+	}
 	if (m.type == BJOB_WAIT && !m.arg) {
 		d->waiting = 1;
 		d->target = m.ppid;
@@ -921,22 +1123,52 @@ listen_sock(struct sup *s)
 	return 0;
 }
 
-/* The build's epoch: SOURCE_DATE_EPOCH, else the newest input. */
+/*
+ * Files whose mtime bounds those of the system's headers and libraries
+ * a build may depend on (dpkg rewrites its status file at every package
+ * change; a packaged file's mtime is older than its install).
+ */
+static const char *const system_stamps[] = {
+	"/var/lib/dpkg/status", "/usr/local/include", "/usr/local/lib",
+};
+
+static void
+later(struct timespec *t, const struct timespec *u)
+{
+	if (u->tv_sec > t->tv_sec ||
+	    (u->tv_sec == t->tv_sec && u->tv_nsec > t->tv_nsec))
+		*t = *u;
+}
+
+/*
+ * The build's epoch: SOURCE_DATE_EPOCH, else the newest input.  Merged
+ * files' mtimes start there too; without SOURCE_DATE_EPOCH, at the
+ * newest of the tree and the system stamps, so that outputs are newer
+ * than the system headers their depfiles name (else every later make
+ * or ninja run would rebuild them).
+ */
 static void
 set_epoch(struct sup *s, const struct timespec *newest)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	struct stat st;
 	char buf[32];
 	char *end;
 	long long v;
+	size_t i;
 
 	s->epoch = *newest;
+	s->mtimes = *newest;
+	for (i = 0; i < sizeof(system_stamps) / sizeof(system_stamps[0]); i++)
+		if (stat(system_stamps[i], &st) == 0)
+			later(&s->mtimes, &st.st_mtim);
 	if (sde) {
 		errno = 0;
 		v = strtoll(sde, &end, 10);
 		if (!errno && !*end && end != sde && v >= 0) {
 			s->epoch.tv_sec = (time_t)v;
 			s->epoch.tv_nsec = 0;
+			s->mtimes = s->epoch;
 		}
 	}
 	snprintf(buf, sizeof(buf), "%lld", (long long)s->epoch.tv_sec);
@@ -944,7 +1176,7 @@ set_epoch(struct sup *s, const struct timespec *newest)
 	/* What a job's own writes read as (detclock.c): later than every
 	 * file of the tree and every merge. */
 	snprintf(buf, sizeof(buf), "%lld", (long long)(newest->tv_sec >
-		 s->epoch.tv_sec ? newest->tv_sec : s->epoch.tv_sec) + 1);
+		 s->mtimes.tv_sec ? newest->tv_sec : s->mtimes.tv_sec) + 1);
 	setenv("DETB_JOBTIME", buf, 1);
 }
 
@@ -989,25 +1221,43 @@ print_stats(const struct sup *s)
 		s->merge_ms, s->hol_ms);
 }
 
-/* mkdir -p of an absolute path (mode 0755); 0 or -1 (errno). */
+#define RANDOM_BYTES	(1 << 20)
+
+/*
+ * The build's /dev/urandom and /dev/random: RANDOM_BYTES of a stream
+ * seeded by DET_SEED, in the state dir (file "random").  Tools that
+ * read the device directly for names (cmake's TryCompile-XXXXXX) then
+ * name things the same way every run.  0 or -1 (one line printed).
+ */
 static int
-mkdir_p(const char *path)
+random_file(const struct sup *s)
 {
-	char buf[PATH_MAX], *c;
+	const char *seed = getenv("DET_SEED");
+	unsigned long long sd = seed ? strtoull(seed, NULL, 0) : 0;
+	uint64_t buf[8192];
+	size_t i, k;
+	int fd = openat(s->state_fd, "random", O_WRONLY | O_CREAT |
+			O_EXCL | O_CLOEXEC, 0444);
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (c = buf + 1;; c++) {
-		char end = *c;
+	if (fd < 0)
+		goto err;
+	for (k = 0; k < RANDOM_BYTES / sizeof(buf); k++) {
+		for (i = 0; i < sizeof(buf) / sizeof(buf[0]); i++) {
+			uint64_t n = k * (sizeof(buf) / sizeof(buf[0])) + i;
 
-		if (end && end != '/')
-			continue;
-		*c = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		if (!end)
-			return 0;
-		*c = '/';
+			buf[i] = XXH64(&n, sizeof(n), sd);
+		}
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf)) {
+			close(fd);
+			goto err;
+		}
 	}
+	if (close(fd) < 0)
+		goto err;
+	return 0;
+err:
+	say("cannot write %s/random: %s", s->state, strerror(errno));
+	return -1;
 }
 
 /* Is b a or below a (whole path components)? */
@@ -1022,34 +1272,28 @@ path_within(const char *b, const char *a)
 }
 
 /*
- * The fixed build path (DET_BUILD_PATH, default BJOB_PATH; detrun has
- * checked its form): the build runs with the tree mounted there, so
- * paths compiled into its output do not depend on where the tree
- * lives.  "." or the tree itself: no fixed path.  The mount point is
- * made (mkdir -p) when missing; it must not overlap the tree or the
- * state dir.  0, or -1 with one line printed.
+ * Where the build sees its tree (s->view, program()): DET_BUILD_PATH,
+ * default BJOB_PATH; "." where it lives (detrun has checked the form).
+ * A path overlapping the tree or the state dir is refused (s->usage).
+ * 0, or -1 with one line printed.
  */
 static int
-fixed_path(struct sup *s)
+build_view(struct sup *s)
 {
 	const char *p = getenv("DET_BUILD_PATH");
 
-	s->fixed[0] = 0;
 	if (!p || !*p)
 		p = BJOB_PATH;
-	if (!strcmp(p, ".") || !strcmp(p, s->tree))
-		return 0;
-	if (path_within(s->tree, p) || path_within(p, s->tree) ||
-	    path_within(s->state, p)) {
+	if (!strcmp(p, "."))
+		p = s->tree;
+	if (strcmp(p, s->tree) && (path_within(s->tree, p) ||
+	    path_within(p, s->tree) || path_within(s->state, p))) {
 		s->usage = 1;
 		return say("build path %s overlaps the tree %s or its state "
 			   "dir (choose another with --build-path)", p,
 			   s->tree), -1;
 	}
-	if (mkdir_p(p) < 0)
-		return say("cannot make the build path %s: %s", p,
-			   strerror(errno)), -1;
-	snprintf(s->fixed, sizeof(s->fixed), "%s", p);
+	snprintf(s->view, sizeof(s->view), "%s", p);
 	return 0;
 }
 
@@ -1075,17 +1319,19 @@ setup(struct sup *s)
 	if (bjob_layer_clone(s->tree_fd, s->state_fd, "b0", &newest) < 0)
 		return -1;
 	set_epoch(s, &newest);
+	if (random_file(s) < 0)
+		return -1;
 	if (listen_sock(s) < 0)
 		return say("cannot listen on %s/sock: %s", s->state,
 			   strerror(errno)), -1;
 	if (helpers() < 0)
 		return say("detsh or libdetdrv.so not found next to detrun"),
 		       -1;
-	if (fixed_path(s) < 0)
-		return -1;
 	setenv("DETB_STATE", s->state, 1);
-	setenv("DETB_TREE", *s->fixed ? s->fixed : s->tree, 1);
-	setenv("DETB_REALTREE", s->tree, 1);
+	if (build_view(s) < 0)
+		return -1;
+	setenv("DETB_TREE", s->view, 1);
+	setenv("DETB_REAL", s->tree, 1);
 	setenv("DETB_SHELL", "/bin/sh", 1);
 	export_id(1, "DETB_OUT");
 	export_id(2, "DETB_ERR");
@@ -1118,42 +1364,89 @@ teardown(struct sup *s)
 }
 
 /*
- * The program's mount namespace: a private, empty /tmp (what configure
- * leaves in /tmp must not change the next run's temporary names) --
- * unless the tree, the state directory or det itself (detsh, the
- * preloads, next to this executable) is there -- and the tree bound at
- * its fixed path (DETB_TREE, when it is not DETB_REALTREE), which
- * becomes the working directory.  0, or -1 with one line printed.
+ * A private, empty /tmp for the program (what configure leaves in /tmp
+ * must not change the next run's temporary names) -- unless the tree,
+ * the state directory or det itself (detsh, the preloads, next to this
+ * executable) is there.
  */
-static int
-build_mounts(void)
+static void
+private_tmp(void)
 {
-	const char *t = getenv("DETB_REALTREE"), *st = getenv("DETB_STATE");
-	const char *fixed = getenv("DETB_TREE");
-	int moved = strcmp(fixed, t) != 0;
+	const char *t = getenv("DETB_REAL"), *st = getenv("DETB_STATE");
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	exe[n > 0 ? n : 0] = 0;
-	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		if (!moved)
-			return 0;	/* no private /tmp: still correct */
-		return say("cannot make a mount namespace: %s",
-			   strerror(errno)), -1;
+	if (!strncmp(t, "/tmp/", 5) || !strncmp(st, "/tmp/", 5) ||
+	    !strncmp(exe, "/tmp/", 5) ||
+	    unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return;
+	mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+	      "mode=1777,size=50%");
+}
+
+/* mkdir -p of an absolute path; 0 or -1. */
+static int
+mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = c;
+		if (!c)
+			return 0;
 	}
-	if (strncmp(t, "/tmp/", 5) && strncmp(st, "/tmp/", 5) &&
-	    strncmp(exe, "/tmp/", 5))
-		mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-		      "mode=1777,size=50%");
-	if (!moved)
+}
+
+/*
+ * The fixed build path: in a mount namespace of its own, the program
+ * sees the tree bound at DETB_TREE (/build unless --build-path says
+ * otherwise; made if missing: inside the private /tmp when it is
+ * there, else left behind empty) and starts there, so the
+ * paths a build records (__FILE__, debug info, logs) are the same
+ * wherever the tree lives.  0, or -1 with errno set.
+ */
+static int
+build_path(void)
+{
+	const char *view = getenv("DETB_TREE"), *real = getenv("DETB_REAL");
+
+	if (!strcmp(view, real))
 		return 0;
-	if (mkdir_p(fixed) < 0 ||	/* in the private /tmp */
-	    mount(t, fixed, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    chdir(fixed) < 0)
-		return say("cannot mount the tree at %s: %s", fixed,
-			   strerror(errno)), -1;
-	setenv("PWD", fixed, 1);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mkdirs(view) < 0 ||
+	    mount(real, view, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    chdir(view) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * In a mount namespace of the program's own, the random devices show
+ * the state dir's "random" file (read-only).  0 or -1 with errno set.
+ */
+static int
+bind_random(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/random", getenv("DETB_STATE"));
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(path, "/dev/urandom", NULL, MS_BIND, NULL) < 0 ||
+	    mount(path, "/dev/random", NULL, MS_BIND, NULL) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1191,8 +1484,17 @@ program(char **argv, int sock)
 		sethostname("det", 3);
 		setdomainname("", 0);
 	}
-	if (build_mounts() < 0)
+	private_tmp();
+	if (bind_random() < 0) {
+		fprintf(stderr, "detrun: build: cannot show a seeded "
+			"/dev/urandom: %s\n", strerror(errno));
 		_exit(BJOB_EXIT_INTERNAL);
+	}
+	if (build_path() < 0) {
+		fprintf(stderr, "detrun: build: cannot show the tree at %s: "
+			"%s\n", getenv("DETB_TREE"), strerror(errno));
+		_exit(BJOB_EXIT_INTERNAL);
+	}
 	snprintf(pre, sizeof(pre), "%s%s%s", getenv("DETB_DRV"),
 		 *getenv("DETB_CLOCK") ? ":" : "", getenv("DETB_CLOCK"));
 	setenv("LD_PRELOAD", pre, 1);

@@ -5,7 +5,8 @@
  * ends, the same way every run), and uname() names a fixed machine; so
  * `date`, `uname -a` and the temporary names gnulib derives from the
  * monotonic clock are the same on every run.  mkstemp and friends
- * (gcc's /tmp/ccXXXXXX.o, which configure logs) draw their letters from
+ * (gcc's /tmp/ccXXXXXX.o, which configure logs) and mkdtemp (cmake's
+ * TryCompile-XXXXXX) draw their letters from
  * the pid (in the job's namespace), the program name and a count,
  * not from glibc's internal clock reading.  Sleeps are real.  make
  * keeps the real clock: it compares mtimes with the time to warn of
@@ -179,6 +180,27 @@ int
 mkostemps(char *tmpl, int suffixlen, int flags)
 {
 	return make_temp(tmpl, suffixlen, flags);
+}
+
+/* cmake's TryCompile-XXXXXX directories (libuv's mkdtemp too). */
+char *
+mkdtemp(char *tmpl)
+{
+	size_t len = strlen(tmpl);
+	int i;
+
+	if (len < 6 || strcmp(tmpl + len - 6, "XXXXXX")) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (i = 0; i < 10000; i++) {
+		letters(tmpl + len - 6, 6);
+		if (mkdir(tmpl, 0700) == 0)
+			return tmpl;
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
 }
 
 /* ---- file times in a job space ----------------------------------- */

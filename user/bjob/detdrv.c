@@ -15,15 +15,31 @@
  * merged (then reaped from the kernel, which has its status), a WNOHANG
  * wait with children not yet joined is answered "none finished".  In
  * other processes (detsh, the shells, compilers) nothing changes.
+ *
+ * ninja is a driver too: it is re-executed with -j1024 (det runs N)
+ * instead of its -jN, its posix_spawn of /bin/sh runs detsh instead, and it
+ * learns that a job ended from end of file on the job's output pipe
+ * (ppoll), then reaps it with waitpid.  So ppoll here hides end of file
+ * on every pipe but the oldest job's (ninja polls its jobs' pipes in
+ * spawn order): ninja reads output from all of them as it comes, but
+ * sees them end in spawn order, and its waitpid (a blocking WAIT)
+ * returns once the job's files are merged.  The directories ninja makes
+ * for outputs and the files it deletes (depfiles it has read) are
+ * reported to the supervisor (FS), which puts them into the snapshot
+ * of the jobs ninja spawns next.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -32,6 +48,7 @@
 #include "bjob.h"
 
 static int sock = -1;
+static int ninja;	/* the driver is ninja (else make) */
 
 /* Is this process the driver, connected to the supervisor? */
 static int
@@ -131,8 +148,14 @@ reexec(int argc, char **argv)
 			out[k++] = argv[i];
 		}
 	}
-	snprintf(shell, sizeof(shell), "SHELL=%s", shim);
-	out[k++] = shell;
+	if (ninja) {
+		/* a constant: ninja then starts the same edges every run */
+		out[1] = "-j1024";
+		setenv("DETB_NOREC", "1", 1);
+	} else {
+		snprintf(shell, sizeof(shell), "SHELL=%s", shim);
+		out[k++] = shell;
+	}
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(jobs, sizeof(jobs), "%d", n);
 	setenv("DETB_REEXEC", pid, 1);
@@ -149,8 +172,9 @@ detdrv_init(int argc, char **argv, char **envp)
 	const char *re = getenv("DETB_REEXEC");
 
 	(void)envp;
+	ninja = !strcmp(me, "ninja");
 	if (!getenv("DETB_DRIVER") || (strcmp(me, "make") &&
-					strcmp(me, "gmake")))
+					strcmp(me, "gmake") && !ninja))
 		return;
 	if (!re || atoi(re) != getpid()) {
 		reexec(argc, argv);
@@ -256,7 +280,12 @@ posix_spawn(pid_t *pid, const char *path,
 {
 	spawn_fn real = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawn");
 	pid_t mine;
-	int rc = real(&mine, path, fa, at, argv, envp);
+	int rc;
+
+	if (driver() && ninja && !strcmp(path, "/bin/sh") &&
+	    getenv("DETB_SHIM"))
+		path = getenv("DETB_SHIM");
+	rc = real(&mine, path, fa, at, argv, envp);
 
 	if (rc == 0 && pid)
 		*pid = mine;
@@ -288,4 +317,140 @@ fork(void)
 	if (p > 0 && drv)
 		tell_fork(p);
 	return p;
+}
+
+typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *,
+			const sigset_t *);
+
+/* At end of file, nothing left to read (a pipe whose writers are gone)? */
+static int
+at_eof(short revents)
+{
+	return (revents & (POLLHUP | POLLERR)) && !(revents & POLLIN);
+}
+
+/*
+ * ninja's wait for its jobs: poll as asked, but a pipe at end of file
+ * other than the first one polled (the oldest job's) is left out and
+ * the poll repeated without it; so ninja sees its jobs end in spawn
+ * order.  Data on any pipe is reported as it comes.
+ */
+static int
+ordered_ppoll(ppoll_fn real, struct pollfd *fds, nfds_t n,
+	      const struct timespec *tmo, const sigset_t *mask)
+{
+	static struct pollfd c[4096];
+	nfds_t i, first = n;
+	int rc, ready;
+
+	if (n > sizeof(c) / sizeof(c[0]))
+		return real(fds, n, tmo, mask);
+	memcpy(c, fds, n * sizeof(*fds));
+	for (i = 0; i < n && first == n; i++)
+		if (fds[i].fd >= 0)
+			first = i;
+	do {
+		rc = real(c, n, tmo, mask);
+		if (rc <= 0)
+			return rc;
+		ready = 0;
+		for (i = 0; i < n; i++) {
+			if (c[i].fd >= 0 && i != first && at_eof(c[i].revents))
+				c[i].fd = -1;	/* hidden until it is oldest */
+			else if (c[i].fd >= 0 && c[i].revents)
+				ready++;
+		}
+	} while (!ready);
+	for (i = 0; i < n; i++)
+		fds[i].revents = c[i].fd >= 0 ? c[i].revents : 0;
+	return ready;
+}
+
+int
+ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
+      const sigset_t *mask)
+{
+	ppoll_fn real = (ppoll_fn)dlsym(RTLD_NEXT, "ppoll");
+
+	if (!driver() || !ninja || !n)
+		return real(fds, n, tmo, mask);
+	return ordered_ppoll(real, fds, n, tmo, mask);
+}
+
+/*
+ * FS: ninja made directory path (op 'd') or deleted file path (op 'u')
+ * in the tree; the supervisor adds it to later snapshots before we go
+ * on.  path is made absolute (the supervisor ignores paths outside the
+ * tree).
+ */
+static void
+tell_fs(int op, const char *path)
+{
+	struct bjob_msg m = { .type = BJOB_FS, .arg = op };
+	char dir[PATH_MAX], abs[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	int e = errno;
+	ssize_t n;
+
+	if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (!realpath(dir, abs) ||
+	    snprintf(m.text, sizeof(m.text), "%s/%s", abs, base) >=
+	    (int)sizeof(m.text))
+		goto out;
+	m.pid = getpid();
+	if (send(sock, &m, sizeof(m) - sizeof(m.text) + strlen(m.text) + 1,
+		 0) < 0)
+		goto out;
+	do
+		n = recv(sock, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+out:
+	errno = e;
+}
+
+int
+mkdir(const char *path, mode_t mode)
+{
+	int (*real)(const char *, mode_t) =
+		(int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
+	int rc = real(path, mode);
+
+	if (rc == 0 && driver() && ninja)
+		tell_fs('d', path);
+	return rc;
+}
+
+int
+unlink(const char *path)
+{
+	int (*real)(const char *) =
+		(int (*)(const char *))dlsym(RTLD_NEXT, "unlink");
+	int rc = real(path);
+
+	if (rc == 0 && driver() && ninja)
+		tell_fs('u', path);
+	return rc;
+}
+
+int
+remove(const char *path)
+{
+	int (*real)(const char *) =
+		(int (*)(const char *))dlsym(RTLD_NEXT, "remove");
+	struct stat st;
+	int dir, rc;
+
+	if (!driver() || !ninja)
+		return real(path);
+	dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	rc = real(path);
+	if (rc == 0 && !dir)
+		tell_fs('u', path);
+	return rc;
 }

@@ -148,15 +148,6 @@ mkdirs(const char *path)
 	mkdir(buf, 0755);
 }
 
-/* Is b a or below a (whole path components)? */
-static int
-path_within(const char *b, const char *a)
-{
-	size_t n = strlen(a);
-
-	return strncmp(b, a, n) == 0 && (b[n] == 0 || b[n] == '/');
-}
-
 /*
  * A file under /tmp that the job needs although its /tmp is private:
  * the clock preload, when det itself was built under /tmp (a CI clone).
@@ -200,6 +191,35 @@ tmp_file_write(const char *path, const char *buf, size_t len)
 }
 
 /*
+ * Everything but the job's own mounts -- the tree's overlay (and its
+ * bind at the real path), /tmp, a private /dev/shm -- becomes read-only
+ * in the job's namespace: a job writing elsewhere ($HOME, /var/tmp)
+ * fails the same way every run instead of changing the machine.
+ * Device nodes stay writable (/dev/null): a read-only mount does not
+ * stop writes to devices.
+ */
+static void
+read_only_rest(const char *tree, const char *real)
+{
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	struct mount_attr rw = { .attr_clr = MOUNT_ATTR_RDONLY };
+
+	if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=1777,size=50%") < 0)
+		fail("private /dev/shm: %s", strerror(errno));
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		fail("read-only /: %s", strerror(errno));
+	if (mount_setattr(AT_FDCWD, "/tmp", AT_RECURSIVE, &rw,
+			  sizeof(rw)) < 0 ||
+	    mount_setattr(AT_FDCWD, "/dev/shm", 0, &rw, sizeof(rw)) < 0 ||
+	    mount_setattr(AT_FDCWD, tree, AT_RECURSIVE, &rw, sizeof(rw)) < 0 ||
+	    (real && strcmp(real, tree) &&
+	     mount_setattr(AT_FDCWD, real, AT_RECURSIVE, &rw,
+			   sizeof(rw)) < 0))
+		fail("writable tree and /tmp: %s", strerror(errno));
+}
+
+/*
  * Enter the job's namespaces and mount its view: private propagation,
  * a tmpfs on /tmp, the overlay on the tree.  Lower and upper dirs are
  * relative to the state dir (short option strings).
@@ -207,7 +227,7 @@ tmp_file_write(const char *path, const char *buf, size_t len)
 static void
 enter_space(const char *state, const char *tree, int id, const char *lowers)
 {
-	const char *clk = getenv("DETB_CLOCK"), *real = getenv("DETB_REALTREE");
+	const char *clk = getenv("DETB_CLOCK"), *real = getenv("DETB_REAL");
 	char opts[4096 + 128], *clkbuf;
 	size_t clklen = 0;
 	int sfd;
@@ -238,13 +258,14 @@ enter_space(const char *state, const char *tree, int id, const char *lowers)
 		 "workdir=j%d/w", lowers, id, id);
 	if (mount("overlay", tree, "overlay", 0, opts) < 0)
 		fail("overlay on %s: %s", tree, strerror(errno));
-	/* Built at a fixed path: the tree's real path shows the same view
-	 * (a job writing there by its absolute name stays in its space). */
-	if (real && strcmp(real, tree) && !path_within(real, tree)) {
+	/* --build-path: the real path shows the job's view too */
+	if (real && strcmp(real, tree)) {
 		mkdirs(real);
 		if (mount(tree, real, NULL, MS_BIND, NULL) < 0)
 			fail("bind %s on %s: %s", tree, real, strerror(errno));
 	}
+	if (!getenv("DET_BUILD_WRITABLE"))
+		read_only_rest(tree, real);
 }
 
 static volatile pid_t init_child;
@@ -450,6 +471,15 @@ run_job(char **argv, const char *state, const char *tree, int id,
 	return st;
 }
 
+/* Close every fd from 3 up but keep. */
+static void
+close_others(int keep)
+{
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0U, 0);
+}
+
 /* Exit the way the job did: same code, or the same signal. */
 static void __attribute__((noreturn))
 exit_like(int st)
@@ -480,7 +510,7 @@ main(int argc, char **argv)
 		plain_shell(argv);
 	s = connect_sup(sock);
 	command_text(argv, m.text, sizeof(m.text));
-	if (runs_make(m.text))
+	if (runs_make(m.text) && !getenv("DETB_NOREC"))
 		cap = BJOB_CAP_REC;
 	else
 		cap = (same_file(1, "DETB_OUT") ? BJOB_CAP_OUT : 0) |
@@ -502,11 +532,16 @@ main(int argc, char **argv)
 		else
 			st = run_job(argv, state, tree, id, lowers, cap);
 	}
-	/* Hold no end of a pipe make reads to EOF ($(shell ...)). */
+	/*
+	 * Hold no end of a pipe the driver reads to EOF: make's $(shell
+	 * ...) on stdout, ninja's job pipe (a console job's is another
+	 * inherited fd): only the supervisor's socket stays open.
+	 */
 	nul = open("/dev/null", O_RDWR);
 	dup2(nul, 1);
 	if (!(cap & BJOB_CAP_ERR))
 		dup2(nul, 2);
+	close_others(s);
 	memset(&m, 0, sizeof(m));
 	m.type = BJOB_DONE;
 	m.arg = st;
