@@ -122,6 +122,13 @@ int remote_prefetch(struct net_conn *c, const uint64_t (*r)[2], size_t n,
 				 const uint8_t *frame, void *ctx),
 		    void *ctx);
 
+/* remote_populate.c, in the worker while the image arrives: a thread
+ * that materialises the merged regions reg[2..nreg) (but those in skip)
+ * ahead of the receiving; populate_stop ends it (before the sandbox). */
+void populate_start(const uint64_t (*reg)[2], uint32_t nreg,
+		    const uint64_t (*skip)[2], size_t nskip);
+void populate_stop(void);
+
 /* remote_worker.c: become the worker detd started (never returns). */
 void remote_worker_main(void) __attribute__((noreturn));
 

@@ -50,6 +50,7 @@ static struct {
 	size_t nfresh;
 	struct net_cache cache;	/* detd's page cache, or none */
 	uint8_t zero_hash[16];
+	size_t nlazy;		/* ranges that come while fn runs */
 	uint8_t *miss;		/* (u64 addr, 16 hash) of pages sent whole */
 	size_t nmiss, miss_cap;
 } W DET_PRIVATE;
@@ -100,6 +101,7 @@ worker_lazy(void)
 	size_t n = lazy_setup((const uint64_t (*)[2])W.reg, W.nreg, devfd);
 	int err;
 
+	W.nlazy = n;
 	if (devfd >= 0)
 		close(devfd);
 	err = net_send(&W.c, NET_LAZY, lazy_ranges(), n * 16);
@@ -527,7 +529,10 @@ remote_worker_main(void)
 		worker_fail("cannot prepare the sandbox");
 	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
+	populate_start((const uint64_t (*)[2])W.reg, W.nreg,
+		       lazy_ranges(), W.nlazy);
 	worker_pages();
+	populate_stop();
 	W.ctl.shared->t_image = mono_ns();
 	stk = worker_mmap(WORKER_STACK);
 	getcontext(&W.uc);
