@@ -30,6 +30,10 @@ struct dirty_ops {
 	 * (pagemap_excl): before collecting, the space must end its own
 	 * holders and children, whose mappings share its pages. */
 	int needs_sole_owner;
+	/* 1 when begin honours rt->lazy: it registers those ranges for
+	 * missing-page faults too, on the userfaultfd rt->lazy_uffd
+	 * (space_worker_lazy). */
+	int lazy_ok;
 	/* 0 when the mechanism works on this machine (a real trial). */
 	int (*probe)(void);
 	/* Start tracking m in the calling process; *state is private to
@@ -46,6 +50,12 @@ extern const struct dirty_ops dirty_scan_ops;
 extern const struct dirty_ops dirty_excl_ops;
 extern const struct dirty_ops dirty_mprotect_ops;
 extern const struct dirty_ops dirty_hash_ops;
+
+/* pagemap_scan's userfaultfd (async write-protect, not user-mode only:
+ * missing-page faults in system calls are served too), made from devfd
+ * (an open /dev/userfaultfd) when >= 0, else by the system call.
+ * fd or -errno. */
+int dirty_scan_uffd(int devfd);
 
 /* All backends, best first; NULL-terminated. */
 extern const struct dirty_ops *const dirty_backends[];

@@ -64,21 +64,21 @@ struct scan_state {
 	int pagemap;
 };
 
-/* Open a userfaultfd with async write-protect; -errno on failure. */
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
+#endif
+
+/* Set up fd as a userfaultfd with async write-protect; fd, or -errno
+ * (fd closed). */
 static int
-scan_uffd_open(void)
+scan_uffd_api(int fd)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
 		.features = UFFD_FEATURE_WP_ASYNC |
 			    UFFD_FEATURE_WP_UNPOPULATED,
 	};
-	int fd;
 
-	fd = (int)syscall(SYS_userfaultfd,
-			  O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (fd < 0)
-		return -errno;
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		int err = -errno;
 
@@ -86,6 +86,52 @@ scan_uffd_open(void)
 		return err;
 	}
 	return fd;
+}
+
+/* Open a userfaultfd with async write-protect (user mode only: the
+ * write-protect faults resolve themselves); -errno on failure. */
+static int
+scan_uffd_open(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd,
+			      O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	return fd < 0 ? -errno : scan_uffd_api(fd);
+}
+
+/* see dirty.h */
+int
+dirty_scan_uffd(int devfd)
+{
+	int fd;
+
+	if (devfd >= 0)
+		fd = ioctl(devfd, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	else
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	return fd < 0 ? -errno : scan_uffd_api(fd);
+}
+
+/* Also register the lazy ranges (rt->lazy, already write-protected as
+ * part of their regions) for missing-page faults: the same context, so
+ * this adds the mode.  0 or -errno. */
+static int
+scan_arm_lazy(int uffd)
+{
+	size_t i;
+
+	for (i = 0; i < rt->nlazy; i++) {
+		struct uffdio_register reg = {
+			.range = { .start = rt->lazy[i][0],
+				   .len = rt->lazy[i][1] - rt->lazy[i][0] },
+			.mode = UFFDIO_REGISTER_MODE_MISSING |
+				UFFDIO_REGISTER_MODE_WP,
+		};
+
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 /* Register [lo, hi) for write-protect tracking and protect it. */
@@ -160,12 +206,14 @@ scan_begin(const struct regions *m, void **state)
 {
 	struct scan_state *s;
 	size_t i;
-	int err;
+	int err, lazy;
 
 	s = rt_mmap(sizeof(*s), 0);
 	if (!s)
 		return -ENOMEM;
-	s->uffd = scan_uffd_open();
+	s->uffd = rt->lazy_uffd ? rt->lazy_uffd - 1 : scan_uffd_open();
+	lazy = rt->lazy_uffd != 0;
+	rt->lazy_uffd = 0;	/* s owns it now */
 	if (s->uffd < 0) {
 		err = s->uffd;
 		goto err_free;
@@ -177,6 +225,11 @@ scan_begin(const struct regions *m, void **state)
 	}
 	for (i = 0; i < m->n; i++) {
 		err = scan_arm(s->uffd, m->r[i].lo, m->r[i].hi);
+		if (err)
+			goto err_pagemap;
+	}
+	if (lazy) {
+		err = scan_arm_lazy(s->uffd);
 		if (err)
 			goto err_pagemap;
 	}
@@ -242,6 +295,7 @@ scan_probe(void)
 
 const struct dirty_ops dirty_scan_ops = {
 	.name = "pagemap_scan",
+	.lazy_ok = 1,
 	.probe = scan_probe,
 	.begin = scan_begin,
 	.collect = scan_collect,

@@ -152,6 +152,15 @@ const struct space_stats *space_stats(void);
  * (space_new_range, whole).  Pages reported, or -errno (cb's error).
  * space_worker_fresh: those self-mapped ranges (at most max into out);
  * their number.
+ * space_worker_lazy: after the ranges are mapped, before
+ * space_worker_begin: keep in r (*n of them, compacted in place; r must
+ * live on) the ranges whose pages may arrive while fn runs (page
+ * aligned, no runtime bytes, anonymous), emptied; space_worker_begin
+ * registers them for missing-page faults.  Returns a userfaultfd (from
+ * devfd, an open /dev/userfaultfd, when >= 0) on which another process
+ * serves those faults with UFFDIO_COPY in UFFDIO_COPY_MODE_WP (a page
+ * placed so is not "written"), or -errno (-ENOTSUP: the dirty tracking
+ * cannot).  A nested det_fork first faults every lazy page in.
  */
 int space_worker_prepare(void);
 int space_image_map(uintptr_t lo, uintptr_t hi);
@@ -164,6 +173,10 @@ int space_worker_begin(const char *path, int report_sock,
 long space_worker_dirty(int (*cb)(uintptr_t lo, uintptr_t hi, void *ctx),
 			void *ctx);
 size_t space_worker_fresh(uintptr_t (*out)[2], size_t max);
+int space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n);
+/* The lazy handler failed: end the worker (its real pid) with SIGKILL
+ * (kill(2) is virtualised in det programs). */
+void space_worker_abort(int worker);
 
 /* The merged regions of the calling child as at its fork (at most max
  * into out); their number (0 in the root). */

@@ -159,6 +159,12 @@ struct rt {
 	int dirty_failed;	/* dirty_select failed: said once */
 	void *dirty_state;
 	uintptr_t stack_lo;
+	/* A remote worker's lazy image (space_worker_lazy): ranges whose
+	 * missing pages another process fills through lazy_uffd (+1; 0:
+	 * none) while the space runs. */
+	int lazy_uffd;
+	const uintptr_t (*lazy)[2];
+	size_t nlazy;
 	struct rt_rangeset fresh;	/* memory this space mapped itself
 					   and asked to merge (whole) */
 	det_fn fn;

@@ -541,6 +541,8 @@ space_fork(unsigned child, det_fn fn, void *arg)
 		return -EINVAL;
 	if (!space_backend() || sandbox_prepare())
 		return -EINVAL;
+	if (rt->nlazy)
+		space_lazy_fill();
 	space_reap(0);
 	err = space_prepare(c);
 	if (err)

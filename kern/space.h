@@ -22,6 +22,9 @@ void child_leave(void) __attribute__((noreturn));
 int space_open_mem(pid_t pid);
 void space_reap(int block);
 void space_child_path(unsigned k, char *buf, size_t len);
+/* space_remote.c: in a lazy remote worker, touch every page of the lazy
+ * image so it is in place (a fork would see the missing ones as zero). */
+void space_lazy_fill(void);
 
 /* space_output.c: make c's capture files (0 or -errno); in the child,
  * make them its fds 1 and 2; in the parent, write them out at join/sync

@@ -11,6 +11,14 @@
  * never merged (the runtime's, libc's, ld.so's, det_private): those stay
  * the worker's own, as they would in a forked child.
  *
+ * Lazy image: space_worker_lazy picks the image ranges whose pages may
+ * arrive while fn runs (anonymous memory a userfaultfd can watch),
+ * empties them and hands a userfaultfd to the caller; the dirty
+ * tracking registers them for missing-page faults on that same
+ * userfaultfd, and the caller's handler process fills each page with
+ * UFFDIO_COPY in write-protect mode: a page placed so reads as not
+ * written, exactly as an image page copied in before the space began.
+ *
  * Run: space_worker_begin makes the worker a child space (its place in
  * the tree, the sandbox, dirty tracking of its merged regions) whose
  * publishing goes to a hook instead of a parent; space_worker_dirty
@@ -20,9 +28,14 @@
 #define KERN_INTERNAL
 #define LOG_PREFIX "remote: "
 #include <errno.h>
+#include <linux/userfaultfd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "dirty.h"
 #include "log.h"
@@ -157,6 +170,84 @@ space_worker_prepare(void)
 	if (!rt->dirty)
 		return -EINVAL;
 	return sandbox_prepare();
+}
+
+/* 1 when [lo, hi) is memory a userfaultfd can watch for missing pages
+ * (anonymous; not a file's private copy). */
+static int
+lazy_watchable(int uffd, uintptr_t lo, uintptr_t hi)
+{
+	struct uffdio_register reg = {
+		.range = { .start = lo, .len = hi - lo },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	struct uffdio_range un = { .start = lo, .len = hi - lo };
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0)
+		return 0;
+	ioctl(uffd, UFFDIO_UNREGISTER, &un);
+	return 1;
+}
+
+/* see kern.h */
+int
+space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n)
+{
+	size_t i, k = 0;
+	int fd;
+
+	if (!rt->dirty || !rt->dirty->lazy_ok)
+		return -ENOTSUP;
+	fd = dirty_scan_uffd(devfd);
+	if (fd < 0)
+		return fd;
+	for (i = 0; i < *n; i++) {
+		uintptr_t lo = r[i][0], hi = r[i][1];
+
+		if (lo % PAGE_SIZE || hi % PAGE_SIZE || lo >= hi ||
+		    !space_image_direct(lo, hi) ||
+		    !lazy_watchable(fd, lo, hi))
+			continue;
+		/* Empty: a page the worker touched itself before the image
+		 * came must fault like the others. */
+		if (madvise((void *)lo, hi - lo, MADV_DONTNEED) < 0)
+			continue;
+		r[k][0] = lo;
+		r[k][1] = hi;
+		k++;
+	}
+	*n = k;
+	rt->lazy_uffd = dup(fd) + 1;
+	if (!rt->lazy_uffd) {
+		close(fd);
+		return -EMFILE;
+	}
+	rt->lazy = (const uintptr_t (*)[2])r;
+	rt->nlazy = k;
+	return fd;
+}
+
+/* see kern.h */
+void
+space_worker_abort(int worker)
+{
+	syscall(SYS_kill, worker, SIGKILL, RT_KEY);
+}
+
+/* see space.h */
+void
+space_lazy_fill(void)
+{
+	volatile const char *p;
+	uintptr_t a;
+	size_t i;
+
+	for (i = 0; i < rt->nlazy; i++)
+		for (a = rt->lazy[i][0]; a < rt->lazy[i][1]; a += PAGE_SIZE) {
+			p = (volatile const char *)a;
+			(void)*p;
+		}
+	rt->nlazy = 0;
 }
 
 /* see kern.h */

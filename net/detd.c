@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -237,7 +238,7 @@ worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 {
 	static const char *envp[NET_MAX_ARGS + 1];
 	uint32_t i, n = 0;
-	int devnull, e, sock, cfd, cache;
+	int devnull, e, sock, cfd, cache, uffd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* First out of the way of the numbers they go to (fd_at would
@@ -250,11 +251,18 @@ worker_exec(struct net_conn *c, struct net_spawn *s, struct net_wctl *ctl,
 	pol = fcntl(pol, F_DUPFD_CLOEXEC, 16);
 	cfd = fcntl(ctl->fd, F_DUPFD_CLOEXEC, 16);
 	cache = D.cache_fd >= 0 ? fcntl(D.cache_fd, F_DUPFD_CLOEXEC, 16) : -1;
+	/* Lazy paging: a userfaultfd that also serves faults inside system
+	 * calls needs privilege, checked when this device is opened; the
+	 * worker makes its own from it after giving the privilege up. */
+	uffd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (uffd >= 0)
+		uffd = fcntl(uffd, F_DUPFD_CLOEXEC, 16);
 	if (devnull < 0 || out < 0 || err < 0 || sock < 0 || pol < 0 ||
 	    cfd < 0 || fd_at(devnull, 0) || fd_at(out, 1) ||
 	    fd_at(err, 2) || fd_at(sock, NET_WFD_SOCK) ||
 	    fd_at(pol, NET_WFD_POLICY) || fd_at(cfd, NET_WFD_CTL) ||
-	    (cache >= 0 && fd_at(cache, NET_WFD_CACHE))) {
+	    (cache >= 0 && fd_at(cache, NET_WFD_CACHE)) ||
+	    (uffd >= 0 && fd_at(uffd, NET_WFD_UFFD))) {
 		ctl->shared->exec_errno = errno;
 		_exit(127);
 	}
@@ -299,6 +307,21 @@ send_output(struct net_conn *c, int fd, uint32_t which)
 		off += n;
 	}
 	return n < 0 ? -errno : 0;
+}
+
+/* After the last frame: let the client read it before the connection
+ * closes.  Closing with unread bytes (pages a lazy client still sent)
+ * would reset it and could lose the result; so end our side, then read
+ * until the client closes (at most 2 s). */
+static void
+drain_close(int fd)
+{
+	static char junk[65536];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	shutdown(fd, SHUT_WR);
+	while (poll(&p, 1, 2000) == 1 && read(fd, junk, sizeof(junk)) > 0)
+		;
 }
 
 /* NET_STATUS: kind, code, text (net_worker.h). */
@@ -388,11 +411,14 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		code = WEXITSTATUS(ws);
 	}
 	dlog(L_INFO, "worker %d ended: %s %d%s%s (image: %llu pages "
-	     "received, %llu lz4, %llu from the cache; %llu pages back)",
+	     "received, %llu lz4, %llu from the cache, %llu lazily on %llu "
+	     "faults; %llu pages back)",
 	     (int)pid, net_status_name(kind), code, text[0] ? ": " : "", text,
 	     (unsigned long long)ctl.shared->pages_sent,
 	     (unsigned long long)ctl.shared->pages_lz4,
 	     (unsigned long long)ctl.shared->pages_cached,
+	     (unsigned long long)ctl.shared->pages_lazy,
+	     (unsigned long long)ctl.shared->faults,
 	     (unsigned long long)ctl.shared->pages_dirty);
 	e = send_output(c, out, 1);
 	if (!e)
@@ -401,6 +427,8 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		e = send_status(c, kind, code, text);
 	if (e)
 		dlog(L_WARN, "cannot send the result: %s", strerror(-e));
+	else
+		drain_close(c->fd);
 	if (ctl.shared->t_image)
 		dlog(L_DEBUG, "worker %d: started %.1f ms, image in place "
 		     "%.1f ms, done %.1f ms, result sent %.1f ms after its "

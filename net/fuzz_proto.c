@@ -4,7 +4,9 @@
  *   0: a stream of frames through net_hdr_parse (checked lengths,
  *      sequence numbers), as detd's connection loop reads them;
  *   1: a SPAWN payload through net_spawn_decode, then re-encoded: a
- *      decoded request must encode back to the same bytes.
+ *      decoded request must encode back to the same bytes;
+ *   2: a LAZY payload through net_ranges_parse: accepted ranges must be
+ *      page aligned, non-empty, ascending and disjoint.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,14 +59,30 @@ fuzz_spawn(const uint8_t *p, size_t n)
 	free(buf);
 }
 
+static void
+fuzz_ranges(const uint8_t *p, size_t n)
+{
+	static uint64_t r[NET_MAX_REGIONS][2];
+	size_t k, i;
+
+	if (net_ranges_parse(p, n, r, NET_MAX_REGIONS, &k))
+		return;
+	for (i = 0; i < k; i++)
+		if (r[i][0] % NET_PAGE || r[i][1] % NET_PAGE ||
+		    r[i][0] >= r[i][1] || (i && r[i][0] < r[i - 1][1]))
+			abort();	/* a bad range was accepted */
+}
+
 /* libFuzzer's entry point is LLVMFuzzerTestOneInput (an alias below). */
 int
 fuzz_one(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	if (data[0] & 1)
+	if (data[0] % 3 == 1)
 		fuzz_spawn(data + 1, size - 1);
+	else if (data[0] % 3 == 2)
+		fuzz_ranges(data + 1, size - 1);
 	else
 		fuzz_frames(data + 1, size - 1);
 	return 0;

@@ -56,6 +56,9 @@ enum net_type {
 	NET_OUTPUT,		/* s->c: fd (1 or 2) + bytes */
 	NET_STATUS,		/* s->c: how the worker ended; last frame */
 	NET_PAGESZ,		/* c->w: addr, npages, lz4 of the pages */
+	NET_LAZY,		/* w->c: the ranges that will come lazily */
+	NET_FAULT,		/* w->c: addr of a page the child touched */
+	NET_LAZY_END,		/* both: stop paging (w), last page sent (c) */
 	NET_TYPE_MAX
 };
 
@@ -187,6 +190,16 @@ int net_cache_get(const struct net_cache *c, const uint8_t hash[16],
 /* File page under its hash (which the caller computed). */
 void net_cache_put(struct net_cache *c, const uint8_t hash[16],
 		   const void *page);
+
+/* Parse a NET_LAZY payload: (u64 lo, u64 hi) ranges, page aligned,
+ * non-empty, ascending and disjoint, at most max.  Their number into *n,
+ * the ranges into out.  0 or -EPROTO/-EMSGSIZE.  Pure: a fuzz target. */
+int net_ranges_parse(const uint8_t *p, size_t len, uint64_t (*out)[2],
+		     size_t max, size_t *n);
+
+/* BEGIN flags. */
+#define NET_BEGIN_LAZY	1u	/* the worker answers LAZY; pages of those
+				   ranges come while the child runs */
 
 /* SPAWN_OK flags. */
 #define NET_OK_CACHE	1u	/* send HASHES first: the node has a cache */

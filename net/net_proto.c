@@ -52,6 +52,12 @@ net_max_len(unsigned type)
 		return 4 + NET_MAX_PAGES * NET_PAGE;
 	case NET_STATUS:
 		return 8 + NET_MAX_TEXT;
+	case NET_LAZY:
+		return NET_MAX_REGIONS * 16;
+	case NET_FAULT:
+		return 8;
+	case NET_LAZY_END:
+		return 0;
 	case NET_PAGESZ:	/* lz4's bound for 1 MiB, rounded up */
 		return 16 + NET_MAX_PAGES * NET_PAGE +
 		       NET_MAX_PAGES * NET_PAGE / 255 + 16;
@@ -275,4 +281,30 @@ net_recv(struct net_conn *c, struct net_hdr *h, void *buf, size_t cap)
 	if (h->len > cap)
 		return -EMSGSIZE;
 	return net_recv_body(c, buf, h->len);
+}
+
+/* see net.h */
+int
+net_ranges_parse(const uint8_t *p, size_t len, uint64_t (*out)[2],
+		 size_t max, size_t *n)
+{
+	uint64_t lo, hi, prev = 0;
+	size_t i;
+
+	if (len % 16)
+		return -EPROTO;
+	if (len / 16 > max)
+		return -EMSGSIZE;
+	for (i = 0; i < len / 16; i++) {
+		memcpy(&lo, p + i * 16, 8);
+		memcpy(&hi, p + i * 16 + 8, 8);
+		if (lo % NET_PAGE || hi % NET_PAGE || lo >= hi ||
+		    (i && lo < prev))
+			return -EPROTO;
+		out[i][0] = lo;
+		out[i][1] = hi;
+		prev = hi;
+	}
+	*n = len / 16;
+	return 0;
 }

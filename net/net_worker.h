@@ -20,6 +20,8 @@
 #define NET_WFD_POLICY	4
 #define NET_WFD_CTL	5
 #define NET_WFD_CACHE	6	/* the page cache, if detd has one */
+#define NET_WFD_UFFD	7	/* /dev/userfaultfd, opened by detd as root
+				   (lazy paging as an unprivileged user) */
 
 /* NET_STATUS kinds. */
 enum net_status_kind {
@@ -44,6 +46,8 @@ struct net_wctl_page {
 	uint64_t t_main;	/* CLOCK_MONOTONIC ns: the worker's libdet
 				   took over (before main) */
 	uint64_t t_image;	/* the image is in place (GO) */
+	uint64_t pages_lazy;	/* of pages_sent: while the child ran */
+	uint64_t faults;	/* FAULT frames: pages the child waited for */
 	char failed[256];
 };
 

@@ -129,6 +129,33 @@ check "later runs got most image pages from the nodes' page caches" \
 (cd "$tmp" && "$R" -- "$P" big 8 0) >"$tmp/z.local" 2>&1
 check "--compress (lz4): same result, ran on the node, pages went lz4" \
 	'cmp -s "$tmp/z.local" "$tmp/z.remote" && ! grep -q "node 1 failed" "$tmp/z.remote" && grep -q "received, [1-9][0-9]* lz4" "$tmp/lo1.log"'
+# --lazy: the children start at once, their big ranges arrive on first
+# touch and in the background; the same results, pages came lazily.
+lazied() {	# pages received lazily, over the logs
+	sed -n 's/.*, \([0-9]*\) lazily on.*/\1/p' "$@" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+for mode in work conflict crash exit; do
+	before=$(lazied "$tmp"/lo?.log)
+	(cd "$tmp" && "$R" --lazy --nodes "$L" --key "$tmp/key" \
+		--node-timeout 2000 -- "$P" $mode 1 2 3 1 0) \
+		>"$tmp/lazy.$mode" 2>&1
+	echo "exit $?" >>"$tmp/lazy.$mode"
+	after=$(lazied "$tmp"/lo?.log)
+	check "loopback --lazy $mode: same output, reports, status and digest" \
+		'cmp -s "$tmp/local.$mode" "$tmp/lazy.$mode" || { diff "$tmp/local.$mode" "$tmp/lazy.$mode"; false; }'
+	check "loopback --lazy $mode: pages arrived while the children ran" \
+		'[ $after -gt $before ]'
+done
+# A child touching a sparse 1% of a 256 MiB area (every 100th page).
+(cd "$tmp" && "$R" -- "$P" big 256 0) >"$tmp/sparse.local" 2>&1
+(cd "$tmp" && DET_LAZY=1 "$R" --nodes "$L" --key "$tmp/key" -- "$P" big 256 1) \
+	>"$tmp/sparse.lazy" 2>&1
+check "--lazy, 1% of 256 MiB touched: same result, on the node, faults served" \
+	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy" && ! grep -q "node 1 failed" "$tmp/sparse.lazy" && grep -q "lazily on [1-9][0-9]* faults" "$tmp/lo1.log"'
+DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
+check "bad DET_LAZY: one line, the program runs" \
+	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'
 remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
 check "--nodes FILE (a hostfile) works like the list" \
 	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'
@@ -227,6 +254,17 @@ for mode in work conflict crash; do
 	check "3 netns nodes, $mode: 4 children ran on the nodes" \
 		'[ $((after - before)) -eq 4 ]'
 done
+
+for mode in work crash; do
+	(cd "$tmp" && "$R" --lazy --nodes "$N" --key "$tmp/key" \
+		--node-timeout 2000 -- "$P" $mode 1 2 3 1 0) \
+		>"$tmp/nslazy.$mode" 2>&1
+	echo "exit $?" >>"$tmp/nslazy.$mode"
+	check "3 netns nodes, --lazy $mode: same as local" \
+		'cmp -s "$tmp/local.$mode" "$tmp/nslazy.$mode" || { diff "$tmp/local.$mode" "$tmp/nslazy.$mode"; false; }'
+done
+check "3 netns nodes, --lazy: pages arrived while the children ran" \
+	'[ $(lazied "$tmp"/ns?.log) -gt 0 ]'
 
 # A link cut while the child runs: keep-alive notices within about
 # --node-timeout; the child re-runs locally.

@@ -75,6 +75,9 @@ usage(FILE *f)
 "  --key FILE     the detd key (DET_KEY_FILE)\n"
 "  --compress     compress the memory shipped to nodes (lz4; pays on\n"
 "                 links slower than the CPUs) (DET_COMPRESS)\n"
+"  --lazy         a remote child starts at once; the pages of its big\n"
+"                 memory ranges arrive on first touch (userfaultfd) and\n"
+"                 in the background while it runs (DET_LAZY)\n"
 "  --node-timeout MS  a node that does not answer for MS ms has failed;\n"
 "                 its children re-run locally (default 10000)\n"
 "  --quiet        do not print conflict reports\n"
@@ -423,6 +426,7 @@ main(int argc, char **argv)
 		{ "build", no_argument, NULL, 'B' },
 		{ "build-path", required_argument, NULL, 'P' },
 		{ "compress", no_argument, NULL, 'Z' },
+		{ "lazy", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -498,6 +502,9 @@ main(int argc, char **argv)
 			break;
 		case 'Z':
 			setenv("DET_COMPRESS", "1", 1);
+			break;
+		case 'L':
+			setenv("DET_LAZY", "1", 1);
 			break;
 		case 'T':
 			number("--node-timeout", optarg, 1, 3600000);

@@ -9,6 +9,9 @@
  *   netbench fork NODE MIB REPS [IF]     a MIB-MiB space, one child on
  *                                        NODE reading 1% of it, REPS
  *                                        times unchanged
+ *   netbench span NODE MIB REPS [IF]     the same, but the child reads a
+ *                                        contiguous 1% (from the middle);
+ *                                        run with DET_LAZY=0 and =1
  *
  *   netbench matmult N K [NODE...]       C = A x B (N x N doubles), rows
  *                                        split over K children, child k
@@ -163,8 +166,22 @@ touch(void *arg)
 	result = sum;
 }
 
+/* The child: read a contiguous 1% of the pages, from the middle. */
+static void
+touch_span(void *arg)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	(void)arg;
+	for (i = big_len / 2; i < big_len / 2 + big_len / 100; i += 4096)
+		sum += big[i];
+	result = sum;
+}
+
 static int
-fork_bench(unsigned node, size_t mib, int reps, const char *ifname)
+fork_bench(unsigned node, size_t mib, int reps, const char *ifname,
+	   det_fn fn)
 {
 	double t[64], b[64], rate[64];
 	struct det_status st;
@@ -182,7 +199,7 @@ fork_bench(unsigned node, size_t mib, int reps, const char *ifname)
 		unsigned long long b0 = if_bytes(ifname, "tx_bytes");
 		double t0 = now_ms();
 
-		r = det_fork_on(0, node, touch, NULL);
+		r = det_fork_on(0, node, fn, NULL);
 		if (r == DET_OK)
 			r = det_join(0, &st);
 		t[k] = now_ms() - t0;
@@ -281,7 +298,11 @@ main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "fork") == 0)
 		return fork_bench((unsigned)atoi(argv[2]),
 				  (size_t)atol(argv[3]), atoi(argv[4]),
-				  argc > 5 ? argv[5] : NULL);
+				  argc > 5 ? argv[5] : NULL, touch);
+	if (argc >= 5 && strcmp(argv[1], "span") == 0)
+		return fork_bench((unsigned)atoi(argv[2]),
+				  (size_t)atol(argv[3]), atoi(argv[4]),
+				  argc > 5 ? argv[5] : NULL, touch_span);
 	fprintf(stderr, "usage: see papers/eval/netbench.c\n");
 	return 2;
 }

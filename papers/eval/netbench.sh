@@ -38,7 +38,7 @@ ip -n "$NS" link set eth0 up && ip -n "$NS" link set lo up ||
 "$B/bin/detd" --keygen "$tmp/key"
 # Node 1 without a page cache (the eager path), node 2 with one.
 ip netns exec "$NS" "$B/bin/detd" --listen 10.232.1.2:7677 --key "$tmp/key" \
-	--user root --cache 0 2>"$tmp/detd1.log" &
+	--user root --cache 0 -v 2>"$tmp/detd1.log" &
 pids="$pids $!"
 ip netns exec "$NS" "$B/bin/detd" --listen 10.232.1.2:7678 --key "$tmp/key" \
 	--user root --cache $((2 * MIB)) 2>"$tmp/detd2.log" &
@@ -66,6 +66,27 @@ say "remote fork, $MIB MiB, node without cache, --compress (lz4), once"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key DET_COMPRESS=1 \
 	setarch -R "$NB" fork 1 "$MIB" 1 "${NS}h" | sed 's/netfork/lz4fork/') \
 	>>"$RAW" || say "lz4 fork FAILED"
+# Lazy vs eager: a child reading a contiguous 1% (from the middle), on
+# the node without cache; the time from the worker's start to fn's first
+# instruction is the worker's own ("image in place", detd -v).
+starts() {	# detd1's "image in place" times after line $1: R line
+	grep "image in place" "$tmp/detd1.log" | tail -n +$(($1 + 1)) |
+		sed -n 's/.*image in place \([0-9.]*\) ms.*/\1/p' | sort -n |
+		awk -v n="$2" '{ v[NR] = $1 } END { if (NR) print "R", n,
+			v[int((NR + 1) / 2)], v[1], v[NR], NR, "ms" }'
+}
+for lz in 0 1; do
+	say "remote fork, $MIB MiB, child reads a contiguous 1%, DET_LAZY=$lz, $REPS times"
+	n0=$(grep -c "image in place" "$tmp/detd1.log")
+	(cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key DET_LAZY=$lz \
+		setarch -R "$NB" span 1 "$MIB" "$REPS" "${NS}h" |
+		sed "s/netfork/span$lz/") >>"$RAW" || say "span FAILED"
+	starts "$n0" "span$lz.start.ms" >>"$RAW"
+done
+say "remote fork, $MIB MiB, child reads every 100th page, --lazy, once"
+(cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key DET_LAZY=1 \
+	setarch -R "$NB" fork 1 "$MIB" 1 "${NS}h" | sed 's/netfork/sparse1/') \
+	>>"$RAW" || say "sparse lazy fork FAILED"
 say "remote fork, $MIB MiB, node with a page cache, $REPS times"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key \
 	setarch -R "$NB" fork 2 "$MIB" "$REPS" "${NS}h" | sed 's/netfork/cachefork/') \
@@ -90,6 +111,14 @@ coldzb=$(val lz4fork.first.bytes)
 again=$(val cachefork.again.bytes)
 againms=$(val cachefork.again.ms)
 eagerms=$(val netfork.again.ms)
+ebytes=$(val span0.again.bytes)
+lbytes=$(val span1.again.bytes)
+estart=$(val span0.start.ms)
+lstart=$(val span1.start.ms)
+etotal=$(val span0.again.ms)
+ltotal=$(val span1.again.ms)
+sbytes=$(val sparse1.first.bytes)
+stotal=$(val sparse1.first.ms)
 bytes=$((MIB * 1048576))
 {
 	echo "## Remote spaces (make bench, $(date -u +%Y-%m-%d), $MIB MiB)"
@@ -105,6 +134,10 @@ bytes=$((MIB * 1048576))
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v a="$again" -v b="$bytes" 'BEGIN { printf "| the same fork again, space unchanged (cache) | %.0f bytes sent | %d bytes of space | %.3f%% | <= 1%% |\n", a, b, 100 * a / b }'
 	awk -v a="$againms" -v e="$eagerms" 'BEGIN { printf "| its time | %.0f ms | %.0f ms without cache | %.2fx | -- |\n", a, e, (a > 0 ? e / a : 0) }'
+	awk -v l="$lbytes" -v e="$ebytes" 'BEGIN { printf "| --lazy, child reads a contiguous 1%%: bytes sent | %.0f | eager %.0f | %.1fx fewer | >= 10x fewer |\n", l, e, (l > 0 ? e / l : 0) }'
+	awk -v l="$lstart" -v e="$estart" 'BEGIN { printf "| its time from the worker'"'"'s start to fn'"'"'s first instruction | %.1f ms | eager %.1f ms | %.1fx sooner | faster start |\n", l, e, (l > 0 ? e / l : 0) }'
+	awk -v l="$ltotal" -v e="$etotal" 'BEGIN { printf "| its total time (fork to join) | %.0f ms | eager %.0f ms | %.2fx | -- |\n", l, e, (l > 0 ? e / l : 0) }'
+	awk -v l="$sbytes" -v e="$ebytes" -v t="$stotal" 'BEGIN { printf "| --lazy, child reads every 100th page (%.0f ms): bytes sent | %.0f | eager %.0f | %.1fx fewer | -- |\n", t, l, e, (l > 0 ? e / l : 0) }'
 	echo
 	echo "matmult $MM x $MM, rows split over K children (\`matmult.K.N\`:"
 	echo "N = 0: all local; else child k on node k+1), one run each; all"

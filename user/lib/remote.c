@@ -158,6 +158,11 @@ remote_setup(void)
 		fprintf(stderr, "det: DET_COMPRESS=%s: expected 0 or 1; "
 			"ignored\n", v);
 	R->compress = v && strcmp(v, "1") == 0;
+	v = getenv("DET_LAZY");
+	if (v && *v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+		fprintf(stderr, "det: DET_LAZY=%s: expected 0 or 1; "
+			"ignored\n", v);
+	R->lazy = v && strcmp(v, "1") == 0;
 	v = getenv("DET_NODES");
 	if (v && *v && (err = nodes_parse(v)))
 		fprintf(stderr, "det: DET_NODES=%s: %s\n", v,

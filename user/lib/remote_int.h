@@ -11,6 +11,7 @@
 #include "det.h"
 #include "kern.h"
 #include "net.h"
+#include "net_worker.h"
 
 #define PAGE		4096UL
 #define PAGE_DOWN(a)	((uintptr_t)(a) & ~(PAGE - 1))
@@ -48,6 +49,7 @@ struct remote {
 	char node[MAX_NODES][256];
 	int timeout_ms;
 	int compress;		/* DET_COMPRESS=1: lz4 the image */
+	int lazy;		/* DET_LAZY=1: pages on first touch */
 	int have_key;
 	uint8_t key[NET_KEY_LEN];
 	char key_err[200];
@@ -84,6 +86,48 @@ int is_fd_named(int fd, const char *name);
 
 /* remote_proxy.c: the proxy child's function (arg: its remote_child). */
 void remote_proxy(void *arg);
+
+/* remote_lazy.c, in the worker (detrun --lazy).  lazy_setup: of the
+ * merged regions reg[2..nreg), keep those whose pages may come while fn
+ * runs (devfd: an open /dev/userfaultfd or -1); their number (0: none
+ * can), the ranges ((u64 lo, u64 hi) each) at lazy_ranges().
+ * lazy_start: before the sandbox, fork the process that serves their
+ * faults on connection c (the worker's, continued there) with the
+ * node's cache; 0 or -errno.
+ * lazy_go: the space began (its ranges are registered): serve.
+ * lazy_touch: fault in the lazy pages in [lo, hi) (before lazy_stop:
+ * a missing page touched after it would wait forever).
+ * lazy_stop: fn ended: stop it, take the connection back (its frame
+ * counters from ctl); 0 or -errno (it failed). */
+size_t lazy_setup(const uint64_t (*reg)[2], uint32_t nreg, int devfd);
+const void *lazy_ranges(void);
+int lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
+	       const struct net_cache *cache, uint8_t *frame);
+void lazy_go(void);
+void lazy_touch(uintptr_t lo, uintptr_t hi);
+int lazy_stop(struct net_conn *c, const struct net_wctl_page *ctl);
+
+/* remote_proxy.c: send [lo, hi) (page aligned) as PAGES frames (PAGESZ
+ * when compressing pays).  0 or -errno. */
+int remote_send_pages(struct net_conn *c, uintptr_t lo, uintptr_t hi);
+
+/* remote_prefetch.c, in the proxy after GO with a lazy image: send the
+ * pages of the n lazy ranges r (FAULTs first, then in address order; by
+ * hash first when hashes) until the worker's LAZY_END, and answer it.
+ * Other frames go to other(), whose 1 ends this with -ECONNABORTED.
+ * frame: NET_MAX_FRAME bytes of scratch.  0 or -errno. */
+int remote_prefetch(struct net_conn *c, const uint64_t (*r)[2], size_t n,
+		    int hashes, uint8_t *frame,
+		    int (*other)(const struct net_hdr *h,
+				 const uint8_t *frame, void *ctx),
+		    void *ctx);
+
+/* remote_populate.c, in the worker while the image arrives: a thread
+ * that materialises the merged regions reg[2..nreg) (but those in skip)
+ * ahead of the receiving; populate_stop ends it (before the sandbox). */
+void populate_start(const uint64_t (*reg)[2], uint32_t nreg,
+		    const uint64_t (*skip)[2], size_t nskip);
+void populate_stop(void);
 
 /* remote_worker.c: become the worker detd started (never returns). */
 void remote_worker_main(void) __attribute__((noreturn));

@@ -89,10 +89,9 @@ send_compressed(struct net_conn *c, uintptr_t lo, size_t n)
 	return net_sendv(c, NET_PAGESZ, v, 2) ?: 1;
 }
 
-/* Send [lo, hi) (page aligned, readable) as PAGES frames (PAGESZ when
- * compressing pays). */
-static int
-send_pages(struct net_conn *c, uintptr_t lo, uintptr_t hi)
+/* see remote_int.h */
+int
+remote_send_pages(struct net_conn *c, uintptr_t lo, uintptr_t hi)
 {
 	uint64_t a;
 	size_t n;
@@ -229,7 +228,7 @@ ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
 			     k - j < NET_MAX_PAGES &&
 			     (buf[8 + k / 8] >> (k % 8) & 1); k++)
 				;
-			err = send_pages(c, a + j * PAGE, a + k * PAGE);
+			err = remote_send_pages(c, a + j * PAGE, a + k * PAGE);
 			if (err)
 				return err;
 		}
@@ -237,21 +236,75 @@ ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
 	return 0;
 }
 
+/* proxy_frame for remote_prefetch. */
+static int
+proxy_other(const struct net_hdr *h, const uint8_t *frame, void *ctx)
+{
+	return proxy_frame(ctx, h, frame);
+}
+
+/*
+ * --lazy: the worker's LAZY answer (the ranges it will take while fn
+ * runs, each one of the merged regions): into lazy[] (*nlazy), and
+ * those regions dropped from reg (*n).  0 or -errno; -ECONNABORTED when
+ * the worker gave up and res holds detd's answer.
+ */
+static int
+proxy_lazy_ranges(struct net_conn *c, uint64_t (*reg)[2], uint32_t *n,
+		  uint64_t (*lazy)[2], size_t *nlazy, uint8_t *frame,
+		  struct result *res)
+{
+	struct net_hdr h;
+	uint32_t i, k;
+	size_t j = 0;
+	int err;
+
+	for (;;) {
+		err = net_recv(c, &h, frame, NET_MAX_FRAME);
+		if (err)
+			return err;
+		if (h.type == NET_LAZY)
+			break;
+		err = proxy_frame(res, &h, frame);
+		if (err)
+			return err < 0 ? err : -ECONNABORTED;
+	}
+	err = net_ranges_parse(frame, h.len, lazy, MAX_REGIONS, nlazy);
+	if (err)
+		return err;
+	for (i = k = 2; i < *n; i++) {
+		if (j < *nlazy && lazy[j][0] == reg[i][0] &&
+		    lazy[j][1] == reg[i][1]) {
+			j++;
+			continue;
+		}
+		reg[k][0] = reg[i][0];
+		reg[k][1] = reg[i][1];
+		k++;
+	}
+	if (j != *nlazy)
+		return -EPROTO;	/* not the merged regions, in order */
+	*n = k;
+	return 0;
+}
+
 /* Ship the image and GO: the allocator's state and the stack as pages;
  * the merged regions as pages, or, when the node has a page cache
- * (NET_OK_CACHE), by hash first and then only the pages it lacks.
- * 0 or -errno; -ECONNABORTED when the worker gave up and res holds
- * detd's answer (frame: NET_MAX_FRAME bytes of scratch). */
+ * (NET_OK_CACHE), by hash first and then only the pages it lacks; with
+ * --lazy, the ranges the worker takes lazily after GO, while fn runs
+ * (remote_prefetch).  0 or -errno; -ECONNABORTED when the worker gave up
+ * and res holds detd's answer (frame: NET_MAX_FRAME bytes of scratch). */
 static int
 proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 	   uint8_t *frame, struct result *res)
 {
-	uint64_t (*reg)[2] = R->reg;
+	uint64_t (*reg)[2] = R->reg, (*lazy)[2] = NULL;
 	uint8_t hdr[32], *hbuf = NULL;
 	struct hrun *runs = NULL;
-	size_t nruns = 0, npages = 0, cap = 0;
+	size_t nruns = 0, npages = 0, cap = 0, nlazy = 0;
+	size_t lcap = PAGE_UP(MAX_REGIONS * 16);
+	uint32_t n, bflags = R->lazy ? NET_BEGIN_LAZY : 0;
 	uint64_t go[2];
-	uint32_t n;
 	struct iovec v[3];
 	size_t i;
 	int err;
@@ -261,13 +314,21 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 		return -E2BIG;
 	memcpy(hdr, R->layout, 16);
 	memcpy(hdr + 16, &n, 4);
-	memset(hdr + 20, 0, 4);
+	memcpy(hdr + 20, &bflags, 4);
 	memcpy(hdr + 24, &argv_addr, 8);
 	v[0] = (struct iovec){ hdr, sizeof(hdr) };
 	v[1] = (struct iovec){ reg, n * 16 };
 	err = net_sendv(c, NET_BEGIN, v, 2);
 	for (i = 0; !err && i < 2; i++)
-		err = send_pages(c, PAGE_DOWN(reg[i][0]), PAGE_UP(reg[i][1]));
+		err = remote_send_pages(c, PAGE_DOWN(reg[i][0]),
+					PAGE_UP(reg[i][1]));
+	if (!err && R->lazy) {
+		lazy = mmap(NULL, lcap, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (lazy == MAP_FAILED)
+			return -ENOMEM;
+		err = proxy_lazy_ranges(c, reg, &n, lazy, &nlazy, frame, res);
+	}
 	if (!err && (flags & NET_OK_CACHE)) {
 		for (i = 2; i < n; i++)
 			npages += (reg[i][1] - reg[i][0]) / PAGE;
@@ -275,8 +336,10 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 		      NET_MAX_HASHES * 16;
 		hbuf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (hbuf == MAP_FAILED)
-			return -ENOMEM;
+		if (hbuf == MAP_FAILED) {
+			err = -ENOMEM;
+			goto out;
+		}
 		runs = (struct hrun *)(hbuf + NET_MAX_HASHES * 16);
 		err = ship_hashes(c, (const uint64_t (*)[2])reg, n, runs,
 				  &nruns, hbuf);
@@ -285,15 +348,23 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 		munmap(hbuf, cap);
 	} else {
 		for (i = 2; !err && i < n; i++)
-			err = send_pages(c, reg[i][0], reg[i][1]);
+			err = remote_send_pages(c, reg[i][0], reg[i][1]);
 	}
 	if (err)
-		return err;
+		goto out;
 	go[0] = (uintptr_t)rc->fn;
 	go[1] = (uintptr_t)rc->arg;
 	v[0] = (struct iovec){ go, sizeof(go) };
 	v[1] = (struct iovec){ (void *)space_path(), strlen(space_path()) };
-	return net_sendv(c, NET_GO, v, 2);
+	err = net_sendv(c, NET_GO, v, 2);
+	if (!err && nlazy)
+		err = remote_prefetch(c, (const uint64_t (*)[2])lazy, nlazy,
+				      (flags & NET_OK_CACHE) != 0, frame,
+				      proxy_other, res);
+out:
+	if (lazy)
+		munmap(lazy, lcap);
+	return err;
 }
 
 

@@ -50,6 +50,7 @@ static struct {
 	size_t nfresh;
 	struct net_cache cache;	/* detd's page cache, or none */
 	uint8_t zero_hash[16];
+	size_t nlazy;		/* ranges that come while fn runs */
 	uint8_t *miss;		/* (u64 addr, 16 hash) of pages sent whole */
 	size_t nmiss, miss_cap;
 } W DET_PRIVATE;
@@ -90,6 +91,24 @@ worker_mmap(size_t len)
 	return p;
 }
 
+/* --lazy: tell the client which ranges may come while fn runs (none
+ * when this node cannot: then it ships them all before GO). */
+static void
+worker_lazy(void)
+{
+	int devfd = is_fd_named(NET_WFD_UFFD, "/dev/userfaultfd") ?
+		    NET_WFD_UFFD : -1;
+	size_t n = lazy_setup((const uint64_t (*)[2])W.reg, W.nreg, devfd);
+	int err;
+
+	W.nlazy = n;
+	if (devfd >= 0)
+		close(devfd);
+	err = net_send(&W.c, NET_LAZY, lazy_ranges(), n * 16);
+	if (err)
+		worker_fail("image: %s", net_strerror(err));
+}
+
 /* BEGIN: check the layout, map the regions. */
 static void
 worker_begin(void)
@@ -98,7 +117,7 @@ worker_begin(void)
 	uint64_t argv_c;
 	uintptr_t lo, hi;
 	struct net_hdr h;
-	uint32_t i;
+	uint32_t i, flags;
 	int err;
 
 	err = net_recv(&W.c, &h, frame, NET_MAX_FRAME);
@@ -106,8 +125,10 @@ worker_begin(void)
 		worker_fail("no image from the client (%s)",
 			    err ? net_strerror(err) : "wrong frame");
 	memcpy(&W.nreg, frame + 16, 4);
+	memcpy(&flags, frame + 20, 4);
 	memcpy(&argv_c, frame + 24, 8);
-	if (W.nreg < 2 || W.nreg > MAX_REGIONS || h.len != 32 + W.nreg * 16)
+	if (W.nreg < 2 || W.nreg > MAX_REGIONS || h.len != 32 + W.nreg * 16 ||
+	    (flags & ~NET_BEGIN_LAZY))
 		worker_fail("malformed image header");
 	W.reg = worker_mmap(W.nreg * 16);
 	memcpy(W.reg, frame + 32, W.nreg * 16);
@@ -140,6 +161,10 @@ worker_begin(void)
 				    "over the node's memory limit" :
 				    strerror(-err));
 	}
+	if (flags & NET_BEGIN_LAZY)
+		worker_lazy();
+	else if (is_fd_named(NET_WFD_UFFD, "/dev/userfaultfd"))
+		close(NET_WFD_UFFD);
 }
 
 /* Copy the part of page run [a, a+len) inside range r from src. */
@@ -422,6 +447,13 @@ worker_publish(int code)
 	W.nfresh = space_worker_fresh(W.fresh, 1024);
 	if (W.nfresh > 1024)
 		worker_fail("too many memory ranges");
+	/* Fresh memory goes back whole (read below): the lazy pages in it
+	 * must be here before paging stops. */
+	for (r = 0; r < (long)W.nfresh; r++)
+		lazy_touch(W.fresh[r][0], W.fresh[r][1]);
+	r = lazy_stop(&W.c, W.ctl.shared);
+	if (r)
+		worker_fail("lazy paging failed: %s", strerror((int)-r));
 	r = space_worker_dirty(worker_dirty_cb, NULL);
 	if (r < 0)
 		worker_fail("cannot send the child's pages: %s",
@@ -449,10 +481,14 @@ worker_run(void)
 
 	memcpy((void *)W.reg[1][0], W.stack + (W.reg[1][0] - base),
 	       W.reg[1][1] - W.reg[1][0]);
+	err = lazy_start(&W.c, W.ctl.shared, &W.cache, W.frame);
+	if (err)
+		worker_fail("cannot start lazy paging: %s", strerror(-err));
 	err = space_worker_begin(W.path, NET_WFD_POLICY, worker_publish);
 	if (err)
 		worker_fail("cannot start the child space: %s",
 			    strerror(-err));
+	lazy_go();
 	W.fn(W.arg);
 	worker_publish(0);
 }
@@ -493,7 +529,10 @@ remote_worker_main(void)
 		worker_fail("cannot prepare the sandbox");
 	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
+	populate_start((const uint64_t (*)[2])W.reg, W.nreg,
+		       lazy_ranges(), W.nlazy);
 	worker_pages();
+	populate_stop();
 	W.ctl.shared->t_image = mono_ns();
 	stk = worker_mmap(WORKER_STACK);
 	getcontext(&W.uc);
