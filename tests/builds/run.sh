@@ -349,7 +349,8 @@ check "recursive make: the sub-make's files are in the tree" \
 new <<'EOF'
 cat >configure <<'SH'
 #!/bin/sh
-printf 'all: a b\na:\n\techo A >a\nb: a\n\tcat a >b; echo B >>b\n' >Makefile
+printf 'all: a b\na: config.h\n\techo A >a\nb: a\n\tcat a >b; echo B >>b\n' >Makefile
+echo '#define X 1' >config.h
 SH
 chmod +x configure
 EOF
@@ -360,6 +361,9 @@ cp -a "$tmp/tpl" "$tmp/w"
 rc=$?
 check "configure && make: the make's jobs see what configure wrote" \
 	'[ $rc -eq 0 ] && [ "$(cat "$tmp/w/b" | tr "\n" " ")" = "A B " ] && grep -q "jobs 2," "$tmp/out"'
+(cd "$tmp/w" && "$D" --stats -- make -j2) >"$tmp/out2" 2>&1
+check "configure && make: configure's files get logical mtimes, a second make builds nothing" \
+	'grep -q "jobs 0," "$tmp/out2" && [ "$(stat -c %Y "$tmp/w/config.h")" -lt "$(date +%s)" ]'
 
 # --- a long chain of jobs: snapshots stay right across compactions
 new <<'EOF'

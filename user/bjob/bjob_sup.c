@@ -120,6 +120,7 @@ struct sup {
 	struct bjob_merge_stats ms;
 	struct timespec epoch;	/* the clock jobs see */
 	struct timespec mtimes;	/* merged files: this + join ns */
+	struct timespec started;	/* real time detrun started */
 	int conflicts, internal, jobs, bases, reused;
 	int usage;		/* setup refused the build path: exit 2 */
 	double merge_ms, hol_ms;
@@ -424,6 +425,62 @@ join_room(struct sup *s, int n)
 		       sizeof(*s->ji));
 }
 
+static int
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * Clamp the mtimes under directory fd: an entry written since detrun
+ * started (outside job spaces: configure, a recipe line running a
+ * sub-make) and newer than the logical time t gets t, so its mtime is
+ * the same every run and older than what later joins merge (else every
+ * object depending on configure's config.h looks out of date to the
+ * next run).  Entries older than the start (the user's sources) keep
+ * theirs.  0, or -1 if the walk failed.
+ */
+static int
+clamp_level(int fd, const struct timespec *t, const struct timespec *start)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, *t };
+	DIR *d = bjob_dir_open(fd);
+	struct dirent *e;
+	struct stat st;
+	int rc = 0, err = 0, sub;
+
+	if (!d)
+		return -1;
+	while (!rc && (e = bjob_dir_next(d, fd, &st, &err))) {
+		if (S_ISDIR(st.st_mode)) {
+			sub = openat(fd, e->d_name, O_RDONLY | O_DIRECTORY |
+				     O_NOFOLLOW | O_CLOEXEC);
+			rc = sub < 0 ? -1 : clamp_level(sub, t, start);
+			if (sub >= 0)
+				close(sub);
+		}
+		if (!rc && !before(&st.st_mtim, start) &&
+		    before(t, &st.st_mtim))
+			rc = utimensat(fd, e->d_name, ts,
+				       AT_SYMLINK_NOFOLLOW);
+	}
+	closedir(d);
+	return rc || err ? -1 : 0;
+}
+
+/* The logical time of join n: the mtime base + n ns. */
+static struct timespec
+logical(const struct sup *s, int n)
+{
+	struct timespec t = s->mtimes;
+
+	t.tv_nsec += n;
+	t.tv_sec += t.tv_nsec / 1000000000;
+	t.tv_nsec %= 1000000000;
+	return t;
+}
+
 /*
  * A new base: the tree as it is now becomes snapshot b<n> of a new
  * (empty) join n.  0 or -1 (one line printed).
@@ -434,8 +491,15 @@ rebase(struct sup *s)
 	char name[32];
 	int n = ++s->joins;
 
+	struct timespec t = logical(s, n);
+
 	if (join_room(s, n) < 0)
 		return -1;
+	if (clamp_level(s->tree_fd, &t, &s->started) < 0) {
+		say("cannot set logical mtimes in %s: %s", s->tree,
+		    strerror(errno));
+		return -1;
+	}
 	s->ji[n].empty = 1;
 	/* n counts either way: join numbers are mtimes */
 	if (base_current(s)) {
@@ -1304,6 +1368,7 @@ setup(struct sup *s)
 	struct timespec newest = { 0, 0 };
 
 	s->lsock = s->top_pidfd = s->state_fd = s->rand_fd = -1;
+	clock_gettime(CLOCK_REALTIME, &s->started);
 	if (!getcwd(s->tree, sizeof(s->tree)))
 		return say("cannot get the build directory: %s",
 			   strerror(errno)), -1;
