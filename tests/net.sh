@@ -224,6 +224,27 @@ sleep 0.5
 check "detd killed mid-child: its worker died with it" \
 	'! pgrep -f "^$P slow" >/dev/null'
 
+# The same with --lazy: the worker and its paging process die with detd.
+start_detd "$tmp/victim2.log" 127.0.0.1:0 || exit 1
+victim=$!
+(cd "$tmp" && "$R" --lazy --nodes "$addr" --key "$tmp/key" \
+	--node-timeout 2000 -- "$P" slow 0 1 0) >"$tmp/killed2.out" 2>&1 &
+run=$!
+for i in $(seq 50); do
+	grep -q "worker .* runs" "$tmp/victim2.log" && break
+	sleep 0.1
+done
+sleep 0.5
+kill -9 "$victim"
+wait $run
+echo "exit $?" >>"$tmp/killed2.out"
+grep -v "^det: node 1 failed" "$tmp/killed2.out" >"$tmp/killed2.rest"
+check "--lazy, detd killed mid-child: same result, re-ran locally" \
+	'cmp -s "$tmp/local.slow" "$tmp/killed2.rest" && grep -q "node 1 failed for child 1" "$tmp/killed2.out"'
+sleep 0.5
+check "--lazy, detd killed mid-child: worker and paging process gone" \
+	'! pgrep -f "^$P slow" >/dev/null'
+
 # ---- 3 nodes in network namespaces, joined by veth pairs ----------------
 if [ "$(id -u)" -ne 0 ] || ! ip netns add "${NS}1" 2>/dev/null; then
 	echo "skip network namespaces (needs root and ip netns)"
