@@ -153,6 +153,10 @@ done
 	>"$tmp/sparse.lazy" 2>&1
 check "--lazy, 1% of 256 MiB touched: same result, on the node, faults served" \
 	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy" && ! grep -q "node 1 failed" "$tmp/sparse.lazy" && grep -q "lazily on [1-9][0-9]* faults" "$tmp/lo1.log"'
+(cd "$tmp" && DET_LAZY=1 "$R" --nodes "$L" --key "$tmp/key" -- "$P" big 256 1) \
+	>"$tmp/sparse.lazy2" 2>&1
+check "--lazy again: same result, the pages came from the node's cache" \
+	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy2" && [ $(grep "ended: exit" "$tmp/lo1.log" | tail -1 | sed -n "s/.*, \([0-9]*\) lazily on.*/\1/p") -lt 1000 ]'
 DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
 check "bad DET_LAZY: one line, the program runs" \
 	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'
