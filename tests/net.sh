@@ -103,7 +103,7 @@ for k in 1 2 3; do
 done
 echo "$L" | tr , '\n' >"$tmp/hostfile"
 
-for mode in work conflict crash policy exit; do
+for mode in work conflict crash policy exit nest; do
 	local_run $mode 0 0 0 0 0
 	before=$(ended "$tmp"/lo?.log)
 	remote_run "$tmp/remote.$mode" "$L" $mode 1 2 3 1 0
@@ -135,7 +135,7 @@ lazied() {	# pages received lazily, over the logs
 	sed -n 's/.*, \([0-9]*\) lazily on.*/\1/p' "$@" |
 		awk '{ n += $1 } END { print n + 0 }'
 }
-for mode in work conflict crash exit; do
+for mode in work conflict crash exit nest; do
 	before=$(lazied "$tmp"/lo?.log)
 	(cd "$tmp" && "$R" --lazy --nodes "$L" --key "$tmp/key" \
 		--node-timeout 2000 -- "$P" $mode 1 2 3 1 0) \
