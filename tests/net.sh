@@ -6,7 +6,10 @@
 # removed here, also on failure).  Node failures: a wrong key, a detd
 # killed while its child runs, a link cut (ip link set down): the result
 # is unchanged (the child re-runs locally), or DET_ENODE without
-# fallback.  Bounded: about a minute.
+# fallback.  The same with --lazy (pages on first touch, userfaultfd on
+# the node), including a sparse 1% of 256 MiB read twice (the second
+# time from the node's cache) and a child forking inside a remote child.
+# Bounded: about a minute.
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
 # Under AddressSanitizer a remote worker cannot be an exact copy: ASan's
@@ -135,7 +138,7 @@ lazied() {	# pages received lazily, over the logs
 	sed -n 's/.*, \([0-9]*\) lazily on.*/\1/p' "$@" |
 		awk '{ n += $1 } END { print n + 0 }'
 }
-for mode in work conflict crash exit nest; do
+for mode in work conflict crash policy exit nest; do
 	before=$(lazied "$tmp"/lo?.log)
 	(cd "$tmp" && "$R" --lazy --nodes "$L" --key "$tmp/key" \
 		--node-timeout 2000 -- "$P" $mode 1 2 3 1 0) \
