@@ -177,6 +177,9 @@ int space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n);
 /* The lazy handler failed: end the worker (its real pid) with SIGKILL
  * (kill(2) is virtualised in det programs). */
 void space_worker_abort(int worker);
+/* The real monotonic clock in ns, for measurements only (the program's
+ * clocks are logical under detrun and in every child space). */
+uint64_t space_now_ns(void);
 
 /* The merged regions of the calling child as at its fork (at most max
  * into out); their number (0 in the root). */

@@ -433,6 +433,10 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	close(c->out_fd);
 	close(c->err_fd);
 	rt->parent_sock = c->peer;
+	/* A remote worker's child publishes to it, as any child does; the
+	 * worker's lazy image was faulted in before the fork. */
+	rt->worker_publish = NULL;
+	rt->nlazy = 0;
 	rt->depth++;
 	rt->self = child;
 	space_child_path(child, path, sizeof(path));

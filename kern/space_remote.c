@@ -228,6 +228,13 @@ space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n)
 }
 
 /* see kern.h */
+uint64_t
+space_now_ns(void)
+{
+	return rt_now_ns();
+}
+
+/* see kern.h */
 void
 space_worker_abort(int worker)
 {

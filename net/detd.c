@@ -371,6 +371,7 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	ctl.shared->tx_seq = c->tx_seq;
 	ctl.shared->rx_seq = c->rx_seq;
 	me = getpid();
+	t0 = mono_ns();		/* before the worker can read its clock */
 	pid = fork();
 	if (pid < 0) {
 		e = -errno;
@@ -381,7 +382,6 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	close(pol[1]);
 	pol[1] = -1;
 	dlog(L_INFO, "worker %d runs %s", (int)pid, s->exe);
-	t0 = mono_ns();
 	/* The worker's first word: done (then it need not have exited),
 	 * a refused system call, or nothing (it died). */
 	nr = net_worker_policy_nr(pol[0]);

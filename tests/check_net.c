@@ -227,6 +227,50 @@ START_TEST(test_hdr_table)
 }
 END_TEST
 
+/* LAZY payloads: (lo, hi) pairs in pages; the expected result. */
+static const struct {
+	size_t n;		/* pairs */
+	uint64_t r[3][2];	/* in pages */
+	int want;
+} lazy_cases[] = {
+	{ 0, { { 0, 0 } }, 0 },
+	{ 1, { { 1, 2 } }, 0 },
+	{ 3, { { 1, 2 }, { 2, 5 }, { 9, 10 } }, 0 },
+	{ 1, { { 2, 2 } }, -EPROTO },			/* empty */
+	{ 1, { { 3, 2 } }, -EPROTO },			/* reversed */
+	{ 2, { { 1, 4 }, { 3, 5 } }, -EPROTO },		/* overlapping */
+	{ 2, { { 5, 6 }, { 1, 2 } }, -EPROTO },		/* descending */
+};
+
+START_TEST(test_lazy_ranges)
+{
+	uint8_t b[3 * 16];
+	uint64_t out[3][2], lo, hi;
+	size_t i, n = 99;
+
+	for (i = 0; i < lazy_cases[_i].n; i++) {
+		lo = lazy_cases[_i].r[i][0] * NET_PAGE;
+		hi = lazy_cases[_i].r[i][1] * NET_PAGE;
+		memcpy(b + i * 16, &lo, 8);
+		memcpy(b + i * 16 + 8, &hi, 8);
+	}
+	ck_assert_int_eq(net_ranges_parse(b, lazy_cases[_i].n * 16, out, 3,
+					  &n), lazy_cases[_i].want);
+	if (lazy_cases[_i].want == 0) {
+		ck_assert_uint_eq(n, lazy_cases[_i].n);
+		for (i = 0; i < n; i++)
+			ck_assert_uint_eq(out[i][1],
+					  lazy_cases[_i].r[i][1] * NET_PAGE);
+	}
+	/* Unaligned, a partial pair, more than max: refused. */
+	lo = NET_PAGE + 1;
+	memcpy(b, &lo, 8);
+	ck_assert_int_eq(net_ranges_parse(b, 16, out, 3, &n), -EPROTO);
+	ck_assert_int_eq(net_ranges_parse(b, 15, out, 3, &n), -EPROTO);
+	ck_assert_int_eq(net_ranges_parse(b, 48, out, 2, &n), -EMSGSIZE);
+}
+END_TEST
+
 /* A SPAWN payload survives encode/decode; every truncation and a
  * trailing byte are refused, never read past. */
 START_TEST(test_spawn_roundtrip)
@@ -531,6 +575,8 @@ net_suite(void)
 
 	tcase_add_loop_test(tc, test_hdr_table, 0,
 			    sizeof(hdr_cases) / sizeof(hdr_cases[0]));
+	tcase_add_loop_test(tc, test_lazy_ranges, 0,
+			    sizeof(lazy_cases) / sizeof(lazy_cases[0]));
 	tcase_add_test(tc, test_spawn_roundtrip);
 	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);

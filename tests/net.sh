@@ -6,7 +6,10 @@
 # removed here, also on failure).  Node failures: a wrong key, a detd
 # killed while its child runs, a link cut (ip link set down): the result
 # is unchanged (the child re-runs locally), or DET_ENODE without
-# fallback.  Bounded: about a minute.
+# fallback.  The same with --lazy (pages on first touch, userfaultfd on
+# the node), including a sparse 1% of 256 MiB read twice (the second
+# time from the node's cache) and a child forking inside a remote child.
+# Bounded: about a minute.
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
 # Under AddressSanitizer a remote worker cannot be an exact copy: ASan's
@@ -103,7 +106,7 @@ for k in 1 2 3; do
 done
 echo "$L" | tr , '\n' >"$tmp/hostfile"
 
-for mode in work conflict crash policy exit; do
+for mode in work conflict crash policy exit nest; do
 	local_run $mode 0 0 0 0 0
 	before=$(ended "$tmp"/lo?.log)
 	remote_run "$tmp/remote.$mode" "$L" $mode 1 2 3 1 0
@@ -135,7 +138,7 @@ lazied() {	# pages received lazily, over the logs
 	sed -n 's/.*, \([0-9]*\) lazily on.*/\1/p' "$@" |
 		awk '{ n += $1 } END { print n + 0 }'
 }
-for mode in work conflict crash exit; do
+for mode in work conflict crash policy exit nest; do
 	before=$(lazied "$tmp"/lo?.log)
 	(cd "$tmp" && "$R" --lazy --nodes "$L" --key "$tmp/key" \
 		--node-timeout 2000 -- "$P" $mode 1 2 3 1 0) \
@@ -153,6 +156,10 @@ done
 	>"$tmp/sparse.lazy" 2>&1
 check "--lazy, 1% of 256 MiB touched: same result, on the node, faults served" \
 	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy" && ! grep -q "node 1 failed" "$tmp/sparse.lazy" && grep -q "lazily on [1-9][0-9]* faults" "$tmp/lo1.log"'
+(cd "$tmp" && DET_LAZY=1 "$R" --nodes "$L" --key "$tmp/key" -- "$P" big 256 1) \
+	>"$tmp/sparse.lazy2" 2>&1
+check "--lazy again: same result, the pages came from the node's cache" \
+	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy2" && [ $(grep "ended: exit" "$tmp/lo1.log" | tail -1 | sed -n "s/.*, \([0-9]*\) lazily on.*/\1/p") -lt 1000 ]'
 DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
 check "bad DET_LAZY: one line, the program runs" \
 	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'
@@ -222,6 +229,27 @@ check "detd killed mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'
 sleep 0.5
 check "detd killed mid-child: its worker died with it" \
+	'! pgrep -f "^$P slow" >/dev/null'
+
+# The same with --lazy: the worker and its paging process die with detd.
+start_detd "$tmp/victim2.log" 127.0.0.1:0 || exit 1
+victim=$!
+(cd "$tmp" && "$R" --lazy --nodes "$addr" --key "$tmp/key" \
+	--node-timeout 2000 -- "$P" slow 0 1 0) >"$tmp/killed2.out" 2>&1 &
+run=$!
+for i in $(seq 50); do
+	grep -q "worker .* runs" "$tmp/victim2.log" && break
+	sleep 0.1
+done
+sleep 0.5
+kill -9 "$victim"
+wait $run
+echo "exit $?" >>"$tmp/killed2.out"
+grep -v "^det: node 1 failed" "$tmp/killed2.out" >"$tmp/killed2.rest"
+check "--lazy, detd killed mid-child: same result, re-ran locally" \
+	'cmp -s "$tmp/local.slow" "$tmp/killed2.rest" && grep -q "node 1 failed for child 1" "$tmp/killed2.out"'
+sleep 0.5
+check "--lazy, detd killed mid-child: worker and paging process gone" \
 	'! pgrep -f "^$P slow" >/dev/null'
 
 # ---- 3 nodes in network namespaces, joined by veth pairs ----------------

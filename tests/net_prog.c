@@ -15,6 +15,9 @@
  *   MODE policy    child 1 calls socket(2)
  *   MODE exit      child 1 calls det_exit(7)
  *   MODE slow      child 1 also sleeps 3 s (time to kill its node)
+ *   MODE nest      child 1 forks a child of its own that reads the whole
+ *                  heap array (on a node: where it runs, after every
+ *                  lazily paged page is in)
  *   MODE big MIB   one child reads a MIB-MiB heap area and writes 1%
  */
 #include <det.h>
@@ -55,6 +58,20 @@ mix(uint64_t x)
 	return x;
 }
 
+/* A grandchild (MODE nest): fold the heap array into the first word of
+ * its parent's slice. */
+static void
+nested(void *arg)
+{
+	struct task *t = arg;
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; i < N; i++)
+		sum = sum * 31 + heap[i];
+	global[t->k * N / t->n] ^= sum;
+}
+
 static void
 work(void *arg)
 {
@@ -86,6 +103,13 @@ work(void *arg)
 		socket(AF_INET, SOCK_STREAM, 0);
 	if (t->k == 1 && strcmp(mode, "exit") == 0)
 		det_exit(7);
+	if (t->k == 1 && strcmp(mode, "nest") == 0) {
+		struct det_status st;
+
+		if (det_fork(0, nested, t) != DET_OK ||
+		    det_join(0, &st) != DET_OK)
+			printf("child %u: nested fork failed\n", t->k);
+	}
 	if (t->k == 1 && strcmp(mode, "slow") == 0)
 		for (i = 0; i < 30; i++)
 			usleep(100000);

@@ -130,6 +130,7 @@ bytes=$((MIB * 1048576))
 	echo "|---|---|---|---|---|"
 	awk -v c="$cold" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node without cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | >= 0.8x |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$cold" -v t="$tcpf" 'BEGIN { printf "| the same, against TCP received into fresh memory | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
+	awk -v m="$eagerms" -v s="$MIB" -v t="$tcp" -v f="$tcpf" 'BEGIN { c = (m > 0 ? s / (m / 1e3) : 0); printf "| the same, median of the later forks (each as cold: no cache) | %.0f MiB/s | TCP %.0f MiB/s (fresh memory: %.0f) | %.2fx (%.2fx) | -- |\n", c, t, f, (t > 0 ? c / t : 0), (f > 0 ? c / f : 0) }'
 	awk -v c="$coldz" -v t="$tcp" -v b="$coldzb" -v s="$bytes" 'BEGIN { printf "| cold remote fork, --compress (lz4; %.0f%% of the bytes sent) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", 100 * b / s, c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v a="$again" -v b="$bytes" 'BEGIN { printf "| the same fork again, space unchanged (cache) | %.0f bytes sent | %d bytes of space | %.3f%% | <= 1%% |\n", a, b, 100 * a / b }'

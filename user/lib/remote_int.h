@@ -102,7 +102,7 @@ void remote_proxy(void *arg);
 size_t lazy_setup(const uint64_t (*reg)[2], uint32_t nreg, int devfd);
 const void *lazy_ranges(void);
 int lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
-	       const struct net_cache *cache, uint8_t *frame);
+	       struct net_cache *cache, uint8_t *frame);
 void lazy_go(void);
 void lazy_touch(uintptr_t lo, uintptr_t hi);
 int lazy_stop(struct net_conn *c, const struct net_wctl_page *ctl);

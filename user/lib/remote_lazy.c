@@ -44,6 +44,8 @@
 #define S_PLACED	1u	/* in place */
 #define S_ZERO		2u	/* offered as the zero page: placed on fault */
 #define S_ASKED		4u	/* FAULT sent, the page not here yet */
+#define S_FILE		8u	/* offered by hash, lacking: file it in the
+				   node's cache when it arrives */
 
 /* Worker state (det_private: never merged, never part of the image). */
 static struct {
@@ -58,9 +60,10 @@ static struct {
 struct lz {
 	struct net_conn *c;
 	struct net_wctl_page *ctl;
-	const struct net_cache *cache;
+	struct net_cache *cache;
 	pid_t worker;
 	uint8_t *state;		/* one byte per lazy page */
+	uint8_t (*hash)[16];	/* per lazy page, when S_FILE */
 	uint8_t *frame;		/* NET_MAX_FRAME */
 	uint8_t *zbuf;		/* NET_MAX_PAGES pages */
 	uint8_t *zero;		/* a zero page, then a scratch page */
@@ -303,11 +306,32 @@ lz_hashes(struct lz *z, const uint8_t *frame, uint32_t len)
 			z->ctl->pages_cached++;
 		} else {
 			need[8 + j / 8] |= (uint8_t)(1u << (j % 8));
+			if (z->hash) {
+				*st |= S_FILE;
+				memcpy(z->hash[i0 + (long)j], hh, 16);
+			}
 		}
 	}
 	err = net_send(z->c, NET_NEED, need, 8 + (k + 7) / 8);
 	if (err)
 		lz_fail(z, "lazy paging: %s", net_strerror(err));
+}
+
+/* n pages at a arrived (src): file those offered by hash in the node's
+ * cache, as an eager worker files the pages it had to receive (the
+ * content is the parent's, which the hash was taken of). */
+static void
+lz_file(struct lz *z, uint64_t a, const uint8_t *src, uint64_t n)
+{
+	long k = lz_index(a);
+	uint64_t j;
+
+	for (j = 0; j < n && z->hash; j++)
+		if (z->state[k + (long)j] & S_FILE) {
+			z->state[k + (long)j] &= (uint8_t)~S_FILE;
+			net_cache_put(z->cache,
+				      z->hash[k + (long)j], src + j * PAGE);
+		}
 }
 
 /* One frame from the client: 1 when it was its LAZY_END, else 0. */
@@ -337,6 +361,7 @@ lz_frame(struct lz *z)
 		z->ctl->pages_lazy += n;
 		if (!z->stopping)
 			lz_place(z, a, z->frame + 8, n);
+		lz_file(z, a, z->frame + 8, n);
 		return 0;
 	case NET_PAGESZ:
 		if (h.len < 16)
@@ -355,6 +380,7 @@ lz_frame(struct lz *z)
 		z->ctl->pages_lazy += n;
 		if (!z->stopping)
 			lz_place(z, a, z->zbuf, n);
+		lz_file(z, a, z->zbuf, n);
 		return 0;
 	case NET_HASHES:
 		lz_hashes(z, z->frame, h.len);
@@ -414,7 +440,7 @@ lz_serve(struct lz *z, int sock)
 /* see remote_int.h */
 int
 lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
-	   const struct net_cache *cache, uint8_t *frame)
+	   struct net_cache *cache, uint8_t *frame)
 {
 	struct lz z = { .c = c, .ctl = ctl, .cache = cache, .frame = frame };
 	size_t i, npages = 0;
@@ -459,6 +485,12 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	z.zbuf = mmap(NULL, NET_MAX_PAGES * PAGE + 2 * PAGE,
 		      PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		      -1, 0);
+	if (cache->slots) {
+		z.hash = mmap(NULL, npages * 16, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (z.hash == MAP_FAILED)
+			z.hash = NULL;	/* just not cached */
+	}
 	if (z.state == MAP_FAILED || z.zbuf == MAP_FAILED)
 		lz_fail(&z, "lazy paging: out of memory");
 	z.zero = z.zbuf + NET_MAX_PAGES * PAGE;

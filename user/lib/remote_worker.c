@@ -55,14 +55,11 @@ static struct {
 	size_t nmiss, miss_cap;
 } W DET_PRIVATE;
 
-/* The real clock in ns (the worker reads it before the sandbox). */
+/* The real clock in ns (clock_gettime is logical under detrun). */
 static uint64_t
 mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return space_now_ns();
 }
 
 /* The worker cannot run the child: say why (detd reports it), leave. */
