@@ -217,47 +217,41 @@ slow_left() {
 	return 1
 }
 
+# kill_mid_child NAME [detrun flags...]: a detd killed while its child
+# runs the `slow` program; the run's output (exit status appended) in
+# $tmp/NAME.out, without the failure line in $tmp/NAME.rest.
+kill_mid_child() {
+	name=$1
+	shift
+	start_detd "$tmp/$name.log" 127.0.0.1:0 || exit 1
+	victim=$!
+	(cd "$tmp" && "$R" "$@" --nodes "$addr" --key "$tmp/key" \
+		--node-timeout 2000 -- "$P" slow 0 1 0) >"$tmp/$name.out" 2>&1 &
+	run=$!
+	for i in $(seq 50); do
+		grep -q "worker .* runs" "$tmp/$name.log" && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -9 "$victim"
+	wait $run
+	echo "exit $?" >>"$tmp/$name.out"
+	grep -v "^det: node 1 failed" "$tmp/$name.out" >"$tmp/$name.rest"
+	sleep 0.5
+}
+
 # A detd killed while its child runs: the child re-runs locally.
 local_run slow 0 0 0
-start_detd "$tmp/victim.log" 127.0.0.1:0 || exit 1
-victim=$!
-a2=$addr
-(cd "$tmp" && "$R" --nodes "$a2" --key "$tmp/key" --node-timeout 2000 \
-	-- "$P" slow 0 1 0) >"$tmp/killed.out" 2>&1 &
-run=$!
-for i in $(seq 50); do
-	grep -q "worker .* runs" "$tmp/victim.log" && break
-	sleep 0.1
-done
-sleep 0.5
-kill -9 "$victim"
-wait $run
-echo "exit $?" >>"$tmp/killed.out"
-grep -v "^det: node 1 failed" "$tmp/killed.out" >"$tmp/killed.rest"
+kill_mid_child killed
 check "detd killed mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'
-sleep 0.5
 check "detd killed mid-child: its worker died with it" \
 	'! slow_left'
 
 # The same with --lazy: the worker and its paging process die with detd.
-start_detd "$tmp/victim2.log" 127.0.0.1:0 || exit 1
-victim=$!
-(cd "$tmp" && "$R" --lazy --nodes "$addr" --key "$tmp/key" \
-	--node-timeout 2000 -- "$P" slow 0 1 0) >"$tmp/killed2.out" 2>&1 &
-run=$!
-for i in $(seq 50); do
-	grep -q "worker .* runs" "$tmp/victim2.log" && break
-	sleep 0.1
-done
-sleep 0.5
-kill -9 "$victim"
-wait $run
-echo "exit $?" >>"$tmp/killed2.out"
-grep -v "^det: node 1 failed" "$tmp/killed2.out" >"$tmp/killed2.rest"
+kill_mid_child killed2 --lazy
 check "--lazy, detd killed mid-child: same result, re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed2.rest" && grep -q "node 1 failed for child 1" "$tmp/killed2.out"'
-sleep 0.5
 check "--lazy, detd killed mid-child: worker and paging process gone" \
 	'! slow_left'
 
