@@ -106,16 +106,31 @@ for k in 1 2 3; do
 done
 echo "$L" | tr , '\n' >"$tmp/hostfile"
 
+# on_nodes LABEL PREFIX LOGPREFIX NODES MODE...: each mode with its 4
+# children on NODES (detd logs LOGPREFIX?.log) into $tmp/PREFIX.MODE:
+# the local run's output, reports, status and digest, and the nodes
+# ran the 4 children.
+on_nodes() {
+	label=$1
+	pre=$2
+	logs=$3
+	list=$4
+	shift 4
+	for mode in "$@"; do
+		before=$(ended "$tmp/$logs"?.log)
+		remote_run "$tmp/$pre.$mode" "$list" $mode 1 2 3 1 0
+		after=$(ended "$tmp/$logs"?.log)
+		check "$label $mode: same output, reports, status and digest" \
+			'cmp -s "$tmp/local.$mode" "$tmp/$pre.$mode" || { diff "$tmp/local.$mode" "$tmp/$pre.$mode"; false; }'
+		check "$label $mode: 4 children ran on the nodes" \
+			'[ $((after - before)) -eq 4 ]'
+	done
+}
+
 for mode in work conflict crash policy exit nest; do
 	local_run $mode 0 0 0 0 0
-	before=$(ended "$tmp"/lo?.log)
-	remote_run "$tmp/remote.$mode" "$L" $mode 1 2 3 1 0
-	after=$(ended "$tmp"/lo?.log)
-	check "loopback $mode: same output, reports, status and digest" \
-		'cmp -s "$tmp/local.$mode" "$tmp/remote.$mode" || { diff "$tmp/local.$mode" "$tmp/remote.$mode"; false; }'
-	check "loopback $mode: 4 children ran on the nodes" \
-		'[ $((after - before)) -eq 4 ]'
 done
+on_nodes loopback remote lo "$L" work conflict crash policy exit nest
 grep -q "digest" "$tmp/local.work" &&
 	check "the digest is of a real run (4 joins ok)" \
 		'[ $(grep -c "^join .: 0 code 0" "$tmp/local.work") -eq 5 ]'
@@ -276,15 +291,7 @@ for k in 1 2 3; do
 		exit 1
 	N="$N${N:+,}10.$SUB.$k.2:7677"
 done
-for mode in work conflict crash; do
-	before=$(ended "$tmp"/ns?.log)
-	remote_run "$tmp/ns.$mode" "$N" $mode 1 2 3 1 0
-	after=$(ended "$tmp"/ns?.log)
-	check "3 netns nodes, $mode: same as local" \
-		'cmp -s "$tmp/local.$mode" "$tmp/ns.$mode" || { diff "$tmp/local.$mode" "$tmp/ns.$mode"; false; }'
-	check "3 netns nodes, $mode: 4 children ran on the nodes" \
-		'[ $((after - before)) -eq 4 ]'
-done
+on_nodes "3 netns nodes," ns ns "$N" work conflict crash
 
 for mode in work crash; do
 	(cd "$tmp" && "$R" --lazy --nodes "$N" --key "$tmp/key" \

@@ -481,6 +481,22 @@ logical(const struct sup *s, int n)
 	return t;
 }
 
+/* Clone the tree as it is now into base b<n>.  0 or -1 (one line
+ * printed). */
+static int
+take_base(struct sup *s, int n)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "b%d", n);
+	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
+		return -1;
+	s->ji[n].base = 1;
+	s->last_base = n;
+	s->bases++;
+	return 0;
+}
+
 /*
  * A new base: the tree as it is now becomes snapshot b<n> of a new
  * (empty) join n.  0 or -1 (one line printed).
@@ -488,7 +504,6 @@ logical(const struct sup *s, int n)
 static int
 rebase(struct sup *s)
 {
-	char name[32];
 	int n = ++s->joins;
 
 	struct timespec t = logical(s, n);
@@ -506,30 +521,16 @@ rebase(struct sup *s)
 		s->reused++;
 		return 0;
 	}
-	snprintf(name, sizeof(name), "b%d", n);
-	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
-		return -1;
-	s->ji[n].base = 1;
-	s->last_base = n;
-	s->bases++;
-	return 0;
+	return take_base(s, n);
 }
 
 /* Every COMPACT joins a new base of the tree as of join n. */
 static int
 compact(struct sup *s, int n)
 {
-	char name[32];
-
 	if (n - s->last_base < COMPACT)
 		return 0;
-	snprintf(name, sizeof(name), "b%d", n);
-	if (bjob_layer_clone(s->tree_fd, s->state_fd, name, NULL) < 0)
-		return -1;
-	s->ji[n].base = 1;
-	s->last_base = n;
-	s->bases++;
-	return 0;
+	return take_base(s, n);
 }
 
 /* Merge job j's upper dir as join n; its exit status for detsh. */
