@@ -1,11 +1,17 @@
 /*
  * netbench.c -- remote-space benchmarks (papers/eval/netbench.sh):
  *
- *   netbench tcpserve ADDR:PORT [fresh]  receive streams, answer each
- *                                        (fresh: each into newly mapped
- *                                        memory, as a worker receives
- *                                        an image)
- *   netbench tcpsend ADDR:PORT MIB REPS  raw TCP: MIB MiB, REPS times
+ *   netbench tcpserve ADDR:PORT [fresh|mem]  receive streams, answer
+ *                                        each (into a 1 MiB buffer; fresh:
+ *                                        each into newly mapped memory, as
+ *                                        a worker receives an image; mem:
+ *                                        into one made and kept buffer as
+ *                                        large as the stream)
+ *   netbench tcpsend ADDR:PORT MIB REPS [mem]  raw TCP: MIB MiB, REPS
+ *                                        times (from a 1 MiB buffer; mem:
+ *                                        from a MIB-MiB buffer)
+ *   netbench populate MIB REPS           time to make MIB MiB of fresh
+ *                                        memory (MADV_POPULATE_WRITE)
  *   netbench fork NODE MIB REPS [IF]     a MIB-MiB space, one child on
  *                                        NODE reading 1% of it, REPS
  *                                        times unchanged
@@ -83,13 +89,29 @@ if_bytes(const char *ifname, const char *what)
 	return v;
 }
 
+/* Fresh anonymous memory of len bytes, every page made (written), or
+ * NULL. */
+static uint8_t *
+made(uint64_t len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0x5a, len);
+	return p;
+}
+
+/* mode: 0 into a 1 MiB buffer, 'f' fresh memory per stream, 'm' one
+ * kept buffer of the stream's size. */
 static int
-tcpserve(const char *addr, int fresh)
+tcpserve(const char *addr, int mode)
 {
 	static uint8_t buf[1 << 20];
 	int l = net_listen(addr), fd;
-	uint64_t want, got;
-	uint8_t *p;
+	uint64_t want, got, have = 0;
+	uint8_t *p, *keep = NULL;
 	ssize_t n;
 
 	if (l < 0)
@@ -99,9 +121,18 @@ tcpserve(const char *addr, int fresh)
 		if (fd < 0)
 			continue;
 		while (recv(fd, &want, 8, MSG_WAITALL) == 8) {
-			p = fresh ? mmap(NULL, want, PROT_READ | PROT_WRITE,
-					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-				  : NULL;
+			p = NULL;
+			if (mode == 'f')
+				p = mmap(NULL, want, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (mode == 'm' && have != want) {
+				if (keep)
+					munmap(keep, have);
+				keep = made(want);
+				have = keep ? want : 0;
+			}
+			if (mode == 'm')
+				p = keep ? keep : MAP_FAILED;
 			if (p == MAP_FAILED)
 				return 1;
 			for (got = 0; got < want; got += (uint64_t)n) {
@@ -112,7 +143,7 @@ tcpserve(const char *addr, int fresh)
 				if (n <= 0)
 					break;
 			}
-			if (p)
+			if (mode == 'f')
 				munmap(p, want);
 			if (send(fd, "k", 1, 0) != 1)
 				break;
@@ -121,32 +152,62 @@ tcpserve(const char *addr, int fresh)
 	}
 }
 
+/* mem: send from a buffer as large as the stream (memory to memory)
+ * instead of one cache-warm 1 MiB buffer. */
 static int
-tcpsend(const char *addr, size_t mib, int reps)
+tcpsend(const char *addr, size_t mib, int reps, int mem)
 {
 	uint64_t len = (uint64_t)mib << 20, sent;
+	uint8_t *buf = made(mem ? len : 1 << 20);
 	double v[64];
-	uint8_t *buf = malloc(1 << 20);
 	char k;
 	int fd, i;
 
 	fd = net_connect(addr, 5000);
 	if (fd < 0 || !buf)
 		return 1;
-	memset(buf, 0x5a, 1 << 20);
 	for (i = 0; i < reps && i < 64; i++) {
 		double t0 = now_ms();
 
 		if (send(fd, &len, 8, 0) != 8)
 			return 1;
 		for (sent = 0; sent < len; sent += 1 << 20)
-			if (send(fd, buf, 1 << 20, MSG_NOSIGNAL) != 1 << 20)
+			if (send(fd, buf + (mem ? sent : 0), 1 << 20,
+				 MSG_NOSIGNAL) != 1 << 20)
 				return 1;
 		if (recv(fd, &k, 1, MSG_WAITALL) != 1)
 			return 1;
 		v[i] = (double)len / (1 << 20) / ((now_ms() - t0) / 1e3);
 	}
 	report("tcp.MiBps", v, i, "MiB/s");
+	return 0;
+}
+
+/* Time to make mib MiB of fresh anonymous memory with
+ * MADV_POPULATE_WRITE (what a node pays before or while receiving an
+ * image into it), reps times. */
+static int
+populate(size_t mib, int reps)
+{
+	uint64_t len = (uint64_t)mib << 20;
+	double v[64];
+	uint8_t *p;
+	int i;
+
+	for (i = 0; i < reps && i < 64; i++) {
+		double t0;
+
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return 1;
+		t0 = now_ms();
+		if (madvise(p, len, 23 /* MADV_POPULATE_WRITE */) != 0)
+			return 1;
+		v[i] = now_ms() - t0;
+		munmap(p, len);
+	}
+	report("populate.ms", v, i, "ms");
 	return 0;
 }
 
@@ -292,9 +353,12 @@ main(int argc, char **argv)
 		return matmult((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 			       argc - 4, argv + 4);
 	if (argc >= 3 && strcmp(argv[1], "tcpserve") == 0)
-		return tcpserve(argv[2], argc > 3);
+		return tcpserve(argv[2], argc > 3 ? argv[3][0] : 0);
 	if (argc >= 5 && strcmp(argv[1], "tcpsend") == 0)
-		return tcpsend(argv[2], (size_t)atol(argv[3]), atoi(argv[4]));
+		return tcpsend(argv[2], (size_t)atol(argv[3]), atoi(argv[4]),
+			       argc > 5);
+	if (argc >= 4 && strcmp(argv[1], "populate") == 0)
+		return populate((size_t)atol(argv[2]), atoi(argv[3]));
 	if (argc >= 5 && strcmp(argv[1], "fork") == 0)
 		return fork_bench((unsigned)atoi(argv[2]),
 				  (size_t)atol(argv[3]), atoi(argv[4]),

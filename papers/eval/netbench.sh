@@ -50,6 +50,8 @@ ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9000 &
 pids="$pids $!"
 ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9001 fresh &
 pids="$pids $!"
+ip netns exec "$NS" "$NB" tcpserve 10.232.1.2:9002 mem &
+pids="$pids $!"
 sleep 0.5
 RAW=$tmp/raw
 say "raw TCP, $MIB MiB x $REPS"
@@ -57,6 +59,14 @@ say "raw TCP, $MIB MiB x $REPS"
 say "raw TCP into fresh memory, $MIB MiB x $REPS"
 "$NB" tcpsend 10.232.1.2:9001 "$MIB" "$REPS" | sed 's/tcp\./tcpfresh./' \
 	>>"$RAW" || say "tcp FAILED"
+# What moving an image costs before any protocol: the same bytes from a
+# MIB-MiB buffer into one (both made beforehand), and making MIB MiB of
+# fresh memory alone.
+say "raw TCP memory to memory, $MIB MiB x $REPS"
+"$NB" tcpsend 10.232.1.2:9002 "$MIB" "$REPS" mem | sed 's/tcp\./tcpmem./' \
+	>>"$RAW" || say "tcp FAILED"
+ip netns exec "$NS" "$NB" populate "$MIB" "$REPS" >>"$RAW" ||
+	say "populate FAILED"
 NODES=10.232.1.2:7677,10.232.1.2:7678
 say "remote fork, $MIB MiB, node without cache, $REPS times"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key \
@@ -104,6 +114,8 @@ done
 val() { awk -v k="$1" '$1 == "R" && $2 == k { print $3 }' "$RAW"; }
 tcp=$(val tcp.MiBps)
 tcpf=$(val tcpfresh.MiBps)
+tcpm=$(val tcpmem.MiBps)
+popms=$(val populate.ms)
 cold=$(val netfork.first.MiBps)
 coldc=$(val cachefork.first.MiBps)
 coldz=$(val lz4fork.first.MiBps)
@@ -130,6 +142,8 @@ bytes=$((MIB * 1048576))
 	echo "|---|---|---|---|---|"
 	awk -v c="$cold" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node without cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | >= 0.8x |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$cold" -v t="$tcpf" 'BEGIN { printf "| the same, against TCP received into fresh memory | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
+	awk -v c="$cold" -v t="$tcpm" 'BEGIN { printf "| the same, against TCP from memory into memory (%s MiB buffers made beforehand) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", '"$MIB"', c, t, (t > 0 ? c / t : 0) }'
+	awk -v p="$popms" -v s="$MIB" -v t="$tcp" 'BEGIN { printf "| making %d MiB of fresh memory alone (MADV_POPULATE_WRITE on the node) | %.0f ms | TCP sends it in %.0f ms | %.2fx | -- |\n", s, p, (t > 0 ? s / t * 1e3 : 0), (t > 0 ? p / (s / t * 1e3) : 0) }'
 	awk -v m="$eagerms" -v s="$MIB" -v t="$tcp" -v f="$tcpf" 'BEGIN { c = (m > 0 ? s / (m / 1e3) : 0); printf "| the same, median of the later forks (each as cold: no cache) | %.0f MiB/s | TCP %.0f MiB/s (fresh memory: %.0f) | %.2fx (%.2fx) | -- |\n", c, t, f, (t > 0 ? c / t : 0), (f > 0 ? c / f : 0) }'
 	awk -v c="$coldz" -v t="$tcp" -v b="$coldzb" -v s="$bytes" 'BEGIN { printf "| cold remote fork, --compress (lz4; %.0f%% of the bytes sent) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", 100 * b / s, c, t, (t > 0 ? c / t : 0) }'
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
