@@ -104,7 +104,10 @@ for k in 1 2 3; do
 	start_detd "$tmp/lo$k.log" 127.0.0.1:0 || exit 1
 	L="$L${L:+,}$addr"
 done
-echo "$L" | tr , '\n' >"$tmp/hostfile"
+# A hostfile as cluster tools write them: comments, blank lines, words
+# after the address (Open MPI's "slots=N") are ignored.
+{ echo "# det nodes"; echo; echo "$L" | tr , '\n' | sed 's/$/ slots=2 # a node/'; } \
+	>"$tmp/hostfile"
 
 # on_nodes LABEL PREFIX LOGPREFIX NODES MODE...: each mode with its 4
 # children on NODES (detd logs LOGPREFIX?.log) into $tmp/PREFIX.MODE:
