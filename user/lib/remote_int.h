@@ -26,6 +26,8 @@
  * anything else the parent would see without merging it). */
 struct remote_shared {
 	int failed;		/* the node failed; fn ran here (or not) */
+	int merged;		/* a barrier of the child was merged: it
+				   cannot run again elsewhere */
 	char why[200];
 };
 
