@@ -185,14 +185,18 @@ int space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n);
 /*
  * det_barrier in a remote worker (space_worker_begin'd): hook() runs
  * instead of publishing to a parent and returns det_barrier's result
- * (a kern code, as space_barrier's).  In it, after the new snapshot is
- * in place, space_worker_resume starts this space over from it: the
- * merged regions collected again, dirty tracking from zero, no fresh
- * ranges, no lazy ranges (0 or -errno: the space cannot go on).
+ * (a kern code, as space_barrier's).  In it, space_worker_pause stops
+ * dirty tracking once the written pages are sent (so the new snapshot
+ * can be received straight into memory, even into pages the mprotect
+ * backend protects); after the snapshot is in place, space_worker_resume
+ * starts this space over from it: the merged regions collected again,
+ * dirty tracking from zero, no fresh ranges, no lazy ranges (0 or
+ * -errno: the space cannot go on).
  * space_worker_clear_output empties a capture file the worker writes
  * as fd (its content was shipped), 0 or -errno.
  */
 void space_worker_set_barrier(int (*hook)(void));
+void space_worker_pause(void);
 int space_worker_resume(void);
 int space_worker_clear_output(int fd);
 /* The lazy handler failed: end the worker (its real pid) with SIGKILL

@@ -380,6 +380,15 @@ space_worker_set_barrier(int (*hook)(void))
 }
 
 /* see kern.h */
+void
+space_worker_pause(void)
+{
+	if (rt->dirty_state)
+		rt->dirty->end(rt->map, rt->dirty_state);
+	rt->dirty_state = NULL;
+}
+
+/* see kern.h */
 int
 space_worker_resume(void)
 {
@@ -398,8 +407,7 @@ space_worker_resume(void)
 		map_free(m);
 		return -ENOMEM;
 	}
-	rt->dirty->end(rt->map, rt->dirty_state);
-	rt->dirty_state = NULL;
+	space_worker_pause();
 	map_free(rt->map);
 	rt_munmap(rt->bitmap, rt->bitmap_len);
 	rt->map = m;

@@ -580,6 +580,7 @@ worker_barrier(void)
 		lazy_touch(0, UINTPTR_MAX);
 	W.nlazy = 0;
 	worker_send_dirty();
+	space_worker_pause();
 	err = worker_ship_output(1);
 	if (!err)
 		err = worker_ship_output(2);
