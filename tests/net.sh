@@ -200,6 +200,14 @@ for fl in --lazy --compress; do
 			'cmp -s "$tmp/local.$mode" "$tmp/bar$fl.$mode" || { diff "$tmp/local.$mode" "$tmp/bar$fl.$mode"; false; }'
 	done
 done
+# One remote child: the parent's mmap after the fork is a new region of
+# the next snapshot, at addresses the worker's own memory would hold
+# without the reservation it makes at start ("cannot map ... busy").
+(cd "$tmp" && "$R" -- "$P" bar 0 0) >"$tmp/bar1.local" 2>&1
+echo "exit $?" >>"$tmp/bar1.local"
+remote_run "$tmp/bar1.remote" "$L" bar 1 0
+check "barriers, a parent mmap after the fork in the new snapshot: same as local" \
+	'cmp -s "$tmp/bar1.local" "$tmp/bar1.remote" || { diff "$tmp/bar1.local" "$tmp/bar1.remote"; false; }'
 check "barriers: 4 rounds synced, the conflict reported at sync 1.1" \
 	'[ $(grep -c "^sync [0-3]\.[0-4]: 0 code 0" "$tmp/bar.bar") -eq 20 ] && grep -q "^sync 1.1: -3 code -3 conflicts 1" "$tmp/bar.barconflict" && grep -q "shared_var" "$tmp/bar.barconflict" && grep -q "^child 1 barrier 1: -3" "$tmp/bar.barconflict"'
 

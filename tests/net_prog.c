@@ -47,6 +47,7 @@ static uint64_t *heap;
 static int shared_var;
 static const char *mode;
 static uint8_t *big;
+static uint64_t *chunk[64];	/* MODE bar*: each child's last chunk */
 static size_t big_len;
 
 struct task {
@@ -149,6 +150,21 @@ bar_work(void *arg)
 		heap[N + k] = (uint64_t)(uintptr_t)x;
 		printf("child %u round %u: %016llx\n", k, r,
 		       (unsigned long long)global[lo]);
+		if (r == 1 || r == 2) {
+			/* A new heap chunk in rounds 1 and 2 (in round 1 of
+			 * barconflict, child 1's is not merged: round 2 gets
+			 * the same addresses, fresh again: what it reads
+			 * there must be the same as in a local child). */
+			uint64_t *b = malloc(8 << 18), sum = 0;
+
+			for (i = 0; i < 1 << 18; i += 512) {
+				sum += b[i];
+				b[i] = mix(i + r + k);
+			}
+			chunk[k] = b;
+			printf("child %u chunk %u: %p sum %llu\n", k, r,
+			       (void *)b, (unsigned long long)sum);
+		}
 		if (strcmp(mode, "barconflict") == 0 && r == 1 && k < 2)
 			shared_var = 10 + (int)k;
 		if (k == 1 && ((strcmp(mode, "barslow") == 0 && r == 0) ||
@@ -189,6 +205,10 @@ digest(void)
 		for (; l; l = l->next)
 			h = (h ^ l->v ^ (uintptr_t)l) * 1099511628211ull;
 	}
+	for (i = 0; i < 64; i++)
+		if (chunk[i])
+			h = (h ^ chunk[i][512] ^ (uintptr_t)chunk[i]) *
+			    1099511628211ull;
 	if (big)
 		for (i = 0; i < big_len; i += 4096)
 			h = (h ^ big[i]) * 1099511628211ull;

@@ -557,6 +557,51 @@ worker_resume_regions(int32_t *rc)
 	}
 }
 
+/* 1 when page a lies in one of the merged regions W.reg[2..). */
+static int
+worker_merged(uint64_t a)
+{
+	uint32_t lo = 2, hi = W.nreg, mid;
+
+	while (lo < hi) {	/* ascending, disjoint (net_resume_parse) */
+		mid = lo + (hi - lo) / 2;
+		if (a >= W.reg[mid][1])
+			lo = mid + 1;
+		else if (a < W.reg[mid][0])
+			hi = mid;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+/* Memory fn's allocator mapped before the barrier (W.fresh) that the
+ * fresh snapshot lacks (its merge failed: a conflict): fresh and empty
+ * again, as it is in the parent (a PROT_NONE reservation), so the
+ * allocator, handing it out again, finds zeros as a local child does. */
+static void
+worker_drop_stale(void)
+{
+	uint64_t a, b;
+	size_t i;
+
+	for (i = 0; i < W.nfresh && i < 1024; i++)
+		for (a = W.fresh[i][0]; a < W.fresh[i][1]; a = b) {
+			for (b = a; b < W.fresh[i][1] && !worker_merged(b);
+			     b += PAGE)
+				;
+			if (b > a && mmap((void *)a, b - a, PROT_NONE,
+					  MAP_PRIVATE | MAP_ANONYMOUS |
+					  MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+				     MAP_FAILED)
+				worker_fail("barrier: cannot drop %#lx-%#lx",
+					    (unsigned long)a,
+					    (unsigned long)b);
+			if (b == a)
+				b += PAGE;
+		}
+}
+
 /*
  * det_barrier in fn (kern calls it, see space_worker_set_barrier): send
  * the pages fn wrote, its output so far and BARRIER; the proxy on the
@@ -591,6 +636,7 @@ worker_barrier(void)
 	if (err)
 		worker_fail("barrier: %s", net_strerror(err));
 	worker_resume_regions(&rc);
+	worker_drop_stale();
 	memcpy(path, W.path, sizeof(path));
 	W.resuming = 1;
 	worker_pages();
@@ -629,12 +675,53 @@ worker_run(void)
 	worker_publish(0);
 }
 
+/*
+ * Before the worker maps anything of its own, reserve (PROT_NONE) the
+ * addresses where the client maps memory after its start -- every hole
+ * up to 1 GiB between the mappings (but below [stack], its guard gap),
+ * and WORKER_RESERVE below the lowest mapping, where top-down mmap puts
+ * new ones -- so memory its parent maps later (new regions of the
+ * snapshot after a barrier) never meets the worker's own: the worker's
+ * mappings go below all that, and space_image_map makes the reserved
+ * parts read-write.  Best effort (no reservation: only that risk).
+ */
+static void
+worker_reserve(void)
+{
+	char *line, *save = NULL, *buf = R ? R->maps : NULL;
+	unsigned long lo, hi, prev = 0;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	mmap(NULL, WORKER_RESERVE, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!buf || (fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((r = read(fd, buf + n, sizeof(R->maps) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (prev && lo > prev && lo - prev <= (1UL << 30) &&
+		    !strstr(line, "[stack]"))
+			mmap((void *)prev, lo - prev, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			     MAP_FIXED_NOREPLACE, -1, 0);
+		prev = hi;
+	}
+}
+
 /* see remote_int.h */
 void
 remote_worker_main(void)
 {
 	void *stk;
 
+	worker_reserve();
 	if (net_wctl_attach(&W.ctl, NET_WFD_CTL))
 		_exit(1);
 	if (!R)
