@@ -256,7 +256,8 @@ worker_hashes(uint8_t *frame, uint32_t len)
 		const uint8_t *hh = frame + 8 + j * 16;
 
 		p = a + j * PAGE;
-		if (W.resuming && direct && worker_same(p, hh))
+		if (W.resuming && worker_same(p, hh) &&
+		    (direct || space_image_direct(p, p + PAGE)))
 			continue;	/* the page did not change */
 		if (memcmp(hh, W.zero_hash, 16) == 0) {
 			space_image_write(p, W.zero, PAGE);
