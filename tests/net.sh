@@ -244,6 +244,22 @@ grep -v "^det: node 1 failed" "$tmp/big.remote" >"$tmp/big.rest"
 check "worker over --mem-limit: same result, ran locally, says why" \
 	'cmp -s "$tmp/big.local" "$tmp/big.rest" && grep -q "node 1 failed for child 0 (.*cannot map" "$tmp/big.remote"'
 
+# The snapshot after a barrier goes as a delta: a child writing 1% of
+# 64 MiB in each of 4 rounds receives, over its 4 barriers, under 1% of
+# what its image was (a node without a cache: every page counts).
+start_detd "$tmp/nocache.log" 127.0.0.1:0 --cache 0 || exit 1
+(cd "$tmp" && "$R" -- "$P" barbig 64 0) >"$tmp/barbig.local" 2>&1
+(cd "$tmp" && "$R" --nodes "$addr" --key "$tmp/key" -- "$P" barbig 64 1) \
+	>"$tmp/barbig.remote" 2>&1
+(cd "$tmp" && "$R" --nodes "$addr" --key "$tmp/key" -- "$P" big 64 1) \
+	>"$tmp/big64.remote" 2>&1
+received() {	# pages the Nth worker of the cacheless detd received
+	sed -n 's/.*image: \([0-9]*\) pages received.*/\1/p' \
+		"$tmp/nocache.log" | sed -n "${1}p"
+}
+check "barriers over 64 MiB: same result, 4 snapshots sent < 1% of the image" \
+	'cmp -s "$tmp/barbig.local" "$tmp/barbig.remote" && [ $(($(received 1) - $(received 2))) -lt $(($(received 2) / 100)) ]'
+
 # Bad settings: one line each, the program still runs.
 DET_NODES=/nonexistent/hosts DET_NODE_TIMEOUT=soon "$P" work 0 \
 	>"$tmp/badenv.out" 2>&1

@@ -29,6 +29,8 @@
  *                  same variable (a conflict at a det_sync)
  *   MODE barslow   bar, child 1 sleeps 3 s before its first barrier
  *   MODE barlate   bar, child 1 sleeps 3 s before its third barrier
+ *   MODE barbig MIB  one child reads a MIB-MiB heap area and writes 1% of
+ *                  it in each of ROUNDS rounds, with det_barrier
  */
 #include <det.h>
 #include <stdint.h>
@@ -191,6 +193,25 @@ touch_big(void *arg)
 	printf("big: %llu\n", (unsigned long long)sum);
 }
 
+/* MODE barbig: ROUNDS rounds over the big area, det_barrier between. */
+static void
+bar_big(void *arg)
+{
+	size_t i, step = 100 * 4096;
+	uint64_t sum = 0;
+	unsigned r;
+
+	(void)arg;
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = r * 4096; i < big_len; i += step) {
+			sum += big[i];
+			big[i] = (uint8_t)(sum + i + r);
+		}
+		printf("barbig %u: %llu\n", r, (unsigned long long)sum);
+		det_barrier();
+	}
+}
+
 static uint64_t
 digest(void)
 {
@@ -228,7 +249,7 @@ main(int argc, char **argv)
 	heap = calloc(N + 64, sizeof(*heap));
 	for (i = 0; i < N; i++)
 		heap[i] = mix(i * 7);
-	if (strcmp(mode, "big") == 0) {
+	if (strcmp(mode, "big") == 0 || strcmp(mode, "barbig") == 0) {
 		big_len = (size_t)atoi(argv[2]) << 20;
 		big = malloc(big_len);
 		for (i = 0; i < big_len / 4096; i++)
@@ -243,7 +264,8 @@ main(int argc, char **argv)
 		int r;
 
 		t[k] = (struct task){ .k = k, .n = n, .seed = 42 };
-		r = det_fork_on(k, node, big ? touch_big :
+		r = det_fork_on(k, node, big ? (mode[0] == 'b' && mode[1] ==
+						 'a' ? bar_big : touch_big) :
 				strncmp(mode, "bar", 3) == 0 ? bar_work : work,
 				&t[k]);
 		if (r != DET_OK) {
