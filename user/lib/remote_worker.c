@@ -728,6 +728,9 @@ remote_worker_main(void)
 	if (!R)
 		worker_fail("out of memory");
 	W.c.fd = NET_WFD_SOCK;
+	/* Small frames (NEED, END, BARRIER) after bulk ones go at once,
+	 * not after the client's delayed ACK (40 ms a barrier). */
+	setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	W.c.tx_seq = W.ctl.shared->tx_seq;
 	W.c.rx_seq = W.ctl.shared->rx_seq;
 	W.c.shared_seq = &W.ctl.shared->tx_seq;
