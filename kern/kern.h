@@ -130,6 +130,14 @@ int space_join(unsigned child, const struct space_opts *o,
 	       struct det_status *st, int sync);
 void space_exit(int code) __attribute__((noreturn));
 int space_barrier(void);
+/*
+ * space_barrier, carrying *fd (an open fd of the caller) across: in the
+ * process that continues after the barrier, *fd is that fd's number
+ * there (the parent takes a copy from the old process with
+ * pidfd_getfd, so it must be allowed to: the root's children only).
+ * Same return as space_barrier.
+ */
+int space_barrier_fd(int *fd);
 unsigned space_depth(void);
 unsigned space_self(void);
 const struct space_stats *space_stats(void);
@@ -174,6 +182,23 @@ long space_worker_dirty(int (*cb)(uintptr_t lo, uintptr_t hi, void *ctx),
 			void *ctx);
 size_t space_worker_fresh(uintptr_t (*out)[2], size_t max);
 int space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n);
+/*
+ * det_barrier in a remote worker (space_worker_begin'd): hook() runs
+ * instead of publishing to a parent and returns det_barrier's result
+ * (a kern code, as space_barrier's).  In it, space_worker_pause stops
+ * dirty tracking once the written pages are sent (so the new snapshot
+ * can be received straight into memory, even into pages the mprotect
+ * backend protects); after the snapshot is in place, space_worker_resume
+ * starts this space over from it: the merged regions collected again,
+ * dirty tracking from zero, no fresh ranges, no lazy ranges (0 or
+ * -errno: the space cannot go on).
+ * space_worker_clear_output empties a capture file the worker writes
+ * as fd (its content was shipped), 0 or -errno.
+ */
+void space_worker_set_barrier(int (*hook)(void));
+void space_worker_pause(void);
+int space_worker_resume(void);
+int space_worker_clear_output(int fd);
 /* The lazy handler failed: end the worker (its real pid) with SIGKILL
  * (kill(2) is virtualised in det programs). */
 void space_worker_abort(int worker);

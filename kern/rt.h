@@ -173,6 +173,8 @@ struct rt {
 	ucontext_t barrier_ctx;	/* saved by det_barrier */
 	int barrier_rc;
 	volatile int resumed;	/* set in a process resumed after a barrier */
+	int carry_fd;		/* fd + 1 that crosses the barrier (0: none;
+				   space_barrier_fd) */
 
 	/* Set-up, once, in the root. */
 	struct rt_rangeset own;		/* runtime-private mappings */
@@ -184,6 +186,7 @@ struct rt {
 
 	void (*child_start_hook)(unsigned child);
 	void (*worker_publish)(int code);	/* a remote worker's end */
+	int (*worker_barrier)(void);	/* a remote worker's det_barrier */
 	int (*describe_hook)(uintptr_t addr, char *buf, size_t len);
 
 	struct child child[DET_MAX_CHILDREN];

@@ -436,6 +436,7 @@ space_become(unsigned child, const struct child *c, pid_t parent)
 	/* A remote worker's child publishes to it, as any child does; the
 	 * worker's lazy image was faulted in before the fork. */
 	rt->worker_publish = NULL;
+	rt->worker_barrier = NULL;
 	rt->nlazy = 0;
 	rt->depth++;
 	rt->self = child;

@@ -24,9 +24,14 @@
  * publishing goes to a hook instead of a parent; space_worker_dirty
  * lists what fn wrote.  The remote parent merges those pages exactly as
  * a local child's (the proxy child writes them into itself).
+ *
+ * Barrier: det_barrier calls the worker's hook, which ships the pages
+ * written so far and installs the fresh snapshot the proxy sends back;
+ * space_worker_resume then starts the space over from it.
  */
 #define KERN_INTERNAL
 #define LOG_PREFIX "remote: "
+#include <assert.h>
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
@@ -35,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "dirty.h"
@@ -364,4 +370,60 @@ space_worker_fresh(uintptr_t (*out)[2], size_t max)
 		out[i][1] = rt->fresh.r[i].hi;
 	}
 	return rt->fresh.n;
+}
+
+/* see kern.h */
+void
+space_worker_set_barrier(int (*hook)(void))
+{
+	rt->worker_barrier = hook;
+}
+
+/* see kern.h */
+void
+space_worker_pause(void)
+{
+	if (rt->dirty_state)
+		rt->dirty->end(rt->map, rt->dirty_state);
+	rt->dirty_state = NULL;
+}
+
+/* see kern.h */
+int
+space_worker_resume(void)
+{
+	struct regions *m = NULL;
+	size_t len;
+	uint8_t *bm;
+	int err;
+
+	assert(rt->worker_publish && rt->dirty);
+	err = map_collect(&m);
+	if (err)
+		return err;
+	len = ((m->npages + 7) / 8 + 8) / 8 * 8;
+	bm = rt_mmap(len, 0);
+	if (!bm) {
+		map_free(m);
+		return -ENOMEM;
+	}
+	space_worker_pause();
+	map_free(rt->map);
+	rt_munmap(rt->bitmap, rt->bitmap_len);
+	rt->map = m;
+	rt->bitmap = bm;
+	rt->bitmap_len = len;
+	rt->fresh.n = 0;
+	rt->fresh.overflow = 0;
+	rt->nlazy = 0;
+	return rt->dirty->begin(rt->map, &rt->dirty_state);
+}
+
+/* see kern.h */
+int
+space_worker_clear_output(int fd)
+{
+	if (syscall(SYS_ftruncate, fd, 0L, RT_KEY) < 0)
+		return -errno;
+	return lseek(fd, 0, SEEK_SET) < 0 ? -errno : 0;
 }

@@ -6,7 +6,10 @@
  *   1: a SPAWN payload through net_spawn_decode, then re-encoded: a
  *      decoded request must encode back to the same bytes;
  *   2: a LAZY payload through net_ranges_parse: accepted ranges must be
- *      page aligned, non-empty, ascending and disjoint.
+ *      page aligned, non-empty, ascending and disjoint;
+ *   3: a RESUME payload through net_resume_parse: accepted, it has
+ *      exactly the regions its length holds, the first two non-empty,
+ *      the others as LAZY's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,16 +76,36 @@ fuzz_ranges(const uint8_t *p, size_t n)
 			abort();	/* a bad range was accepted */
 }
 
+static void
+fuzz_resume(const uint8_t *p, size_t n)
+{
+	static uint64_t r[NET_MAX_REGIONS][2];
+	int32_t rc;
+	size_t k, i;
+
+	if (net_resume_parse(p, n, &rc, r, NET_MAX_REGIONS, &k))
+		return;
+	if (k < 2 || k > NET_MAX_REGIONS || n != 8 + k * 16)
+		abort();	/* the count and the length disagree */
+	for (i = 0; i < k; i++)
+		if (r[i][0] >= r[i][1] ||
+		    (i >= 2 && (r[i][0] % NET_PAGE || r[i][1] % NET_PAGE ||
+				(i > 2 && r[i][0] < r[i - 1][1]))))
+			abort();	/* a bad region was accepted */
+}
+
 /* libFuzzer's entry point is LLVMFuzzerTestOneInput (an alias below). */
 int
 fuzz_one(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	if (data[0] % 3 == 1)
+	if (data[0] % 4 == 1)
 		fuzz_spawn(data + 1, size - 1);
-	else if (data[0] % 3 == 2)
+	else if (data[0] % 4 == 2)
 		fuzz_ranges(data + 1, size - 1);
+	else if (data[0] % 4 == 3)
+		fuzz_resume(data + 1, size - 1);
 	else
 		fuzz_frames(data + 1, size - 1);
 	return 0;

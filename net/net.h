@@ -59,6 +59,8 @@ enum net_type {
 	NET_LAZY,		/* w->c: the ranges that will come lazily */
 	NET_FAULT,		/* w->c: addr of a page the child touched */
 	NET_LAZY_END,		/* both: stop paging (w), last page sent (c) */
+	NET_BARRIER,		/* w->c: the child is at det_barrier */
+	NET_RESUME,		/* c->w: barrier result, the fresh snapshot */
 	NET_TYPE_MAX
 };
 
@@ -196,6 +198,14 @@ void net_cache_put(struct net_cache *c, const uint8_t hash[16],
  * the ranges into out.  0 or -EPROTO/-EMSGSIZE.  Pure: a fuzz target. */
 int net_ranges_parse(const uint8_t *p, size_t len, uint64_t (*out)[2],
 		     size_t max, size_t *n);
+
+/* Parse a NET_RESUME payload: i32 rc, u32 n, n x (u64 lo, u64 hi) with
+ * 2 <= n <= max: regions 0 and 1 (the allocator's state, the stack)
+ * non-empty, the others as net_ranges_parse's.  rc into *rc, the
+ * regions into out, n into *n.  0 or -EPROTO/-EMSGSIZE.  Pure: a fuzz
+ * target. */
+int net_resume_parse(const uint8_t *p, size_t len, int32_t *rc,
+		     uint64_t (*out)[2], size_t max, size_t *n);
 
 /* BEGIN flags. */
 #define NET_BEGIN_LAZY	1u	/* the worker answers LAZY; pages of those

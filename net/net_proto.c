@@ -58,6 +58,10 @@ net_max_len(unsigned type)
 		return 8;
 	case NET_LAZY_END:
 		return 0;
+	case NET_BARRIER:
+		return 8 + 1024 * 16;
+	case NET_RESUME:
+		return 8 + NET_MAX_REGIONS * 16;
 	case NET_PAGESZ:	/* lz4's bound for 1 MiB, rounded up */
 		return 16 + NET_MAX_PAGES * NET_PAGE +
 		       NET_MAX_PAGES * NET_PAGE / 255 + 16;

@@ -271,6 +271,56 @@ START_TEST(test_lazy_ranges)
 }
 END_TEST
 
+/* RESUME payloads: the count field, (lo, hi) pairs in bytes (regions
+ * 0 and 1 byte granular, the others pages); the expected result. */
+static const struct {
+	uint32_t cnt;		/* the u32 field */
+	size_t n;		/* pairs present */
+	uint64_t r[4][2];
+	int want;
+} resume_cases[] = {
+	{ 2, 2, { { 16, 32 }, { 100, 200 } }, 0 },
+	{ 4, 4, { { 16, 32 }, { 100, 200 }, { 4096, 8192 },
+		  { 8192, 16384 } }, 0 },
+	{ 1, 1, { { 16, 32 } }, -EPROTO },		/* no stack */
+	{ 3, 2, { { 16, 32 }, { 100, 200 } }, -EPROTO },	/* short */
+	{ 2, 3, { { 16, 32 }, { 100, 200 }, { 4096, 8192 } }, -EPROTO },
+	{ 2, 2, { { 32, 32 }, { 100, 200 } }, -EPROTO },	/* empty */
+	{ 2, 2, { { 16, 32 }, { 200, 100 } }, -EPROTO },	/* reversed */
+	{ 3, 3, { { 16, 32 }, { 100, 200 }, { 4097, 8192 } }, -EPROTO },
+	{ 4, 4, { { 16, 32 }, { 100, 200 }, { 8192, 12288 },
+		  { 4096, 8192 } }, -EPROTO },		/* descending */
+	{ 4, 4, { { 16, 32 }, { 100, 200 }, { 4096, 8192 },
+		  { 12288, 16384 } }, -EMSGSIZE },	/* over max (3) */
+};
+
+START_TEST(test_resume_parse)
+{
+	uint8_t b[8 + 4 * 16];
+	uint64_t out[4][2];
+	int32_t rc = 0, in = -3;
+	size_t n = 99, i;
+	size_t max = _i == 9 ? 3 : 4;
+
+	memcpy(b, &in, 4);
+	memcpy(b + 4, &resume_cases[_i].cnt, 4);
+	memcpy(b + 8, resume_cases[_i].r, resume_cases[_i].n * 16);
+	ck_assert_int_eq(net_resume_parse(b, 8 + resume_cases[_i].n * 16,
+					  &rc, out, max, &n),
+			 resume_cases[_i].want);
+	if (resume_cases[_i].want == 0) {
+		ck_assert_int_eq(rc, -3);
+		ck_assert_uint_eq(n, resume_cases[_i].n);
+		for (i = 0; i < n; i++)
+			ck_assert_uint_eq(out[i][1], resume_cases[_i].r[i][1]);
+	}
+	/* Shorter than the header, a partial pair: refused. */
+	ck_assert_int_eq(net_resume_parse(b, 7, &rc, out, 4, &n), -EPROTO);
+	ck_assert_int_eq(net_resume_parse(b, 8 + 2 * 16 - 1, &rc, out, 4,
+					  &n), -EPROTO);
+}
+END_TEST
+
 /* A SPAWN payload survives encode/decode; every truncation and a
  * trailing byte are refused, never read past. */
 START_TEST(test_spawn_roundtrip)
@@ -577,6 +627,8 @@ net_suite(void)
 			    sizeof(hdr_cases) / sizeof(hdr_cases[0]));
 	tcase_add_loop_test(tc, test_lazy_ranges, 0,
 			    sizeof(lazy_cases) / sizeof(lazy_cases[0]));
+	tcase_add_loop_test(tc, test_resume_parse, 0,
+			    sizeof(resume_cases) / sizeof(resume_cases[0]));
 	tcase_add_test(tc, test_spawn_roundtrip);
 	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);

@@ -9,7 +9,10 @@
 # fallback.  The same with --lazy (pages on first touch, userfaultfd on
 # the node), including a sparse 1% of 256 MiB read twice (the second
 # time from the node's cache) and a child forking inside a remote child.
-# Bounded: about a minute.
+# det_barrier/det_sync with remote children (rounds of a stencil, a
+# conflict at a det_sync; eager, --lazy, --compress, netns), a detd
+# killed before the first barrier (same result) and after a merged one
+# (DET_ENODE). Bounded: about a minute and a half.
 B=${1:-build}
 cd "$(dirname "$0")/.." || exit 2
 # Under AddressSanitizer a remote worker cannot be an exact copy: ASan's
@@ -181,6 +184,36 @@ check "--lazy again: same result, the pages came from the node's cache" \
 DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
 check "bad DET_LAZY: one line, the program runs" \
 	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'
+# det_barrier in remote children: 4 rounds of a stencil with a det_sync
+# of every child each round (each round's output comes at its det_sync),
+# and a conflict at a det_sync; eager, --lazy (the image is taken whole
+# at the first barrier) and --compress: the same output, reports,
+# det_barrier results, status and digest as with local children.
+for mode in bar barconflict; do
+	local_run $mode 0 0 0 0 0
+done
+on_nodes "loopback barriers," bar lo "$L" bar barconflict
+for fl in --lazy --compress; do
+	for mode in bar barconflict; do
+		(cd "$tmp" && "$R" $fl --nodes "$L" --key "$tmp/key" \
+			--node-timeout 2000 -- "$P" $mode 1 2 3 1 0) \
+			>"$tmp/bar$fl.$mode" 2>&1
+		echo "exit $?" >>"$tmp/bar$fl.$mode"
+		check "loopback barriers $fl $mode: same as local" \
+			'cmp -s "$tmp/local.$mode" "$tmp/bar$fl.$mode" || { diff "$tmp/local.$mode" "$tmp/bar$fl.$mode"; false; }'
+	done
+done
+# One remote child: the parent's mmap after the fork is a new region of
+# the next snapshot, at addresses the worker's own memory would hold
+# without the reservation it makes at start ("cannot map ... busy").
+(cd "$tmp" && "$R" -- "$P" bar 0 0) >"$tmp/bar1.local" 2>&1
+echo "exit $?" >>"$tmp/bar1.local"
+remote_run "$tmp/bar1.remote" "$L" bar 1 0
+check "barriers, a parent mmap after the fork in the new snapshot: same as local" \
+	'cmp -s "$tmp/bar1.local" "$tmp/bar1.remote" || { diff "$tmp/bar1.local" "$tmp/bar1.remote"; false; }'
+check "barriers: 4 rounds synced, the conflict reported at sync 1.1" \
+	'[ $(grep -c "^sync [0-3]\.[0-4]: 0 code 0" "$tmp/bar.bar") -eq 20 ] && grep -q "^sync 1.1: -3 code -3 conflicts 1" "$tmp/bar.barconflict" && grep -q "shared_var" "$tmp/bar.barconflict" && grep -q "^child 1 barrier 1: -3" "$tmp/bar.barconflict"'
+
 remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
 check "--nodes FILE (a hostfile) works like the list" \
 	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'
@@ -214,6 +247,22 @@ grep -v "^det: node 1 failed" "$tmp/big.remote" >"$tmp/big.rest"
 check "worker over --mem-limit: same result, ran locally, says why" \
 	'cmp -s "$tmp/big.local" "$tmp/big.rest" && grep -q "node 1 failed for child 0 (.*cannot map" "$tmp/big.remote"'
 
+# The snapshot after a barrier goes as a delta: a child writing 1% of
+# 64 MiB in each of 4 rounds receives, over its 4 barriers, under 1% of
+# what its image was (a node without a cache: every page counts).
+start_detd "$tmp/nocache.log" 127.0.0.1:0 --cache 0 || exit 1
+(cd "$tmp" && "$R" -- "$P" barbig 64 0) >"$tmp/barbig.local" 2>&1
+(cd "$tmp" && "$R" --nodes "$addr" --key "$tmp/key" -- "$P" barbig 64 1) \
+	>"$tmp/barbig.remote" 2>&1
+(cd "$tmp" && "$R" --nodes "$addr" --key "$tmp/key" -- "$P" big 64 1) \
+	>"$tmp/big64.remote" 2>&1
+received() {	# pages the Nth worker of the cacheless detd received
+	sed -n 's/.*image: \([0-9]*\) pages received.*/\1/p' \
+		"$tmp/nocache.log" | sed -n "${1}p"
+}
+check "barriers over 64 MiB: same result, 4 snapshots sent < 1% of the image" \
+	'cmp -s "$tmp/barbig.local" "$tmp/barbig.remote" && [ $(($(received 1) - $(received 2))) -lt $(($(received 2) / 100)) ]'
+
 # Bad settings: one line each, the program still runs.
 DET_NODES=/nonexistent/hosts DET_NODE_TIMEOUT=soon "$P" work 0 \
 	>"$tmp/badenv.out" 2>&1
@@ -244,13 +293,14 @@ kill_mid_child() {
 	start_detd "$tmp/$name.log" 127.0.0.1:0 || exit 1
 	victim=$!
 	(cd "$tmp" && "$R" "$@" --nodes "$addr" --key "$tmp/key" \
-		--node-timeout 2000 -- "$P" slow 0 1 0) >"$tmp/$name.out" 2>&1 &
+		--node-timeout 2000 -- "$P" ${KMODE:-slow} 0 1 0) \
+		>"$tmp/$name.out" 2>&1 &
 	run=$!
 	for i in $(seq 50); do
 		grep -q "worker .* runs" "$tmp/$name.log" && break
 		sleep 0.1
 	done
-	sleep 0.5
+	sleep ${KWAIT:-0.5}
 	kill -9 "$victim"
 	wait $run
 	echo "exit $?" >>"$tmp/$name.out"
@@ -272,6 +322,19 @@ check "--lazy, detd killed mid-child: same result, re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed2.rest" && grep -q "node 1 failed for child 1" "$tmp/killed2.out"'
 check "--lazy, detd killed mid-child: worker and paging process gone" \
 	'! slow_left'
+
+# A detd killed while its child sleeps before its first barrier: nothing
+# of it was merged, so it re-runs locally (its barriers done locally):
+# the same result.  Killed after two merged barriers: it cannot re-run
+# (those rounds are in); the det_sync says DET_ENODE, one line why, the
+# other children and the program go on.
+local_run barslow 0 0 0
+KMODE=barslow kill_mid_child killbar
+check "detd killed before a remote child's first barrier: same result" \
+	'cmp -s "$tmp/local.barslow" "$tmp/killbar.rest" && grep -q "node 1 failed for child 1 .*it ran locally" "$tmp/killbar.out"'
+KMODE=barlate KWAIT=1.5 kill_mid_child killbar2
+check "detd killed after merged barriers: DET_ENODE at the det_sync" \
+	'grep -q "node 1 failed for child 1 .*nothing since its last barrier applied" "$tmp/killbar2.out" && grep -q "^sync 2.1: -6 code -6" "$tmp/killbar2.out" && grep -q "^join 2: 0 code 0" "$tmp/killbar2.out" && grep -q "^exit 0" "$tmp/killbar2.out"'
 
 # ---- 3 nodes in network namespaces, joined by veth pairs ----------------
 if [ "$(id -u)" -ne 0 ] || ! ip netns add "${NS}1" 2>/dev/null; then
@@ -295,6 +358,7 @@ for k in 1 2 3; do
 	N="$N${N:+,}10.$SUB.$k.2:7677"
 done
 on_nodes "3 netns nodes," ns ns "$N" work conflict crash
+on_nodes "3 netns nodes, barriers," nsbar ns "$N" bar barconflict
 
 for mode in work crash; do
 	(cd "$tmp" && "$R" --lazy --nodes "$N" --key "$tmp/key" \

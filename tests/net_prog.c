@@ -19,6 +19,18 @@
  *                  heap array (on a node: where it runs, after every
  *                  lazily paged page is in)
  *   MODE big MIB   one child reads a MIB-MiB heap area and writes 1%
+ *   MODE bar       children iterate a stencil over the whole global
+ *                  array in ROUNDS rounds with det_barrier (reading
+ *                  their neighbours' slices as of the last det_sync),
+ *                  allocate a node a round, print a line a round and
+ *                  det_barrier's result; the parent det_syncs each child
+ *                  every round and prints each sync's status
+ *   MODE barconflict  bar, and in round 1 children 0 and 1 write the
+ *                  same variable (a conflict at a det_sync)
+ *   MODE barslow   bar, child 1 sleeps 3 s before its first barrier
+ *   MODE barlate   bar, child 1 sleeps 3 s before its third barrier
+ *   MODE barbig MIB  one child reads a MIB-MiB heap area and writes 1% of
+ *                  it in each of ROUNDS rounds, with det_barrier
  */
 #include <det.h>
 #include <stdint.h>
@@ -30,12 +42,14 @@
 #include <unistd.h>
 
 #define N	4096
+#define ROUNDS	4
 
 static uint64_t global[N];
 static uint64_t *heap;
 static int shared_var;
 static const char *mode;
 static uint8_t *big;
+static uint64_t *chunk[64];	/* MODE bar*: each child's last chunk */
 static size_t big_len;
 
 struct task {
@@ -115,6 +129,56 @@ work(void *arg)
 			usleep(100000);
 }
 
+/* MODE bar*: ROUNDS rounds of a stencil over global[], det_barrier
+ * between them. */
+static void
+bar_work(void *arg)
+{
+	struct task *t = arg;	/* on the parent's stack */
+	unsigned k = t->k, i, r, lo = k * N / t->n, hi = (k + 1) * N / t->n;
+	struct node *x;
+	int rc;
+
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = lo; i < hi; i++)
+			global[i] = mix(global[(i + N - 1) % N] ^
+					global[i] * 3 ^
+					global[(i + 1) % N] * 5 ^ r);
+		/* The list as merged so far (a round whose merge failed
+		 * is not in it). */
+		x = malloc(sizeof(*x));
+		x->v = mix(global[lo] + r);
+		x->next = (struct node *)(uintptr_t)heap[N + k];
+		heap[N + k] = (uint64_t)(uintptr_t)x;
+		printf("child %u round %u: %016llx\n", k, r,
+		       (unsigned long long)global[lo]);
+		if (r == 1 || r == 2) {
+			/* A new heap chunk in rounds 1 and 2 (in round 1 of
+			 * barconflict, child 1's is not merged: round 2 gets
+			 * the same addresses, fresh again: what it reads
+			 * there must be the same as in a local child). */
+			uint64_t *b = malloc(8 << 18), sum = 0;
+
+			for (i = 0; i < 1 << 18; i += 512) {
+				sum += b[i];
+				b[i] = mix(i + r + k);
+			}
+			chunk[k] = b;
+			printf("child %u chunk %u: %p sum %llu\n", k, r,
+			       (void *)b, (unsigned long long)sum);
+		}
+		if (strcmp(mode, "barconflict") == 0 && r == 1 && k < 2)
+			shared_var = 10 + (int)k;
+		if (k == 1 && ((strcmp(mode, "barslow") == 0 && r == 0) ||
+			       (strcmp(mode, "barlate") == 0 && r == 2)))
+			for (i = 0; i < 30; i++)
+				usleep(100000);
+		rc = det_barrier();
+		printf("child %u barrier %u: %d\n", k, r, rc);
+	}
+	fprintf(stderr, "child %u: %u rounds\n", k, r);
+}
+
 static void
 touch_big(void *arg)
 {
@@ -127,6 +191,25 @@ touch_big(void *arg)
 		big[i] = (uint8_t)(sum + i);
 	}
 	printf("big: %llu\n", (unsigned long long)sum);
+}
+
+/* MODE barbig: ROUNDS rounds over the big area, det_barrier between. */
+static void
+bar_big(void *arg)
+{
+	size_t i, step = 100 * 4096;
+	uint64_t sum = 0;
+	unsigned r;
+
+	(void)arg;
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = r * 4096; i < big_len; i += step) {
+			sum += big[i];
+			big[i] = (uint8_t)(sum + i + r);
+		}
+		printf("barbig %u: %llu\n", r, (unsigned long long)sum);
+		det_barrier();
+	}
 }
 
 static uint64_t
@@ -143,6 +226,10 @@ digest(void)
 		for (; l; l = l->next)
 			h = (h ^ l->v ^ (uintptr_t)l) * 1099511628211ull;
 	}
+	for (i = 0; i < 64; i++)
+		if (chunk[i])
+			h = (h ^ chunk[i][512] ^ (uintptr_t)chunk[i]) *
+			    1099511628211ull;
 	if (big)
 		for (i = 0; i < big_len; i += 4096)
 			h = (h ^ big[i]) * 1099511628211ull;
@@ -162,7 +249,7 @@ main(int argc, char **argv)
 	heap = calloc(N + 64, sizeof(*heap));
 	for (i = 0; i < N; i++)
 		heap[i] = mix(i * 7);
-	if (strcmp(mode, "big") == 0) {
+	if (strcmp(mode, "big") == 0 || strcmp(mode, "barbig") == 0) {
 		big_len = (size_t)atoi(argv[2]) << 20;
 		big = malloc(big_len);
 		for (i = 0; i < big_len / 4096; i++)
@@ -170,12 +257,17 @@ main(int argc, char **argv)
 		first = 3;
 	}
 	n = (unsigned)(argc - first);
+	for (i = 0; strncmp(mode, "bar", 3) == 0 && i < N; i++)
+		global[i] = mix(i + 1);
 	for (k = 0; k < n && k < 64; k++) {
 		unsigned node = (unsigned)atoi(argv[first + k]);
 		int r;
 
 		t[k] = (struct task){ .k = k, .n = n, .seed = 42 };
-		r = det_fork_on(k, node, big ? touch_big : work, &t[k]);
+		r = det_fork_on(k, node, big ? (mode[0] == 'b' && mode[1] ==
+						 'a' ? bar_big : touch_big) :
+				strncmp(mode, "bar", 3) == 0 ? bar_work : work,
+				&t[k]);
 		if (r != DET_OK) {
 			printf("fork %u on node %u: %d\n", k, node, r);
 			return 1;
@@ -190,6 +282,14 @@ main(int argc, char **argv)
 
 		printf("parent: %p %p %p\n", m1, m2, m3);
 	}
+	for (i = 0; strncmp(mode, "bar", 3) == 0 && i < ROUNDS; i++)
+		for (k = 0; k < n && k < 64; k++) {
+			struct det_status st;
+			int r = det_sync(k, &st);
+
+			printf("sync %u.%u: %d code %d conflicts %zu\n", i, k,
+			       r, st.code, st.nconflicts);
+		}
 	for (k = 0; k < n && k < 64; k++) {
 		struct det_status st;
 		int r = det_join(k, &st);

@@ -405,13 +405,18 @@ remote_join_done(unsigned child, int rc_in, struct det_status *st)
 		return r;	/* still at a barrier */
 	st->node = rc->node;
 	if (rc->sh->failed) {
+		/* After a merged barrier the child cannot run again: its
+		 * rounds so far are in, the rest is lost (DET_ENODE). */
+		int rerun = det_config.fallback_local && !rc->sh->merged;
+
 		st->node = DET_NODE_LOCAL;
 		if (!det_config.quiet)
 			fprintf(stderr, "det: node %u failed for child %u "
 				"(%s); %s\n", rc->node, child, rc->sh->why,
-				det_config.fallback_local ?
-				"it ran locally" : "nothing applied");
-		if (!det_config.fallback_local && r == DET_OK) {
+				rerun ? "it ran locally" : rc->sh->merged ?
+				"nothing since its last barrier applied" :
+				"nothing applied");
+		if (!rerun && r == DET_OK) {
 			st->code = DET_ENODE;
 			r = DET_ENODE;
 		}

@@ -19,6 +19,8 @@
 #define MAX_NODES	64
 #define MAX_REGIONS	NET_MAX_REGIONS
 #define WORKER_STACK	(8UL << 20)
+#define WORKER_RESERVE	(4UL << 40)	/* address space kept for the
+					   client's later mappings */
 #define DEFAULT_TIMEOUT	10000
 #define DEFAULT_PORT	"7677"
 
@@ -26,6 +28,8 @@
  * anything else the parent would see without merging it). */
 struct remote_shared {
 	int failed;		/* the node failed; fn ran here (or not) */
+	int merged;		/* a barrier of the child was merged: it
+				   cannot run again elsewhere */
 	char why[200];
 };
 

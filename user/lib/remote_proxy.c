@@ -60,8 +60,9 @@ buf_put(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
-/* With DET_COMPRESS=1 (detrun --compress): a buffer for lz4. */
-static char *zbuf;
+/* With DET_COMPRESS=1 (detrun --compress): a buffer for lz4 (never
+ * merged: a proxy's mapping is its own). */
+static char *zbuf DET_PRIVATE;
 
 /* n pages at lo as one PAGESZ frame if lz4 saves at least a tenth;
  * 1 when sent, 0 when not worth it, or -errno. */
@@ -236,6 +237,46 @@ ship_needed(struct net_conn *c, const struct hrun *runs, size_t nruns,
 	return 0;
 }
 
+/* Offer the merged regions reg[2..n) by hash and send the pages the
+ * worker lacks (ship_hashes, ship_needed).  0 or -errno; -ECONNABORTED
+ * when the worker gave up and res holds detd's answer. */
+static int
+ship_by_hash(struct net_conn *c, const uint64_t (*reg)[2], uint32_t n,
+	     uint8_t *frame, struct result *res)
+{
+	size_t nruns = 0, npages = 0, cap, i;
+	struct hrun *runs;
+	uint8_t *hbuf;
+	int err;
+
+	for (i = 2; i < n; i++)
+		npages += (reg[i][1] - reg[i][0]) / PAGE;
+	cap = (npages / NET_MAX_HASHES + n) * sizeof(*runs) +
+	      NET_MAX_HASHES * 16;
+	hbuf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hbuf == MAP_FAILED)
+		return -ENOMEM;
+	runs = (struct hrun *)(hbuf + NET_MAX_HASHES * 16);
+	err = ship_hashes(c, reg, n, runs, &nruns, hbuf);
+	if (!err)
+		err = ship_needed(c, runs, nruns, frame, res);
+	munmap(hbuf, cap);
+	return err;
+}
+
+/* GO: fn, arg and this space's place in the tree.  0 or -errno. */
+static int
+ship_go(struct net_conn *c, const struct remote_child *rc)
+{
+	uint64_t go[2] = { (uintptr_t)rc->fn, (uintptr_t)rc->arg };
+	struct iovec v[2];
+
+	v[0] = (struct iovec){ go, sizeof(go) };
+	v[1] = (struct iovec){ (void *)space_path(), strlen(space_path()) };
+	return net_sendv(c, NET_GO, v, 2);
+}
+
 /* proxy_frame for remote_prefetch. */
 static int
 proxy_other(const struct net_hdr *h, const uint8_t *frame, void *ctx)
@@ -299,13 +340,11 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 	   uint8_t *frame, struct result *res)
 {
 	uint64_t (*reg)[2] = R->reg, (*lazy)[2] = NULL;
-	uint8_t hdr[32], *hbuf = NULL;
-	struct hrun *runs = NULL;
-	size_t nruns = 0, npages = 0, cap = 0, nlazy = 0;
+	uint8_t hdr[32];
+	size_t nlazy = 0;
 	size_t lcap = PAGE_UP(MAX_REGIONS * 16);
 	uint32_t n, bflags = R->lazy ? NET_BEGIN_LAZY : 0;
-	uint64_t go[2];
-	struct iovec v[3];
+	struct iovec v[2];
 	size_t i;
 	int err;
 
@@ -330,38 +369,18 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 		err = proxy_lazy_ranges(c, reg, &n, lazy, &nlazy, frame, res);
 	}
 	if (!err && (flags & NET_OK_CACHE)) {
-		for (i = 2; i < n; i++)
-			npages += (reg[i][1] - reg[i][0]) / PAGE;
-		cap = (npages / NET_MAX_HASHES + n) * sizeof(*runs) +
-		      NET_MAX_HASHES * 16;
-		hbuf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (hbuf == MAP_FAILED) {
-			err = -ENOMEM;
-			goto out;
-		}
-		runs = (struct hrun *)(hbuf + NET_MAX_HASHES * 16);
-		err = ship_hashes(c, (const uint64_t (*)[2])reg, n, runs,
-				  &nruns, hbuf);
-		if (!err)
-			err = ship_needed(c, runs, nruns, frame, res);
-		munmap(hbuf, cap);
+		err = ship_by_hash(c, (const uint64_t (*)[2])reg, n, frame,
+				   res);
 	} else {
 		for (i = 2; !err && i < n; i++)
 			err = remote_send_pages(c, reg[i][0], reg[i][1]);
 	}
-	if (err)
-		goto out;
-	go[0] = (uintptr_t)rc->fn;
-	go[1] = (uintptr_t)rc->arg;
-	v[0] = (struct iovec){ go, sizeof(go) };
-	v[1] = (struct iovec){ (void *)space_path(), strlen(space_path()) };
-	err = net_sendv(c, NET_GO, v, 2);
+	if (!err)
+		err = ship_go(c, rc);
 	if (!err && nlazy)
 		err = remote_prefetch(c, (const uint64_t (*)[2])lazy, nlazy,
 				      (flags & NET_OK_CACHE) != 0, frame,
 				      proxy_other, res);
-out:
 	if (lazy)
 		munmap(lazy, lcap);
 	return err;
@@ -441,18 +460,26 @@ proxy_frame(struct result *res, const struct net_hdr *h,
 	}
 }
 
-/* Receive until STATUS (frame: NET_MAX_FRAME bytes of scratch).
- * 0 or -errno (nothing applied). */
+static int proxy_barrier(struct net_conn *c, struct remote_child *rc,
+			 struct result *res, uint8_t **frame,
+			 const struct net_hdr *h);
+
+/* Receive until STATUS (*frame: NET_MAX_FRAME bytes of scratch); with
+ * rc, the child's barriers on the way (proxy_barrier).  0 or -errno
+ * (nothing applied since the last barrier). */
 static int
-proxy_receive(struct net_conn *c, struct result *res, uint8_t *frame)
+proxy_receive(struct net_conn *c, struct result *res, uint8_t **frame,
+	      struct remote_child *rc)
 {
 	struct net_hdr h;
 	int r;
 
 	do {
-		r = net_recv(c, &h, frame, NET_MAX_FRAME);
-		if (!r)
-			r = proxy_frame(res, &h, frame);
+		r = net_recv(c, &h, *frame, NET_MAX_FRAME);
+		if (!r && h.type == NET_BARRIER && rc)
+			r = proxy_barrier(c, rc, res, frame, &h);
+		else if (!r)
+			r = proxy_frame(res, &h, *frame);
 	} while (r == 0);
 	return r < 0 ? r : 0;
 }
@@ -473,13 +500,13 @@ write_all(int fd, const uint8_t *p, size_t n)
 	}
 }
 
-/* Apply what the worker did to this proxy, and end as it ended. */
-static void __attribute__((noreturn))
-proxy_apply(struct result *res)
+/* Apply the pages the worker sent (and the ranges its allocator mapped)
+ * and its output to this proxy. */
+static void
+proxy_apply_pages(struct result *res)
 {
 	uint64_t a, l, lo, hi;
 	size_t off;
-	sigset_t all;
 
 	for (off = 0; off + 16 <= res->fresh.len; off += 16) {
 		memcpy(&lo, res->fresh.p + off, 8);
@@ -494,6 +521,15 @@ proxy_apply(struct result *res)
 	}
 	write_all(1, res->out[0].p, res->out[0].len);
 	write_all(2, res->out[1].p, res->out[1].len);
+}
+
+/* Apply what the worker did to this proxy, and end as it ended. */
+static void __attribute__((noreturn))
+proxy_apply(struct result *res)
+{
+	sigset_t all;
+
+	proxy_apply_pages(res);
 	switch (res->kind) {
 	case NET_ST_SIGNAL:
 		signal(res->status, SIG_DFL);
@@ -513,6 +549,101 @@ proxy_apply(struct result *res)
 	default:
 		det_exit(res->code);
 	}
+}
+
+/* ---- det_barrier in the remote child (net/PROTOCOL.md, "Barriers") -- */
+
+/* Release what res holds (applied). */
+static void
+result_reset(struct result *res)
+{
+	struct buf *b[4] = { &res->pages, &res->out[0], &res->out[1],
+			     &res->fresh };
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (b[i]->p)
+			munmap(b[i]->p, b[i]->cap);
+	memset(res, 0, sizeof(*res));
+}
+
+/*
+ * After the barrier, in the proxy that continues: send the worker the
+ * fresh snapshot -- this proxy's memory, the parent's at det_sync --
+ * and det_barrier's result kr: RESUME (the regions), the allocator's
+ * state and the stack as PAGES, the merged regions by hash (the worker
+ * asks for the pages it does not have as they are), GO.  0 or -errno;
+ * -ECONNABORTED when the worker gave up and res holds detd's answer.
+ */
+static int
+proxy_resume(struct net_conn *c, struct remote_child *rc, int32_t kr,
+	     uint8_t *frame, struct result *res)
+{
+	uint64_t (*reg)[2] = R->reg;
+	int32_t hdr[2];
+	struct iovec v[2];
+	uint32_t n, i;
+	int err;
+
+	n = (uint32_t)image_ranges(rc, reg, 2 + MAX_REGIONS);
+	if (n < 2 || n > MAX_REGIONS)
+		return -E2BIG;
+	hdr[0] = kr;
+	memcpy(&hdr[1], &n, 4);
+	v[0] = (struct iovec){ hdr, sizeof(hdr) };
+	v[1] = (struct iovec){ reg, n * 16 };
+	err = net_sendv(c, NET_RESUME, v, 2);
+	for (i = 0; !err && i < 2; i++)
+		err = remote_send_pages(c, PAGE_DOWN(reg[i][0]),
+					PAGE_UP(reg[i][1]));
+	if (!err)
+		err = ship_by_hash(c, (const uint64_t (*)[2])reg, n, frame,
+				   res);
+	if (!err)
+		err = ship_go(c, rc);
+	return err;
+}
+
+/*
+ * BARRIER (h; its payload, the child's fresh ranges, in *frame): the
+ * remote child is at det_barrier.  Apply what it sent since its last
+ * barrier to this proxy, then do det_barrier here, carrying the
+ * connection across: the parent's det_sync merges this proxy, and a
+ * replacement forked from the parent continues below (its own memory:
+ * *frame is mapped again, res starts empty).  From then on the child
+ * cannot run again elsewhere (rc->sh->merged).  Send the worker the
+ * fresh snapshot (proxy_resume).  0 to receive on, 1 when res holds
+ * detd's last answer, or -errno.
+ */
+static int
+proxy_barrier(struct net_conn *c, struct remote_child *rc,
+	      struct result *res, uint8_t **frame, const struct net_hdr *h)
+{
+	int32_t kr;
+	int err;
+
+	if (h->len < 8 || (h->len - 8) % 16)
+		return -EPROTO;
+	err = buf_put(&res->fresh, *frame + 8, h->len - 8);
+	if (err)
+		return err;
+	proxy_apply_pages(res);
+	result_reset(res);
+	rc->sh->merged = 1;
+	kr = space_barrier_fd(&c->fd);
+	/* The replacement (or, if the barrier was refused, this proxy). */
+	*frame = mmap(NULL, NET_MAX_FRAME, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*frame == MAP_FAILED) {
+		*frame = NULL;
+		return -ENOMEM;
+	}
+	c->timeout_ms = R->timeout_ms;
+	err = proxy_resume(c, rc, kr, *frame, res);
+	c->timeout_ms = 0;
+	if (err == -ECONNABORTED)
+		return 1;
+	return err;
 }
 
 /* see remote_int.h */
@@ -553,14 +684,14 @@ remote_proxy(void *arg)
 		/* The worker may have refused the image and detd said why
 		 * before closing: take that reason if it is there. */
 		c.timeout_ms = 200;
-		if (proxy_receive(&c, &res, frame) == 0 &&
+		if (proxy_receive(&c, &res, &frame, NULL) == 0 &&
 		    res.kind == NET_ST_ERROR)
 			err = 0;
 	} else if (!err) {
 		/* Shipping done: fn may now run for as long as it takes;
 		 * the socket's keep-alive notices a dead node or link. */
 		c.timeout_ms = 0;
-		err = proxy_receive(&c, &res, frame);
+		err = proxy_receive(&c, &res, &frame, rc);
 	}
 	if (err) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%.60s: %.120s",
@@ -581,7 +712,9 @@ fail:
 	if (c.fd >= 0)
 		close(c.fd);
 	rc->sh->failed = 1;
-	if (det_config.fallback_local)
+	/* After a merged barrier, a re-run would apply that round twice:
+	 * end with nothing more applied (the join says DET_ENODE). */
+	if (det_config.fallback_local && !rc->sh->merged)
 		rc->fn(rc->arg);
 }
 

@@ -53,6 +53,8 @@ static struct {
 	size_t nlazy;		/* ranges that come while fn runs */
 	uint8_t *miss;		/* (u64 addr, 16 hash) of pages sent whole */
 	size_t nmiss, miss_cap;
+	int resuming;		/* receiving the snapshot after a barrier */
+	uint64_t (*regbuf)[2];	/* MAX_REGIONS: the regions after one */
 } W DET_PRIVATE;
 
 /* The real clock in ns (clock_gettime is logical under detrun). */
@@ -217,8 +219,19 @@ worker_missed(uint64_t a, const uint8_t *hash)
 	W.nmiss++;
 }
 
-/* HASHES: pages the cache has (or zero pages) go in place; NEED says
- * which the client must send. */
+/* 1 when the page at p has hash hh already. */
+static int
+worker_same(uint64_t p, const uint8_t *hh)
+{
+	uint8_t h[16];
+
+	net_page_hash((void *)p, h);
+	return memcmp(h, hh, 16) == 0;
+}
+
+/* HASHES: pages the cache has (or zero pages) go in place -- after a
+ * barrier, pages that are the same already stay; NEED says which the
+ * client must send. */
 static void
 worker_hashes(uint8_t *frame, uint32_t len)
 {
@@ -243,6 +256,9 @@ worker_hashes(uint8_t *frame, uint32_t len)
 		const uint8_t *hh = frame + 8 + j * 16;
 
 		p = a + j * PAGE;
+		if (W.resuming && worker_same(p, hh) &&
+		    (direct || space_image_direct(p, p + PAGE)))
+			continue;	/* the page did not change */
 		if (memcmp(hh, W.zero_hash, 16) == 0) {
 			space_image_write(p, W.zero, PAGE);
 			W.ctl.shared->pages_cached++;
@@ -430,13 +446,12 @@ worker_dirty_cb(uintptr_t lo, uintptr_t hi, void *ctx)
 	return worker_send_run(lo, hi, 0);
 }
 
-/* fn ended (returned: 0, or det_exit(code)): send the pages it wrote and
- * END, then leave; detd sends the output and the status. */
-static void __attribute__((noreturn))
-worker_publish(int code)
+/* Send the pages fn wrote (since the space began or its last barrier)
+ * as DIRTY frames, its fresh ranges into W.fresh; ends lazy paging
+ * first.  Pages sent; failures end the worker. */
+static long
+worker_send_dirty(void)
 {
-	struct iovec v[2];
-	int32_t hdr[2] = { code, 0 };
 	long r;
 
 	fflush(stdout);
@@ -455,6 +470,18 @@ worker_publish(int code)
 	if (r < 0)
 		worker_fail("cannot send the child's pages: %s",
 			    net_strerror((int)r));
+	return r;
+}
+
+/* fn ended (returned: 0, or det_exit(code)): send the pages it wrote and
+ * END, then leave; detd sends the output and the status. */
+static void __attribute__((noreturn))
+worker_publish(int code)
+{
+	struct iovec v[2];
+	int32_t hdr[2] = { code, 0 };
+
+	worker_send_dirty();
 	v[0] = (struct iovec){ hdr, 8 };
 	v[1] = (struct iovec){ W.fresh, W.nfresh * 16 };
 	if (net_sendv(&W.c, NET_END, v, 2))
@@ -466,6 +493,164 @@ worker_publish(int code)
 	send(NET_WFD_POLICY, NET_WORKER_DONE, 4, MSG_NOSIGNAL);
 	worker_cache_fill();
 	_exit(0);
+}
+
+/* ---- det_barrier in fn (net/PROTOCOL.md, "Barriers") ---------------- */
+
+/* Ship what fn wrote to capture file fd (1 or 2) so far as OUTPUT
+ * frames, and empty it: detd sends only the rest at the end.  0 or
+ * -errno. */
+static int
+worker_ship_output(int fd)
+{
+	uint32_t which = (uint32_t)fd;
+	struct iovec v[2] = { { &which, 4 }, { W.zbuf, 0 } };
+	off_t off = 0;
+	ssize_t n;
+	int err;
+
+	while ((n = pread(fd, W.zbuf, NET_MAX_PAGES * PAGE, off)) > 0) {
+		v[1].iov_len = (size_t)n;
+		err = net_sendv(&W.c, NET_OUTPUT, v, 2);
+		if (err)
+			return err;
+		off += n;
+	}
+	if (n < 0)
+		return -errno;
+	return off ? space_worker_clear_output(fd) : 0;
+}
+
+/* RESUME: the barrier's result into *rc; its regions become W.reg (the
+ * allocator's state and the stack where they were), the merged ones
+ * mapped.  Waits as long as the parent takes to det_sync. */
+static void
+worker_resume_regions(int32_t *rc)
+{
+	struct net_hdr h;
+	size_t n, i;
+	int err;
+
+	W.c.timeout_ms = 0;
+	err = net_recv(&W.c, &h, W.frame, NET_MAX_FRAME);
+	W.c.timeout_ms = 600000;
+	if (err || h.type != NET_RESUME)
+		worker_fail("barrier: no RESUME from the client (%s)",
+			    err ? net_strerror(err) : "wrong frame");
+	if (!W.regbuf)
+		W.regbuf = worker_mmap(MAX_REGIONS * 16);
+	err = net_resume_parse(W.frame, h.len, rc, W.regbuf, MAX_REGIONS,
+			       &n);
+	if (err)
+		worker_fail("barrier: malformed RESUME");
+	if (memcmp(W.regbuf, W.reg, 32) != 0)
+		worker_fail("barrier: the allocator's state or the stack "
+			    "moved");
+	W.reg = W.regbuf;
+	W.nreg = (uint32_t)n;
+	for (i = 2; i < n; i++) {
+		err = space_image_map(W.reg[i][0], W.reg[i][1]);
+		if (err)
+			worker_fail("barrier: cannot map %#lx-%#lx: %s",
+				    (unsigned long)W.reg[i][0],
+				    (unsigned long)W.reg[i][1],
+				    strerror(-err));
+	}
+}
+
+/* 1 when page a lies in one of the merged regions W.reg[2..). */
+static int
+worker_merged(uint64_t a)
+{
+	uint32_t lo = 2, hi = W.nreg, mid;
+
+	while (lo < hi) {	/* ascending, disjoint (net_resume_parse) */
+		mid = lo + (hi - lo) / 2;
+		if (a >= W.reg[mid][1])
+			lo = mid + 1;
+		else if (a < W.reg[mid][0])
+			hi = mid;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+/* Memory fn's allocator mapped before the barrier (W.fresh) that the
+ * fresh snapshot lacks (its merge failed: a conflict): fresh and empty
+ * again, as it is in the parent (a PROT_NONE reservation), so the
+ * allocator, handing it out again, finds zeros as a local child does. */
+static void
+worker_drop_stale(void)
+{
+	uint64_t a, b;
+	size_t i;
+
+	for (i = 0; i < W.nfresh && i < 1024; i++)
+		for (a = W.fresh[i][0]; a < W.fresh[i][1]; a = b) {
+			for (b = a; b < W.fresh[i][1] && !worker_merged(b);
+			     b += PAGE)
+				;
+			if (b > a && mmap((void *)a, b - a, PROT_NONE,
+					  MAP_PRIVATE | MAP_ANONYMOUS |
+					  MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+				     MAP_FAILED)
+				worker_fail("barrier: cannot drop %#lx-%#lx",
+					    (unsigned long)a,
+					    (unsigned long)b);
+			if (b == a)
+				b += PAGE;
+		}
+}
+
+/*
+ * det_barrier in fn (kern calls it, see space_worker_set_barrier): send
+ * the pages fn wrote, its output so far and BARRIER; the proxy on the
+ * client applies them and does the barrier there.  Then receive the
+ * fresh snapshot (RESUME, PAGES, HASHES answered by NEED, GO), start the
+ * space over from it, and return the barrier's result.  A lazy image is
+ * taken whole first.  Failures end the worker.
+ */
+static int
+worker_barrier(void)
+{
+	int32_t rc = 0, hdr[2] = { 0, 0 };
+	uint64_t base = PAGE_DOWN(W.reg[1][0]);
+	char path[sizeof(W.path)];
+	det_fn fn = W.fn;
+	void *arg = W.arg;
+	struct iovec v[2];
+	int err;
+
+	if (W.nlazy)
+		lazy_touch(0, UINTPTR_MAX);
+	W.nlazy = 0;
+	worker_send_dirty();
+	space_worker_pause();
+	err = worker_ship_output(1);
+	if (!err)
+		err = worker_ship_output(2);
+	v[0] = (struct iovec){ hdr, 8 };
+	v[1] = (struct iovec){ W.fresh, W.nfresh * 16 };
+	if (!err)
+		err = net_sendv(&W.c, NET_BARRIER, v, 2);
+	if (err)
+		worker_fail("barrier: %s", net_strerror(err));
+	worker_resume_regions(&rc);
+	worker_drop_stale();
+	memcpy(path, W.path, sizeof(path));
+	W.resuming = 1;
+	worker_pages();
+	W.resuming = 0;
+	if (W.fn != fn || W.arg != arg || strcmp(W.path, path) != 0)
+		worker_fail("barrier: the snapshot is for another child");
+	memcpy((void *)W.reg[1][0], W.stack + (W.reg[1][0] - base),
+	       W.reg[1][1] - W.reg[1][0]);
+	err = space_worker_resume();
+	if (err)
+		worker_fail("barrier: cannot go on from the snapshot: %s",
+			    strerror(-err));
+	return rc;
 }
 
 /* On the worker's own stack: the client's stack bytes go in place, the
@@ -481,6 +666,7 @@ worker_run(void)
 	err = lazy_start(&W.c, W.ctl.shared, &W.cache, W.frame);
 	if (err)
 		worker_fail("cannot start lazy paging: %s", strerror(-err));
+	space_worker_set_barrier(worker_barrier);
 	err = space_worker_begin(W.path, NET_WFD_POLICY, worker_publish);
 	if (err)
 		worker_fail("cannot start the child space: %s",
@@ -490,17 +676,61 @@ worker_run(void)
 	worker_publish(0);
 }
 
+/*
+ * Before the worker maps anything of its own, reserve (PROT_NONE) the
+ * addresses where the client maps memory after its start -- every hole
+ * up to 1 GiB between the mappings (but below [stack], its guard gap),
+ * and WORKER_RESERVE below the lowest mapping, where top-down mmap puts
+ * new ones -- so memory its parent maps later (new regions of the
+ * snapshot after a barrier) never meets the worker's own: the worker's
+ * mappings go below all that, and space_image_map makes the reserved
+ * parts read-write.  Best effort (no reservation: only that risk).
+ */
+static void
+worker_reserve(void)
+{
+	char *line, *save = NULL, *buf = R ? R->maps : NULL;
+	unsigned long lo, hi, prev = 0;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	mmap(NULL, WORKER_RESERVE, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!buf || (fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((r = read(fd, buf + n, sizeof(R->maps) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (prev && lo > prev && lo - prev <= (1UL << 30) &&
+		    !strstr(line, "[stack]"))
+			mmap((void *)prev, lo - prev, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			     MAP_FIXED_NOREPLACE, -1, 0);
+		prev = hi;
+	}
+}
+
 /* see remote_int.h */
 void
 remote_worker_main(void)
 {
 	void *stk;
 
+	worker_reserve();
 	if (net_wctl_attach(&W.ctl, NET_WFD_CTL))
 		_exit(1);
 	if (!R)
 		worker_fail("out of memory");
 	W.c.fd = NET_WFD_SOCK;
+	/* Small frames (NEED, END, BARRIER) after bulk ones go at once,
+	 * not after the client's delayed ACK (40 ms a barrier). */
+	setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	W.c.tx_seq = W.ctl.shared->tx_seq;
 	W.c.rx_seq = W.ctl.shared->rx_seq;
 	W.c.shared_seq = &W.ctl.shared->tx_seq;
