@@ -370,6 +370,7 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		goto err_close;
 	ctl.shared->tx_seq = c->tx_seq;
 	ctl.shared->rx_seq = c->rx_seq;
+	net_wctl_keys_put(ctl.shared, c);
 	me = getpid();
 	t0 = mono_ns();		/* before the worker can read its clock */
 	pid = fork();
@@ -507,6 +508,12 @@ serve(int fd)
 	e = net_auth_server(&c, D.key);
 	if (e == -EACCES) {
 		dlog(L_WARN, "authentication failed (wrong key); closing");
+		return 1;
+	}
+	if (e == -EPROTONOSUPPORT) {
+		dlog(L_WARN, "handshake failed: the client speaks protocol "
+		     "version %u, this detd %d (another build of det); "
+		     "closing", c.peer_version, NET_VERSION);
 		return 1;
 	}
 	if (e) {

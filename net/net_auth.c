@@ -11,11 +11,14 @@
  * Each side proves it knows K over a nonce the *other* side just chose,
  * so a recorded answer is worthless in another session (replay fails);
  * the two directions use different labels, so one side's MAC cannot be
- * reflected back as the other's.
+ * reflected back as the other's.  Both sides then derive the session's
+ * frame keys from K and the two nonces (net_tag.c): every frame after
+ * AUTH_OK carries a tag.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -80,25 +83,81 @@ out:
 }
 
 /*
- * A client nonce from /dev/urandom, not getrandom(2): a program under
+ * Random bytes from /dev/urandom, not getrandom(2): a program under
  * detrun has a deterministic getrandom (the same nonce every run, and
  * drawing from it would shift the program's own random stream).  The
  * raw openat: libdet's open() gives such a program a virtual
  * /dev/urandom with the same two faults (user/lib/interpose.c).
- * crypto_auth needs no sodium_init.  0 or -errno.
+ * 0 or -errno.
  */
 static int
-nonce(uint8_t n[NET_NONCE_LEN])
+urandom(void *buf, size_t len)
 {
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/urandom",
 			      O_RDONLY | O_CLOEXEC), err = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (read(fd, n, NET_NONCE_LEN) != NET_NONCE_LEN)
+	if (read(fd, buf, len) != (ssize_t)len)
 		err = -EIO;
 	close(fd);
 	return err;
+}
+
+/* A client nonce.  0 or -errno. */
+static int
+nonce(uint8_t n[NET_NONCE_LEN])
+{
+	return urandom(n, NET_NONCE_LEN);
+}
+
+/* randombytes for sodium_init's own use (sodium_malloc's canary). */
+static void
+urandom_buf(void *buf, size_t len)
+{
+	if (urandom(buf, len))
+		memset(buf, 0, len);
+}
+
+static uint32_t
+urandom_u32(void)
+{
+	uint32_t v;
+
+	urandom_buf(&v, sizeof(v));
+	return v;
+}
+
+static const char *
+urandom_name(void)
+{
+	return "det-urandom";
+}
+
+/*
+ * sodium_init (libsodium picks its fastest Poly1305, ChaCha20, BLAKE2b
+ * for this CPU) without letting it stir its default random generator:
+ * that calls getrandom(2), and a det program's getrandom is its own
+ * deterministic stream, which this would shift.  A generator of our own
+ * is installed for the call, then libsodium's default on Linux (which
+ * sets itself up on first use, as before; a program that chose another
+ * generator before its first det_fork_on would have to choose it again).
+ * 0 or -EIO.
+ */
+int
+net_crypto_init(void)
+{
+	static randombytes_implementation mine = {
+		.implementation_name = urandom_name,
+		.random = urandom_u32,
+		.buf = urandom_buf,
+	};
+	int r;
+
+	randombytes_set_implementation(&mine);
+	r = sodium_init();
+	randombytes_set_implementation(&randombytes_sysrandom_implementation);
+	return r < 0 ? -EIO : 0;
 }
 
 /* HMAC(key, label || a || b) into mac. */
@@ -115,7 +174,8 @@ auth_mac(uint8_t mac[NET_MAC_LEN], const uint8_t key[NET_KEY_LEN],
 }
 
 /* Receive a frame that must be of type `want` with exactly len bytes;
- * an ERROR frame from the peer is -EACCES.  0 or -errno. */
+ * an ERROR frame from the peer is -EACCES (-EPROTONOSUPPORT when it
+ * says the versions differ).  0 or -errno. */
 static int
 recv_exact(struct net_conn *c, unsigned want, void *buf, size_t len)
 {
@@ -128,6 +188,10 @@ recv_exact(struct net_conn *c, unsigned want, void *buf, size_t len)
 		return err;
 	if (h.type == NET_ERROR) {
 		net_recv_body(c, tmp, h.len);
+		if (h.len >= sizeof(NET_VERSION_TEXT) - 1 &&
+		    memcmp(tmp, NET_VERSION_TEXT,
+			   sizeof(NET_VERSION_TEXT) - 1) == 0)
+			return -EPROTONOSUPPORT;
 		return -EACCES;
 	}
 	if (h.type != want || h.len != len)
@@ -142,6 +206,7 @@ net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	static const char no[] = "authentication failed";
 	uint8_t nc[NET_NONCE_LEN], ch[NET_NONCE_LEN + NET_MAC_LEN];
 	uint8_t mac[NET_MAC_LEN];
+	struct net_keys k;
 	int err;
 
 	err = nonce(nc);
@@ -160,7 +225,12 @@ net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	err = net_send(c, NET_AUTH, mac, sizeof(mac));
 	if (!err)
 		err = recv_exact(c, NET_AUTH_OK, NULL, 0);
-	return err;
+	if (err)
+		return err;
+	net_session_keys(key, nc, ch, 0, &k);
+	net_conn_key(c, &k);
+	net_keys_wipe(&k);
+	return 0;
 }
 
 /* see net.h */
@@ -170,11 +240,18 @@ net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	static const char no[] = "authentication failed";
 	uint8_t nc[NET_NONCE_LEN], ch[NET_NONCE_LEN + NET_MAC_LEN];
 	uint8_t mac[NET_MAC_LEN], got[NET_MAC_LEN];
+	struct net_keys k;
+	char text[80];
 	int err;
 
 	if (sodium_init() < 0)
 		return -EIO;
 	err = recv_exact(c, NET_HELLO, nc, sizeof(nc));
+	if (err == -EPROTONOSUPPORT) {
+		snprintf(text, sizeof(text), NET_VERSION_TEXT ": this node "
+			 "speaks version %d", NET_VERSION);
+		net_send(c, NET_ERROR, text, strlen(text));
+	}
 	if (err)
 		return err;
 	randombytes_buf(ch, NET_NONCE_LEN);
@@ -189,5 +266,11 @@ net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 		net_send(c, NET_ERROR, no, sizeof(no) - 1);
 		return -EACCES;
 	}
-	return net_send(c, NET_AUTH_OK, NULL, 0);
+	err = net_send(c, NET_AUTH_OK, NULL, 0);
+	if (err)
+		return err;
+	net_session_keys(key, nc, ch, 1, &k);
+	net_conn_key(c, &k);
+	net_keys_wipe(&k);
+	return 0;
 }

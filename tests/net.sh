@@ -195,6 +195,33 @@ check "wrong key: same result (ran locally), one line says why" \
 check "wrong key: nothing ran on the node, one detd log line" \
 	'[ $after -eq $before ] && [ $(grep -c "authentication failed" "$tmp/lo1.log") -eq 1 ]'
 
+# A man in the middle alters one frame after the handshake (a byte of
+# the first PAGES frame to the node, or of the first DIRTY frame back):
+# the receiver's tag check refuses it, the child re-runs locally with
+# the same result; an altered PAGES frame costs the node one log line.
+tamper() {	# NAME DIRECTION TYPE
+	"$B/tests/net_relay" "${L%%,*}" "$2" "$3" >"$tmp/$1.addr" \
+		2>"$tmp/$1.relay" &
+	pids="$pids $!"
+	for i in $(seq 50); do
+		[ -s "$tmp/$1.addr" ] && break
+		sleep 0.1
+	done
+	(cd "$tmp" && "$R" --nodes "$(cat "$tmp/$1.addr")" --key "$tmp/key" \
+		-- "$P" work 0 1 0 0 0) >"$tmp/$1.out" 2>&1
+	echo "exit $?" >>"$tmp/$1.out"
+	grep -v "^det: node 1 failed" "$tmp/$1.out" >"$tmp/$1.rest"
+}
+tagged=$(grep -c "frame tag wrong" "$tmp/lo1.log")
+tamper tamper_pages c2s 11
+check "a PAGES frame altered on the way: same result, the child re-ran locally" \
+	'cmp -s "$tmp/local.work" "$tmp/tamper_pages.rest" && grep -q "node 1 failed for child 1" "$tmp/tamper_pages.out" && grep -q "altered frame" "$tmp/tamper_pages.relay"'
+check "a PAGES frame altered: the node logged one line" \
+	'[ $(($(grep -c "frame tag wrong" "$tmp/lo1.log") - tagged)) -eq 1 ]'
+tamper tamper_dirty s2c 15
+check "a DIRTY frame altered on the way: refused, same result (ran locally)" \
+	'cmp -s "$tmp/local.work" "$tmp/tamper_dirty.rest" && grep -q "node 1 failed for child 1 (.*frame tag wrong" "$tmp/tamper_dirty.out"'
+
 # Not under detrun (ASLR on): the worker's addresses differ; refused
 # with a reason, the child runs locally, the result is right.
 (cd "$tmp" && DET_NODES=$L DET_KEY_FILE=$tmp/key "$P" work 0 1 0 0 0) \

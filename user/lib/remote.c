@@ -333,6 +333,10 @@ remote_connect(struct remote_child *rc, unsigned node)
 	err = remote_identity(rc->why, sizeof(rc->why));
 	if (err)
 		return;
+	if (net_crypto_init()) {
+		snprintf(rc->why, sizeof(rc->why), "cannot set libsodium up");
+		return;
+	}
 	c.fd = net_connect(addr, R->timeout_ms);
 	if (c.fd < 0) {
 		snprintf(rc->why, sizeof(rc->why), "%.80s: %.100s", addr,
@@ -342,8 +346,10 @@ remote_connect(struct remote_child *rc, unsigned node)
 	}
 	err = net_auth_client(&c, R->key);
 	if (err) {
+		/* An older detd closes on a version it does not know. */
 		snprintf(rc->why, sizeof(rc->why), "%.80s: %.100s", addr,
-			 net_strerror(err));
+			 err == -EPIPE ? "closed during the handshake (a detd "
+			 "of another version?)" : net_strerror(err));
 		close(c.fd);
 		return;
 	}
@@ -360,6 +366,8 @@ remote_connect(struct remote_child *rc, unsigned node)
 	rc->sock = c.fd;
 	rc->tx_seq = c.tx_seq;
 	rc->rx_seq = c.rx_seq;
+	rc->keys = c.k;
+	net_keys_wipe(&c.k);
 }
 
 /* see remote.h */
@@ -386,6 +394,7 @@ remote_fork(unsigned child, unsigned node, det_fn fn, void *arg,
 	if (rc->sock >= 0)
 		close(rc->sock);	/* the proxy has its copy */
 	rc->sock = -1;
+	net_keys_wipe(&rc->keys);
 	if (r != DET_OK)
 		rc->active = 0;
 	return r;

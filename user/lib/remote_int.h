@@ -35,6 +35,7 @@ struct remote_child {
 	unsigned node;
 	int sock;		/* authenticated connection, or -1 */
 	uint32_t tx_seq, rx_seq;
+	struct net_keys keys;	/* its frame keys (wiped once forked) */
 	det_fn fn;
 	void *arg;
 	uintptr_t sp;		/* the parent's stack pointer at det_fork */

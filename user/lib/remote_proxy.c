@@ -528,6 +528,7 @@ remote_proxy(void *arg)
 	int err = -EPIPE;
 
 	memset(&res, 0, sizeof(res));
+	net_conn_key(&c, &rc->keys);
 	if (c.fd < 0) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%s", rc->why);
 		goto fail;

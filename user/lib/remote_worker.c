@@ -481,6 +481,9 @@ worker_run(void)
 	err = lazy_start(&W.c, W.ctl.shared, &W.cache, W.frame);
 	if (err)
 		worker_fail("cannot start lazy paging: %s", strerror(-err));
+	/* The worker receives nothing more (the paging process has its
+	 * copy): fn, which shares its memory, never sees that key. */
+	net_conn_drop_rx(&W.c);
 	err = space_worker_begin(W.path, NET_WFD_POLICY, worker_publish);
 	if (err)
 		worker_fail("cannot start the child space: %s",
@@ -503,6 +506,9 @@ remote_worker_main(void)
 	W.c.fd = NET_WFD_SOCK;
 	W.c.tx_seq = W.ctl.shared->tx_seq;
 	W.c.rx_seq = W.ctl.shared->rx_seq;
+	if (net_crypto_init())
+		worker_fail("cannot set libsodium up");
+	net_wctl_keys_take(W.ctl.shared, &W.c);
 	W.c.shared_seq = &W.ctl.shared->tx_seq;
 	W.c.timeout_ms = 600000;
 	W.zero = worker_mmap(2 * PAGE);	/* a zero page, a scratch page */
