@@ -32,6 +32,11 @@
  * processes, threads, exec, ptrace, changing the filter, and anything
  * else.  DET_ALLOW (detrun --allow) adds names to the list.
  *
+ * The lazy pager of a remote worker (user/lib/remote_lazy.c) has a
+ * filter of its own (sandbox_pager): the few calls that serving page
+ * faults from a connection takes; anything else traps, and its handler
+ * ends the worker.
+ *
  * The root under detrun (sandbox_root) gets the same emulation of time,
  * randomness and ids, but no allowlist, and its opens are not trapped:
  * a trap while SIGSYS is blocked kills the thread's process, and threads
@@ -731,6 +736,72 @@ sandbox_enter(void)
 		return -errno;
 	rt->sandboxed = 1;
 	return 0;
+}
+
+/*
+ * The pager's allowlist: reading faults from uffd and placing pages with
+ * its copy/zero-page/wake ioctls; reading pages from the node's cache
+ * (pread of cache, when >= 0); receiving and sending on the connection
+ * and on the socket to the worker (socks); poll; ending the worker with
+ * SIGKILL (with RT_KEY, for the root's filter); signal returns; exit.
+ * 0 or -errno.
+ */
+static int
+rules_pager(scmp_filter_ctx ctx, int uffd, int cache, const int *socks,
+	    int nsocks, int worker)
+{
+	static const unsigned long uffd_ioctl[] = {
+		UFFDIO_COPY, UFFDIO_ZEROPAGE, UFFDIO_WAKE,
+	};
+	static const int plain[] = {
+		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(restart_syscall), SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
+	};
+	struct scmp_arg_cmp c[2];
+	size_t i;
+	int r = 0, k;
+
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		r |= rule(ctx, plain[i], 0, NULL);
+	if (cache >= 0) {
+		c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)cache);
+		r |= rule(ctx, SCMP_SYS(pread64), 1, c);
+	}
+	c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)uffd);
+	r |= rule(ctx, SCMP_SYS(read), 1, c);
+	for (i = 0; i < sizeof(uffd_ioctl) / sizeof(uffd_ioctl[0]); i++) {
+		c[1] = SCMP_A1(SCMP_CMP_EQ, uffd_ioctl[i]);
+		r |= rule(ctx, SCMP_SYS(ioctl), 2, c);
+	}
+	for (k = 0; k < nsocks; k++) {
+		c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)socks[k]);
+		r |= rule(ctx, SCMP_SYS(recvfrom), 1, c);
+		r |= rule(ctx, SCMP_SYS(sendto), 1, c);
+		r |= rule(ctx, SCMP_SYS(sendmsg), 1, c);
+	}
+	c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)worker);
+	c[1] = SCMP_A1(SCMP_CMP_EQ, SIGKILL);
+	r |= rule(ctx, SCMP_SYS(kill), 2, c);
+	return r;
+}
+
+/* see sandbox.h */
+int
+sandbox_pager(int uffd, int cache, const int *socks, int nsocks, int worker)
+{
+	scmp_filter_ctx ctx;
+	int err;
+
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	err = rules_pager(ctx, uffd, cache, socks, nsocks, worker) ?
+	      -EINVAL : 0;
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return err;
 }
 
 /* see sandbox.h */

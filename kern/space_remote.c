@@ -241,6 +241,14 @@ space_worker_abort(int worker)
 	syscall(SYS_kill, worker, SIGKILL, RT_KEY);
 }
 
+/* see kern.h */
+int
+space_worker_pager_sandbox(int uffd, int cache, const int *socks,
+			   int nsocks, int worker)
+{
+	return sandbox_pager(uffd, cache, socks, nsocks, worker);
+}
+
 /* see space.h */
 void
 space_lazy_fill(void)

@@ -175,6 +175,47 @@ check "--lazy, 1% of 256 MiB touched: same result, on the node, faults served" \
 	>"$tmp/sparse.lazy2" 2>&1
 check "--lazy again: same result, the pages came from the node's cache" \
 	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy2" && [ $(grep "ended: exit" "$tmp/lo1.log" | tail -1 | sed -n "s/.*, \([0-9]*\) lazily on.*/\1/p") -lt 1000 ]'
+# The paging process has a seccomp filter of its own: a call outside it
+# (forced here by a variable only tests set) ends it and its worker, the
+# node says why, and the child re-runs locally with the same result.
+(cd "$tmp" && DET_TEST_LAZY_REFUSE=1 "$R" --lazy --nodes "$L" \
+	--key "$tmp/key" -- "$P" work 0 1 0 0 0) >"$tmp/refuse.out" 2>&1
+echo "exit $?" >>"$tmp/refuse.out"
+grep -v "^det: node 1 failed" "$tmp/refuse.out" >"$tmp/refuse.rest"
+check "--lazy, the paging process makes a refused call: same result, re-ran locally" \
+	'cmp -s "$tmp/local.work" "$tmp/refuse.rest" && grep -q "node 1 failed for child 1 (.*lazy paging: its sandbox refused system call [0-9]" "$tmp/refuse.out"'
+check "--lazy, the refused call: one line in the node's log" \
+	'[ $(grep -c "ended: error 0: lazy paging: its sandbox refused" "$tmp/lo1.log") -eq 1 ]'
+# While a lazy child waits: its paging process runs under a filter of
+# its own (as many filters as its worker: the root's, if any, and one).
+local_run slow 0 0 0
+(cd "$tmp" && "$R" --lazy --nodes "${L%%,*}" --key "$tmp/key" \
+	-- "$P" slow 0 1 0) >"$tmp/lazyslow.out" 2>&1 &
+run=$!
+pagers=0
+filtered=0
+for i in $(seq 30); do
+	sleep 0.2
+	for w in $(pgrep -f "^$P slow"); do
+		pp=$(awk '/^PPid/ { print $2 }' /proc/$w/status 2>/dev/null)
+		[ "$(cat /proc/$pp/comm 2>/dev/null)" = detd ] || continue
+		for g in $(pgrep -P "$w"); do
+			pagers=$((pagers + 1))
+			a=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$w/status)
+			b=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$g/status)
+			[ "$(awk '/^Seccomp:/ { print $2 }' /proc/$g/status)" = 2 ] &&
+				[ "${b:-0}" -ge 1 ] && [ "$a" = "$b" ] &&
+				filtered=$((filtered + 1))
+		done
+	done
+	[ $pagers -gt 0 ] && break
+done
+wait $run
+echo "exit $?" >>"$tmp/lazyslow.out"
+check "--lazy: the paging process of a waiting child has its own seccomp filter" \
+	'[ $pagers -ge 1 ] && [ $filtered -eq $pagers ]'
+check "--lazy slow: same result as local, ran on the node" \
+	'grep -v "^det: node" "$tmp/lazyslow.out" | cmp -s "$tmp/local.slow" - && ! grep -q "node 1 failed" "$tmp/lazyslow.out"'
 DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
 check "bad DET_LAZY: one line, the program runs" \
 	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'
@@ -283,7 +324,6 @@ kill_mid_child() {
 }
 
 # A detd killed while its child runs: the child re-runs locally.
-local_run slow 0 0 0
 kill_mid_child killed
 check "detd killed mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'

@@ -13,12 +13,16 @@
  * satisfies) is placed with UFFDIO_COPY in write-protect mode, so it
  * reads as "not written by fn" to the dirty tracking.  A process, not a
  * thread: fn cannot reach its memory, and it needs no system call the
- * sandbox refuses.  When fn ends, the worker asks the handler to stop:
- * it sends LAZY_END, reads until the client's LAZY_END (dropping pages
- * still in flight), leaves the frame counters on the control page and
- * exits; then the worker sends the dirty pages as usual.  If the
- * handler fails, it says why on the control page and kills the worker
- * (detd reports an error; the client re-runs fn elsewhere).
+ * sandbox refuses.  It reads frames from the network, so it has a
+ * seccomp filter of its own (kern's sandbox_pager: the calls serving
+ * faults takes, nothing else); a refused call ends it and the worker,
+ * saying which on the control page.  When fn ends, the worker asks the
+ * handler to stop: it sends LAZY_END, reads until the client's LAZY_END
+ * (dropping pages still in flight), leaves the frame counters on the
+ * control page and exits; then the worker sends the dirty pages as
+ * usual.  If the handler fails, it says why on the control page and
+ * kills the worker (detd reports an error; the client re-runs fn
+ * elsewhere).
  */
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -26,11 +30,13 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <lz4.h>
@@ -54,6 +60,11 @@ static struct {
 	int uffd;		/* for the handler; -1: none */
 	int sock;		/* to the handler while fn runs; -1: none */
 	pid_t pid;
+	/* In the handler: for its SIGSYS handler. */
+	struct net_wctl_page *ctl;
+	pid_t worker;
+	int refuse;		/* DET_TEST_LAZY_REFUSE=1 (tests only): make
+				   one refused call once serving */
 } L DET_PRIVATE = { .uffd = -1, .sock = -1 };
 
 /* The handler's state (its own process: plain memory). */
@@ -130,6 +141,63 @@ lz_fail(struct lz *z, const char *fmt, ...)
 	va_end(ap);
 	space_worker_abort(z->worker);
 	_exit(1);
+}
+
+/*
+ * SIGSYS in the handler: its filter refused a system call (a bug, or
+ * code that came in with a frame).  Say which on the control page
+ * (without stdio: a signal handler), end the worker as lz_fail does
+ * (detd reports the error, the client runs fn elsewhere), leave.
+ */
+static void
+lz_on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	static const char msg[] = "lazy paging: its sandbox refused system "
+				  "call ";
+	char *p = L.ctl->failed;
+	char num[12];
+	int n = 0, nr = si->si_syscall;
+
+	(void)sig;
+	(void)uc;
+	if (lz_orphan)
+		_exit(0);
+	memcpy(p, msg, sizeof(msg) - 1);
+	p += sizeof(msg) - 1;
+	do
+		num[n++] = (char)('0' + nr % 10);
+	while ((nr /= 10) > 0 && n < (int)sizeof(num));
+	while (n > 0)
+		*p++ = num[--n];
+	*p = 0;
+	space_worker_abort(L.worker);
+	_exit(1);
+}
+
+/* Enter the handler's own sandbox: its SIGSYS handler, then the filter
+ * (the userfaultfd, the connection and the socket to the worker).
+ * 0 or -errno. */
+static int
+lz_sandbox(struct lz *z, int wsock)
+{
+	int socks[2] = { z->c->fd, wsock };
+	struct sigaction sa;
+	sigset_t sys;
+
+	L.ctl = z->ctl;
+	L.worker = z->worker;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = lz_on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	if (sigaction(SIGSYS, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
+		return -errno;
+	return space_worker_pager_sandbox(L.uffd, z->cache->slots ?
+					  z->cache->fd : -1, socks, 2,
+					  z->worker);
 }
 
 /* Index of the lazy page at a (page aligned), or -1. */
@@ -407,6 +475,8 @@ lz_serve(struct lz *z, int sock)
 	};
 	int err;
 
+	if (L.refuse)	/* a call the filter refuses (tests) */
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
 	for (;;) {
 		if (lz_orphan)
 			_exit(0);
@@ -447,7 +517,8 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	struct ucred cr;
 	struct sigaction sa;
 	socklen_t crlen = sizeof(cr);
-	int sv[2];
+	const char *v;
+	int sv[2], err;
 
 	if (L.uffd < 0 || !L.n)
 		return 0;
@@ -495,6 +566,12 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 		lz_fail(&z, "lazy paging: out of memory");
 	z.zero = z.zbuf + NET_MAX_PAGES * PAGE;
 	net_page_hash(z.zero, z.zero_hash);
+	v = getenv("DET_TEST_LAZY_REFUSE");
+	L.refuse = v && strcmp(v, "1") == 0;
+	err = lz_sandbox(&z, sv[1]);
+	if (err)
+		lz_fail(&z, "lazy paging: cannot enter its sandbox: %s",
+			strerror(-err));
 	/* Not before the worker registered the ranges: placing a page
 	 * there earlier fails (and the page would stay missing). */
 	if (recv(sv[1], z.frame, 4, 0) != 2)
