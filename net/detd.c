@@ -521,7 +521,8 @@ serve(int fd)
 		     net_strerror(e));
 		return 1;
 	}
-	dlog(L_DEBUG, "authenticated");
+	dlog(L_DEBUG, "authenticated (frame tags: %s)",
+	     c.k.kind == NET_TAG_AESGCM ? "AES-GCM" : "Poly1305");
 	c.timeout_ms = 0;	/* a client may hold a connection open */
 	for (;;) {
 		e = net_recv_hdr(&c, &h);

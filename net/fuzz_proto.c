@@ -1,7 +1,8 @@
 /*
  * fuzz_proto.c -- libFuzzer target for the wire parsers (make fuzz):
  * the first byte picks the parser, the rest is its input.
- *   0: a stream of frames (header, payload, 16-byte tag) through
+ *   0: a byte choosing the tag kind (bit 0: AES-GCM where the CPU has
+ *      it), then a stream of frames (header, payload, 16-byte tag) through
  *      net_hdr_parse (checked lengths, sequence numbers), as detd's
  *      connection loop reads them.  Each frame's tag is checked under a
  *      fixed session key: the tag the input carries is accepted exactly
@@ -27,13 +28,16 @@ int fuzz_one(const uint8_t *data, size_t size);
 /* A fixed session key: the tag check is exercised, not a secret. */
 static const uint8_t fuzz_key[NET_KEY_LEN] = { 0x5a, 0x17, 0x42 };
 
+/* Poly1305, or AES-GCM where the CPU has it (picked per input). */
+static unsigned fuzz_kind;
+
 /* The tag of frame f (header, then len payload bytes) into out. */
 static void
 frame_tag(const uint8_t *f, uint32_t len, uint8_t out[NET_TAG_LEN])
 {
 	struct net_tag t;
 
-	net_tag_begin(&t, fuzz_key, f);
+	net_tag_begin(&t, fuzz_kind, fuzz_key, f);
 	net_tag_update(&t, f + NET_HDR_LEN, len);
 	net_tag_final(&t, out);
 }
@@ -50,7 +54,7 @@ fuzz_tag(const uint8_t *f, uint32_t len, size_t bit)
 	int r;
 
 	frame_tag(f, len, want);
-	net_tag_begin(&t, fuzz_key, f);
+	net_tag_begin(&t, fuzz_kind, fuzz_key, f);
 	net_tag_update(&t, f + NET_HDR_LEN, len);
 	r = net_tag_check(&t, f + NET_HDR_LEN + len);
 	if (r != (memcmp(want, f + NET_HDR_LEN + len, NET_TAG_LEN) ?
@@ -59,7 +63,7 @@ fuzz_tag(const uint8_t *f, uint32_t len, size_t bit)
 	memcpy(copy, f, n - NET_TAG_LEN);
 	memcpy(copy + n - NET_TAG_LEN, want, NET_TAG_LEN);
 	copy[bit / 8 % n] ^= (uint8_t)(1u << bit % 8);
-	net_tag_begin(&t, fuzz_key, copy);
+	net_tag_begin(&t, fuzz_kind, fuzz_key, copy);
 	net_tag_update(&t, copy + NET_HDR_LEN, len);
 	if (net_tag_check(&t, copy + n - NET_TAG_LEN) == 0)
 		abort();	/* an altered frame passed */
@@ -88,6 +92,12 @@ fuzz_frames(const uint8_t *p, size_t n)
 	struct net_hdr h;
 	uint32_t seq = 0;
 
+	if (n < 1)
+		return;
+	fuzz_kind = (p[0] & 1) && net_tag_gcm_ok() ? NET_TAG_AESGCM :
+		    NET_TAG_POLY1305;
+	p++;
+	n--;
 	while (n >= NET_HDR_LEN) {
 		if (net_hdr_parse(p, &h, seq))
 			return;
@@ -144,6 +154,10 @@ fuzz_ranges(const uint8_t *p, size_t n)
 int
 fuzz_one(const uint8_t *data, size_t size)
 {
+	static int ready;
+
+	if (!ready && net_crypto_init() == 0)
+		ready = 1;
 	if (size < 1)
 		return 0;
 	if (data[0] % 3 == 1)

@@ -75,17 +75,37 @@ struct net_hdr {
 	uint32_t len;		/* payload bytes that follow */
 };
 
-/* A frame's tag being computed (net_tag.c; opaque: libsodium's
- * Poly1305 state). */
+/* How frames are tagged (PROTOCOL.md "Frame tags"): chosen in the
+ * handshake -- the client offers AES-GCM with NET_FLAG_GCM in HELLO's
+ * header flags when its CPU can, detd answers the same bit in
+ * CHALLENGE's when it takes it. */
+enum net_tag_kind {
+	NET_TAG_POLY1305 = 0,	/* Poly1305, one-time key by ChaCha20 */
+	NET_TAG_AESGCM = 1,	/* AES-256-GCM, the payload as its AD */
+};
+#define NET_FLAG_GCM	1u
+
+/* A frame's tag being computed (net_tag.c).  Poly1305: libsodium's
+ * state in st.  AES-GCM (one shot: libsodium has no streaming GCM): the
+ * header and the payload's first 16 bytes gathered in m, the rest of
+ * the payload one contiguous piece (ad) -- bad when it came in more. */
 struct net_tag {
 	unsigned char st[256] __attribute__((aligned(16)));
+	unsigned kind;
+	int bad;
+	const uint8_t *key;
+	uint8_t m[NET_HDR_LEN + 16];
+	size_t mlen;
+	const uint8_t *ad;
+	size_t adlen;
 };
 
 /* The session keys of a connection, one per direction, derived from K
- * and both handshake nonces (net_session_keys). */
+ * and both handshake nonces (net_session_keys), and how they tag. */
 struct net_keys {
 	uint8_t tx[NET_KEY_LEN];	/* frames this side sends */
 	uint8_t rx[NET_KEY_LEN];	/* frames it receives */
+	uint32_t kind;			/* enum net_tag_kind */
 };
 
 /* One direction-numbered connection.  Invariants: tx_seq/rx_seq count
@@ -110,9 +130,10 @@ struct net_conn {
 uint32_t net_max_len(unsigned type);
 
 /* Parse NET_HDR_LEN bytes at buf into *h and check them: magic,
- * version, known type, flags 0, seq == want_seq, len within the type's
- * limit.  0, -EPROTO, -EPROTONOSUPPORT (h->version is the peer's),
- * -EMSGSIZE or -EBADMSG.  Pure: the fuzz target. */
+ * version, known type, flags 0 (HELLO, CHALLENGE: NET_FLAG_GCM or 0),
+ * seq == want_seq, len within the type's limit.  0, -EPROTO,
+ * -EPROTONOSUPPORT (h->version is the peer's), -EMSGSIZE or -EBADMSG.
+ * Pure: the fuzz target. */
 int net_hdr_parse(const uint8_t *buf, struct net_hdr *h, uint32_t want_seq);
 
 /* Send one frame whose payload is the iovecs (at most 6; total <= the
@@ -121,6 +142,9 @@ int net_hdr_parse(const uint8_t *buf, struct net_hdr *h, uint32_t want_seq);
 int net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
 	      int iovcnt);
 int net_send(struct net_conn *c, unsigned type, const void *p, size_t len);
+/* net_send with header flags (the handshake's NET_FLAG_GCM). */
+int net_send_flags(struct net_conn *c, unsigned type, unsigned flags,
+		   const void *p, size_t len);
 
 /* Receive a frame header (checked as net_hdr_parse does), then its
  * payload with net_recv_body (exactly h->len bytes, in pieces if the
@@ -169,17 +193,28 @@ int net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN]);
 int net_crypto_init(void);
 
 /* Frame tags (net_tag.c).  The session keys of the client (server 0)
- * or detd (server 1) from K and the handshake's nonces nc, ns: one key
- * per direction, so a frame reflected back fails its tag. */
+ * or detd (server 1) from K, the handshake's nonces nc, ns and the tag
+ * kind chosen (a kind changed on the way gives other keys): one key per
+ * direction, so a frame reflected back fails its tag. */
 void net_session_keys(const uint8_t key[NET_KEY_LEN], const uint8_t *nc,
-		      const uint8_t *ns, int server, struct net_keys *out);
-/* The tag of a frame: Poly1305 over its header (NET_HDR_LEN bytes, with
- * its seq) and payload, under a one-time key that ChaCha20 makes from
- * the direction's key and the seq.  begin, update for each payload
- * piece in order, then final (or check: 0, or -EKEYREJECTED when got
- * is not the tag; constant time). */
-void net_tag_begin(struct net_tag *t, const uint8_t key[NET_KEY_LEN],
-		   const uint8_t *hdr);
+		      const uint8_t *ns, unsigned kind, int server,
+		      struct net_keys *out);
+/* 1 when this CPU can tag with AES-GCM (AES-NI, PCLMUL; after
+ * net_crypto_init or sodium_init) and it is not turned off
+ * (net_tag_gcm_off). */
+int net_tag_gcm_ok(void);
+/* Never offer or take AES-GCM in this process (DET_NET_TAG=poly1305). */
+void net_tag_gcm_off(void);
+/* The tag of a frame over its header (NET_HDR_LEN bytes, with its seq)
+ * and payload, under the direction's key: Poly1305 with a one-time key
+ * ChaCha20 makes from the key and the seq, or AES-256-GCM with the seq
+ * as nonce.  begin, update for each payload piece in order, then final
+ * (or check: 0, or -EKEYREJECTED when got is not the tag, constant
+ * time).  AES-GCM takes the bytes after the payload's 16th in a single
+ * update (-EINVAL from check, bad set, otherwise); they must stay in
+ * place until final. */
+void net_tag_begin(struct net_tag *t, unsigned kind,
+		   const uint8_t key[NET_KEY_LEN], const uint8_t *hdr);
 void net_tag_update(struct net_tag *t, const void *p, size_t len);
 void net_tag_final(struct net_tag *t, uint8_t out[NET_TAG_LEN]);
 int net_tag_check(struct net_tag *t, const uint8_t got[NET_TAG_LEN]);

@@ -173,11 +173,13 @@ auth_mac(uint8_t mac[NET_MAC_LEN], const uint8_t key[NET_KEY_LEN],
 	crypto_auth(mac, msg, sizeof(msg), key);
 }
 
-/* Receive a frame that must be of type `want` with exactly len bytes;
- * an ERROR frame from the peer is -EACCES (-EPROTONOSUPPORT when it
- * says the versions differ).  0 or -errno. */
+/* Receive a frame that must be of type `want` with exactly len bytes
+ * (its header flags into *flags when not NULL); an ERROR frame from the
+ * peer is -EACCES (-EPROTONOSUPPORT when it says the versions differ).
+ * 0 or -errno. */
 static int
-recv_exact(struct net_conn *c, unsigned want, void *buf, size_t len)
+recv_exact(struct net_conn *c, unsigned want, void *buf, size_t len,
+	   unsigned *flags)
 {
 	uint8_t tmp[NET_MAX_TEXT];
 	struct net_hdr h;
@@ -196,6 +198,8 @@ recv_exact(struct net_conn *c, unsigned want, void *buf, size_t len)
 	}
 	if (h.type != want || h.len != len)
 		return -EPROTO;
+	if (flags)
+		*flags = h.flags;
 	return net_recv_body(c, buf, len);
 }
 
@@ -206,14 +210,17 @@ net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	static const char no[] = "authentication failed";
 	uint8_t nc[NET_NONCE_LEN], ch[NET_NONCE_LEN + NET_MAC_LEN];
 	uint8_t mac[NET_MAC_LEN];
+	unsigned offer = net_tag_gcm_ok() ? NET_FLAG_GCM : 0, flags = 0;
 	struct net_keys k;
 	int err;
 
 	err = nonce(nc);
 	if (!err)
-		err = net_send(c, NET_HELLO, nc, sizeof(nc));
+		err = net_send_flags(c, NET_HELLO, offer, nc, sizeof(nc));
 	if (!err)
-		err = recv_exact(c, NET_CHALLENGE, ch, sizeof(ch));
+		err = recv_exact(c, NET_CHALLENGE, ch, sizeof(ch), &flags);
+	if (!err && (flags & ~offer))
+		err = -EPROTO;	/* a tag kind not offered */
 	if (err)
 		return err;
 	auth_mac(mac, key, "detd-s", nc, ch);
@@ -224,10 +231,11 @@ net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	auth_mac(mac, key, "detd-c", ch, nc);
 	err = net_send(c, NET_AUTH, mac, sizeof(mac));
 	if (!err)
-		err = recv_exact(c, NET_AUTH_OK, NULL, 0);
+		err = recv_exact(c, NET_AUTH_OK, NULL, 0, NULL);
 	if (err)
 		return err;
-	net_session_keys(key, nc, ch, 0, &k);
+	net_session_keys(key, nc, ch, flags & NET_FLAG_GCM ? NET_TAG_AESGCM :
+			 NET_TAG_POLY1305, 0, &k);
 	net_conn_key(c, &k);
 	net_keys_wipe(&k);
 	return 0;
@@ -241,12 +249,13 @@ net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	uint8_t nc[NET_NONCE_LEN], ch[NET_NONCE_LEN + NET_MAC_LEN];
 	uint8_t mac[NET_MAC_LEN], got[NET_MAC_LEN];
 	struct net_keys k;
+	unsigned flags = 0;
 	char text[80];
 	int err;
 
 	if (sodium_init() < 0)
 		return -EIO;
-	err = recv_exact(c, NET_HELLO, nc, sizeof(nc));
+	err = recv_exact(c, NET_HELLO, nc, sizeof(nc), &flags);
 	if (err == -EPROTONOSUPPORT) {
 		snprintf(text, sizeof(text), NET_VERSION_TEXT ": this node "
 			 "speaks version %d", NET_VERSION);
@@ -254,11 +263,13 @@ net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	}
 	if (err)
 		return err;
+	/* AES-GCM when both CPUs can (the client offered it). */
+	flags = (flags & NET_FLAG_GCM) && net_tag_gcm_ok() ? NET_FLAG_GCM : 0;
 	randombytes_buf(ch, NET_NONCE_LEN);
 	auth_mac(ch + NET_NONCE_LEN, key, "detd-s", nc, ch);
-	err = net_send(c, NET_CHALLENGE, ch, sizeof(ch));
+	err = net_send_flags(c, NET_CHALLENGE, flags, ch, sizeof(ch));
 	if (!err)
-		err = recv_exact(c, NET_AUTH, got, sizeof(got));
+		err = recv_exact(c, NET_AUTH, got, sizeof(got), NULL);
 	if (err)
 		return err;
 	auth_mac(mac, key, "detd-c", ch, nc);
@@ -269,7 +280,8 @@ net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN])
 	err = net_send(c, NET_AUTH_OK, NULL, 0);
 	if (err)
 		return err;
-	net_session_keys(key, nc, ch, 1, &k);
+	net_session_keys(key, nc, ch, flags ? NET_TAG_AESGCM :
+			 NET_TAG_POLY1305, 1, &k);
 	net_conn_key(c, &k);
 	net_keys_wipe(&k);
 	return 0;

@@ -98,7 +98,10 @@ net_hdr_parse(const uint8_t *buf, struct net_hdr *h, uint32_t want_seq)
 		return -EPROTO;
 	if (h->version != NET_VERSION)
 		return -EPROTONOSUPPORT;
-	if (h->type == 0 || h->type >= NET_TYPE_MAX || h->flags != 0)
+	if (h->type == 0 || h->type >= NET_TYPE_MAX)
+		return -EPROTO;
+	if (h->flags != 0 && !(h->flags == NET_FLAG_GCM &&
+	    (h->type == NET_HELLO || h->type == NET_CHALLENGE)))
 		return -EPROTO;
 	if (h->seq != want_seq)
 		return -EBADMSG;
@@ -218,10 +221,10 @@ net_read_peek(int fd, int timeout_ms)
 	return n == 0 ? -EPIPE : 0;
 }
 
-/* see net.h */
-int
-net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
-	  int iovcnt)
+/* net_sendv with header flags. */
+static int
+sendv_flags(struct net_conn *c, unsigned type, unsigned flags,
+	    const struct iovec *iov, int iovcnt)
 {
 	uint8_t hdr[NET_HDR_LEN], tag[NET_TAG_LEN];
 	struct net_tag t;
@@ -240,17 +243,20 @@ net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
 	put32(hdr, NET_MAGIC);
 	hdr[4] = NET_VERSION;
 	hdr[5] = (uint8_t)type;
-	hdr[6] = hdr[7] = 0;
+	hdr[6] = (uint8_t)flags;
+	hdr[7] = (uint8_t)(flags >> 8);
 	put32(hdr + 8, c->tx_seq);
 	put32(hdr + 12, (uint32_t)len);
 	v[0].iov_base = hdr;
 	v[0].iov_len = sizeof(hdr);
 	memcpy(v + 1, iov, sizeof(*iov) * (size_t)iovcnt);
 	if (c->keyed) {
-		net_tag_begin(&t, c->k.tx, hdr);
+		net_tag_begin(&t, c->k.kind, c->k.tx, hdr);
 		for (i = 0; i < iovcnt; i++)
 			net_tag_update(&t, iov[i].iov_base, iov[i].iov_len);
 		net_tag_final(&t, tag);
+		if (t.bad)
+			return -EINVAL;	/* GCM: the bulk in one iovec */
 		v[++iovcnt].iov_base = tag;
 		v[iovcnt].iov_len = sizeof(tag);
 	}
@@ -265,11 +271,29 @@ net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
 
 /* see net.h */
 int
+net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
+	  int iovcnt)
+{
+	return sendv_flags(c, type, 0, iov, iovcnt);
+}
+
+/* see net.h */
+int
 net_send(struct net_conn *c, unsigned type, const void *p, size_t len)
 {
 	struct iovec v = { .iov_base = (void *)p, .iov_len = len };
 
-	return net_sendv(c, type, &v, len ? 1 : 0);
+	return sendv_flags(c, type, 0, &v, len ? 1 : 0);
+}
+
+/* see net.h */
+int
+net_send_flags(struct net_conn *c, unsigned type, unsigned flags,
+	       const void *p, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)p, .iov_len = len };
+
+	return sendv_flags(c, type, flags, &v, len ? 1 : 0);
 }
 
 /* The frame being received is complete: read its tag and check it.
@@ -302,7 +326,7 @@ net_recv_hdr(struct net_conn *c, struct net_hdr *h)
 	c->rx_seq++;
 	if (!c->keyed)
 		return 0;
-	net_tag_begin(&c->rx_tag, c->k.rx, buf);
+	net_tag_begin(&c->rx_tag, c->k.kind, c->k.rx, buf);
 	c->rx_left = h->len;
 	return h->len ? 0 : rx_tag_check(c);
 }
@@ -311,7 +335,7 @@ net_recv_hdr(struct net_conn *c, struct net_hdr *h)
 int
 net_recv_body(struct net_conn *c, void *buf, size_t len)
 {
-	int err;
+	int err, gcm;
 
 	if (!c->keyed)
 		return net_read_full(c->fd, buf, len, c->timeout_ms);
@@ -319,9 +343,15 @@ net_recv_body(struct net_conn *c, void *buf, size_t len)
 		return -EPROTO;		/* not this frame's payload */
 	if (len == 0)
 		return 0;	/* a frame without payload: checked */
-	err = read_tagged(c->fd, buf, len, c->timeout_ms, &c->rx_tag);
+	/* Poly1305 takes the bytes as they arrive (still in the cache);
+	 * GCM the whole piece at once. */
+	gcm = c->k.kind == NET_TAG_AESGCM;
+	err = read_tagged(c->fd, buf, len, c->timeout_ms,
+			  gcm ? NULL : &c->rx_tag);
 	if (err)
 		return err;
+	if (gcm)
+		net_tag_update(&c->rx_tag, buf, len);
 	c->rx_left -= (uint32_t)len;
 	return c->rx_left ? 0 : rx_tag_check(c);
 }

@@ -216,6 +216,10 @@ static const struct {
 	{ NET_MAGIC, V, 0, 0, 0, 0, -EPROTO },
 	{ NET_MAGIC, V, NET_TYPE_MAX, 0, 0, 0, -EPROTO },
 	{ NET_MAGIC, V, NET_PING, 1, 0, 0, -EPROTO },
+	{ NET_MAGIC, V, NET_HELLO, NET_FLAG_GCM, 0, 32, 0 },
+	{ NET_MAGIC, V, NET_CHALLENGE, NET_FLAG_GCM, 0, 64, 0 },
+	{ NET_MAGIC, V, NET_HELLO, 2, 0, 32, -EPROTO },
+	{ NET_MAGIC, V, NET_AUTH, NET_FLAG_GCM, 0, 32, -EPROTO },
 	{ NET_MAGIC, V, NET_PING, 0, 1, 0, -EBADMSG },
 };
 
@@ -277,24 +281,32 @@ put(int fd, const uint8_t *p, size_t n)
 	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
+/* Each case with Poly1305 (_i < ncases), then with AES-GCM. */
+#define NTAG	(sizeof(tag_cases) / sizeof(tag_cases[0]))
+
 START_TEST(test_tag_table)
 {
 	static uint8_t pages[8 + NET_PAGE], got[8 + NET_PAGE];
 	static uint8_t f[2][NET_HDR_LEN + sizeof(pages) + NET_TAG_LEN];
 	uint8_t key[NET_KEY_LEN], nc[NET_NONCE_LEN], ns[NET_NONCE_LEN];
 	struct net_conn snd = { .timeout_ms = 3000 }, rcv = snd;
-	enum tamper how = tag_cases[_i].how;
+	enum tamper how = tag_cases[_i % NTAG].how;
+	unsigned kind = _i < (int)NTAG ? NET_TAG_POLY1305 : NET_TAG_AESGCM;
 	struct net_keys kc, ks;
 	struct net_hdr h;
 	size_t n = NET_HDR_LEN + 5 + NET_TAG_LEN;
 	uint32_t seq;
 	int a[2], b[2], r;
 
+	ck_assert_int_eq(net_crypto_init(), 0);
+	if (kind == NET_TAG_AESGCM && !net_tag_gcm_ok())
+		return;		/* no AES-NI here */
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(nc, sizeof(nc));
 	randombytes_buf(ns, sizeof(ns));
-	net_session_keys(key, nc, ns, 0, &kc);
-	net_session_keys(key, nc, ns, 1, &ks);
+	net_session_keys(key, nc, ns, kind, 0, &kc);
+	net_session_keys(key, nc, ns, kind, 1, &ks);
+	ck_assert_uint_eq(kc.kind, kind);
 	ck_assert(memcmp(kc.tx, ks.rx, NET_KEY_LEN) == 0);
 	ck_assert(memcmp(kc.rx, ks.tx, NET_KEY_LEN) == 0);
 	ck_assert(memcmp(kc.tx, kc.rx, NET_KEY_LEN) != 0);
@@ -374,7 +386,7 @@ START_TEST(test_tag_table)
 		put(b[0], f[0], n);
 		r = net_recv(&rcv, &h, got, sizeof(got));
 	}
-	ck_assert_int_eq(r, tag_cases[_i].want);
+	ck_assert_int_eq(r, tag_cases[_i % NTAG].want);
 	/* An untouched frame passes, and then the stream goes on. */
 	if (r == 0 && how != T_REFLECT) {
 		put(b[0], f[1], NET_HDR_LEN + 5 + NET_TAG_LEN);
@@ -506,7 +518,16 @@ START_TEST(test_auth_ping)
 
 	detd_start();
 	ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	/* AES-GCM where both sides can (the same machine here). */
+	ck_assert_uint_eq(c.k.kind, net_tag_gcm_ok() ? NET_TAG_AESGCM :
+			  NET_TAG_POLY1305);
 	ping_ok(&c);
+	ping_ok(&c);
+	close(c.fd);
+	/* A client that does not offer it gets Poly1305. */
+	net_tag_gcm_off();
+	ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	ck_assert_uint_eq(c.k.kind, NET_TAG_POLY1305);
 	ping_ok(&c);
 	close(c.fd);
 }
@@ -584,25 +605,25 @@ enum { RAW, AUTH_RAW, AUTH_CUT, AUTH_TAGGED };
 static void
 hostile(const void *p, size_t n, int how)
 {
-	uint8_t tag[NET_TAG_LEN];
+	uint8_t f[400];
 	struct net_conn c;
 	struct net_tag t;
 
+	ck_assert_uint_le(n + NET_TAG_LEN, sizeof(f));
+	memcpy(f, p, n);
 	if (how != RAW) {
 		ck_assert_int_eq(connect_auth(keyf, &c), 0);
 	} else {
 		c.fd = net_connect(addr, 2000);
 		ck_assert_int_ge(c.fd, 0);
 	}
-	ck_assert_int_eq(send(c.fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 	if (how == AUTH_TAGGED) {
-		net_tag_begin(&t, c.k.tx, p);
-		net_tag_update(&t, (const uint8_t *)p + NET_HDR_LEN,
-			       n - NET_HDR_LEN);
-		net_tag_final(&t, tag);
-		ck_assert_int_eq(send(c.fd, tag, sizeof(tag), MSG_NOSIGNAL),
-				 (ssize_t)sizeof(tag));
+		net_tag_begin(&t, c.k.kind, c.k.tx, f);
+		net_tag_update(&t, f + NET_HDR_LEN, n - NET_HDR_LEN);
+		net_tag_final(&t, f + n);
+		n += NET_TAG_LEN;
 	}
+	ck_assert_int_eq(send(c.fd, f, n, MSG_NOSIGNAL), (ssize_t)n);
 	if (n < NET_HDR_LEN || how == AUTH_CUT)
 		shutdown(c.fd, SHUT_WR);	/* truncated */
 	ck_assert_msg(closed_by_peer(c.fd), "detd kept a hostile "
@@ -799,8 +820,7 @@ net_suite(void)
 
 	tcase_add_loop_test(tc, test_hdr_table, 0,
 			    sizeof(hdr_cases) / sizeof(hdr_cases[0]));
-	tcase_add_loop_test(tc, test_tag_table, 0,
-			    sizeof(tag_cases) / sizeof(tag_cases[0]));
+	tcase_add_loop_test(tc, test_tag_table, 0, 2 * NTAG);
 	tcase_add_loop_test(tc, test_lazy_ranges, 0,
 			    sizeof(lazy_cases) / sizeof(lazy_cases[0]));
 	tcase_add_test(tc, test_spawn_roundtrip);

@@ -263,6 +263,22 @@ tamper tamper_dirty s2c 15
 check "a DIRTY frame altered on the way: refused, same result (ran locally)" \
 	'cmp -s "$tmp/local.work" "$tmp/tamper_dirty.rest" && grep -q "node 1 failed for child 1 (.*frame tag wrong" "$tmp/tamper_dirty.out"'
 
+# Frame tags: AES-GCM where both CPUs have it (this machine, likely),
+# Poly1305 when the client does not offer it; the same result either way.
+start_detd "$tmp/tags.log" 127.0.0.1:0 --verbose || exit 1
+for t in auto poly1305; do
+	(cd "$tmp" && DET_NET_TAG=$t "$R" --nodes "$addr" --key "$tmp/key" \
+		-- "$P" work 0 1 0 0 0) >"$tmp/tags.$t" 2>&1
+	echo "exit $?" >>"$tmp/tags.$t"
+done
+check "DET_NET_TAG=poly1305 and auto: same result, ran on the node" \
+	'cmp -s "$tmp/local.work" "$tmp/tags.auto" && cmp -s "$tmp/local.work" "$tmp/tags.poly1305" && [ $(grep -c "ended: exit" "$tmp/tags.log") -eq 2 ]'
+check "DET_NET_TAG=poly1305: the node used Poly1305; auto: AES-GCM on a CPU with AES-NI" \
+	'[ $(grep -c "frame tags: Poly1305" "$tmp/tags.log") -ge 1 ] && { grep -q "frame tags: AES-GCM" "$tmp/tags.log" || ! { grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo; }; }'
+DET_NET_TAG=sha1 "$P" work 0 >"$tmp/badtag.out" 2>&1
+check "bad DET_NET_TAG: one line, the program runs" \
+	'[ $(grep -c "^det: DET_NET_TAG=sha1" "$tmp/badtag.out") -eq 1 ] && grep -q digest "$tmp/badtag.out"'
+
 # Not under detrun (ASLR on): the worker's addresses differ; refused
 # with a reason, the child runs locally, the result is right.
 (cd "$tmp" && DET_NODES=$L DET_KEY_FILE=$tmp/key "$P" work 0 1 0 0 0) \

@@ -158,6 +158,12 @@ remote_setup(void)
 		fprintf(stderr, "det: DET_COMPRESS=%s: expected 0 or 1; "
 			"ignored\n", v);
 	R->compress = v && strcmp(v, "1") == 0;
+	v = getenv("DET_NET_TAG");
+	if (v && *v && strcmp(v, "poly1305") != 0 && strcmp(v, "auto") != 0)
+		fprintf(stderr, "det: DET_NET_TAG=%s: expected poly1305 or "
+			"auto; ignored\n", v);
+	if (v && strcmp(v, "poly1305") == 0)
+		net_tag_gcm_off();
 	v = getenv("DET_LAZY");
 	if (v && *v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 		fprintf(stderr, "det: DET_LAZY=%s: expected 0 or 1; "
