@@ -33,9 +33,10 @@
  * else.  DET_ALLOW (detrun --allow) adds names to the list.
  *
  * The lazy pager of a remote worker (user/lib/remote_lazy.c) has a
- * filter of its own (sandbox_pager): the few calls that serving page
- * faults from a connection takes; anything else traps, and its handler
- * ends the worker.
+ * filter of its own (sandbox_pager_prepare, built in the worker before
+ * the image replaces its heap; sandbox_pager_enter loads it without
+ * allocating): the few calls that serving page faults from a connection
+ * takes; anything else traps, and the pager's handler ends the worker.
  *
  * The root under detrun (sandbox_root) gets the same emulation of time,
  * randomness and ids, but no allowlist, and its opens are not trapped:
@@ -236,6 +237,43 @@ rules_allowed_by_user(scmp_filter_ctx ctx, const char *list)
 }
 
 /*
+ * Export ctx's BPF program into runtime memory (*out, *outlen: freed
+ * with rt_munmap), so that loading it later needs no allocation.
+ * 0 or -errno.
+ */
+static int
+bpf_export(scmp_filter_ctx ctx, void **out, size_t *outlen)
+{
+	size_t len = 0;
+	char *mem = NULL;
+	int fd, err = -EIO;
+	ssize_t n;
+
+	fd = memfd_create("det-bpf", MFD_CLOEXEC);
+	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0)
+		goto out;
+	len = (size_t)lseek(fd, 0, SEEK_END);
+	mem = rt_mmap(len, 0);
+	if (!mem || len % sizeof(struct sock_filter)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = pread(fd, mem, len, 0);
+	if (n != (ssize_t)len)
+		goto out;
+	*out = mem;
+	*outlen = len;
+	mem = NULL;
+	err = 0;
+out:
+	if (mem)
+		rt_munmap(mem, len);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/*
  * Build the BPF program once (in the space that forks first); later
  * calls, and children that inherited it, reuse it.  0 or -errno.
  */
@@ -243,10 +281,8 @@ int
 sandbox_prepare(void)
 {
 	scmp_filter_ctx ctx;
-	size_t i, len = 0;
-	char *mem = NULL;
-	int fd = -1, err = -EINVAL;
-	ssize_t n;
+	size_t i;
+	int err = -EINVAL;
 
 	if (rt->bpf_len || getenv("DET_NO_SANDBOX"))
 		return 0;
@@ -261,31 +297,8 @@ sandbox_prepare(void)
 	if (rules_with_args(ctx) ||
 	    rules_allowed_by_user(ctx, getenv("DET_ALLOW")))
 		goto out;
-	fd = memfd_create("det-bpf", MFD_CLOEXEC);
-	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0) {
-		err = -EIO;
-		goto out;
-	}
-	len = (size_t)lseek(fd, 0, SEEK_END);
-	mem = rt_mmap(len, 0);
-	if (!mem || len % sizeof(struct sock_filter)) {
-		err = -ENOMEM;
-		goto out;
-	}
-	n = pread(fd, mem, len, 0);
-	if (n != (ssize_t)len) {
-		err = -EIO;
-		goto out;
-	}
-	rt->bpf = mem;
-	rt->bpf_len = len;
-	mem = NULL;
-	err = 0;
+	err = bpf_export(ctx, &rt->bpf, &rt->bpf_len);
 out:
-	if (mem)
-		rt_munmap(mem, len);
-	if (fd >= 0)
-		close(fd);
 	seccomp_release(ctx);
 	if (err)
 		pr_err("cannot build the seccomp filter (%s)", strerror(-err));
@@ -788,20 +801,41 @@ rules_pager(scmp_filter_ctx ctx, int uffd, int cache, const int *socks,
 
 /* see sandbox.h */
 int
-sandbox_pager(int uffd, int cache, const int *socks, int nsocks, int worker)
+sandbox_pager_prepare(int uffd, int cache, const int *socks, int nsocks,
+		      int worker)
 {
 	scmp_filter_ctx ctx;
 	int err;
 
+	if (rt->pager_bpf_len)
+		return 0;
 	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
 	err = rules_pager(ctx, uffd, cache, socks, nsocks, worker) ?
 	      -EINVAL : 0;
 	if (!err)
-		err = seccomp_load(ctx);
+		err = bpf_export(ctx, &rt->pager_bpf, &rt->pager_bpf_len);
 	seccomp_release(ctx);
 	return err;
+}
+
+/* see sandbox.h */
+int
+sandbox_pager_enter(void)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)(rt->pager_bpf_len /
+					sizeof(struct sock_filter)),
+		.filter = rt->pager_bpf,
+	};
+
+	if (!rt->pager_bpf_len)
+		return -EINVAL;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
 }
 
 /* see sandbox.h */

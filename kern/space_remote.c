@@ -243,10 +243,18 @@ space_worker_abort(int worker)
 
 /* see kern.h */
 int
-space_worker_pager_sandbox(int uffd, int cache, const int *socks,
-			   int nsocks, int worker)
+space_worker_pager_prepare(int uffd, int cache, const int *socks,
+			   int nsocks)
 {
-	return sandbox_pager(uffd, cache, socks, nsocks, worker);
+	return sandbox_pager_prepare(uffd, cache, socks, nsocks,
+				     (int)rt_getpid());
+}
+
+/* see kern.h */
+int
+space_worker_pager_enter(void)
+{
+	return sandbox_pager_enter();
 }
 
 /* see space.h */

@@ -186,6 +186,14 @@ check "--lazy, the paging process makes a refused call: same result, re-ran loca
 	'cmp -s "$tmp/local.work" "$tmp/refuse.rest" && grep -q "node 1 failed for child 1 (.*lazy paging: its sandbox refused system call [0-9]" "$tmp/refuse.out"'
 check "--lazy, the refused call: one line in the node's log" \
 	'[ $(grep -c "ended: error 0: lazy paging: its sandbox refused" "$tmp/lo1.log") -eq 1 ]'
+# A paging process that crashes (forced the same way) ends its worker
+# too, instead of leaving the child waiting on a page forever.
+(cd "$tmp" && DET_TEST_LAZY_REFUSE=crash "$R" --lazy --nodes "$L" \
+	--key "$tmp/key" -- "$P" work 0 1 0 0 0) >"$tmp/crash.out" 2>&1
+echo "exit $?" >>"$tmp/crash.out"
+grep -v "^det: node 1 failed" "$tmp/crash.out" >"$tmp/crash.rest"
+check "--lazy, the paging process crashes: same result, re-ran locally" \
+	'cmp -s "$tmp/local.work" "$tmp/crash.rest" && grep -q "node 1 failed for child 1 (.*lazy paging: it died of signal 11" "$tmp/crash.out"'
 # While a lazy child waits: its paging process runs under a filter of
 # its own (as many filters as its worker: the root's, if any, and one).
 local_run slow 0 0 0

@@ -101,6 +101,9 @@ void remote_proxy(void *arg);
  * lazy_stop: fn ended: stop it, take the connection back (its frame
  * counters from ctl); 0 or -errno (it failed). */
 size_t lazy_setup(const uint64_t (*reg)[2], uint32_t nreg, int devfd);
+/* Before the image (it allocates): build the handler's seccomp filter
+ * (cache_fd: the node's page cache, -1: none).  0 or -errno. */
+int lazy_prepare(int cache_fd);
 const void *lazy_ranges(void);
 int lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	       struct net_cache *cache, uint8_t *frame);

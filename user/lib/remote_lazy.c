@@ -25,6 +25,7 @@
  * elsewhere).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
@@ -63,8 +64,10 @@ static struct {
 	/* In the handler: for its SIGSYS handler. */
 	struct net_wctl_page *ctl;
 	pid_t worker;
-	int refuse;		/* DET_TEST_LAZY_REFUSE=1 (tests only): make
-				   one refused call once serving */
+	int refuse;		/* DET_TEST_LAZY_REFUSE=1 or crash (tests
+				   only): make one refused call, or crash,
+				   once serving */
+	volatile int *nowhere;	/* NULL */
 } L DET_PRIVATE = { .uffd = -1, .sock = -1 };
 
 /* The handler's state (its own process: plain memory). */
@@ -144,26 +147,30 @@ lz_fail(struct lz *z, const char *fmt, ...)
 }
 
 /*
- * SIGSYS in the handler: its filter refused a system call (a bug, or
- * code that came in with a frame).  Say which on the control page
+ * A fatal signal in the handler: SIGSYS, its filter refused a system
+ * call (a bug, or code that came in with a frame), or a crash (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGABRT).  Say which on the control page
  * (without stdio: a signal handler), end the worker as lz_fail does
- * (detd reports the error, the client runs fn elsewhere), leave.
+ * (detd reports the error, the client runs fn elsewhere), leave: a
+ * handler that died silently would leave fn waiting on a page forever.
  */
 static void
-lz_on_sigsys(int sig, siginfo_t *si, void *uc)
+lz_on_fatal(int sig, siginfo_t *si, void *uc)
 {
-	static const char msg[] = "lazy paging: its sandbox refused system "
+	static const char sys[] = "lazy paging: its sandbox refused system "
 				  "call ";
+	static const char die[] = "lazy paging: it died of signal ";
+	const char *msg = sig == SIGSYS ? sys : die;
+	size_t len = sig == SIGSYS ? sizeof(sys) - 1 : sizeof(die) - 1;
 	char *p = L.ctl->failed;
 	char num[12];
-	int n = 0, nr = si->si_syscall;
+	int n = 0, nr = sig == SIGSYS ? si->si_syscall : sig;
 
-	(void)sig;
 	(void)uc;
 	if (lz_orphan)
 		_exit(0);
-	memcpy(p, msg, sizeof(msg) - 1);
-	p += sizeof(msg) - 1;
+	memcpy(p, msg, len);
+	p += len;
 	do
 		num[n++] = (char)('0' + nr % 10);
 	while ((nr /= 10) > 0 && n < (int)sizeof(num));
@@ -174,30 +181,70 @@ lz_on_sigsys(int sig, siginfo_t *si, void *uc)
 	_exit(1);
 }
 
-/* Enter the handler's own sandbox: its SIGSYS handler, then the filter
- * (the userfaultfd, the connection and the socket to the worker).
- * 0 or -errno. */
-static int
-lz_sandbox(struct lz *z, int wsock)
+/* The fds the handler serves from, at numbers fixed when its filter is
+ * built (before the image replaces the worker's heap: libseccomp
+ * allocates): its userfaultfd and its socket to the worker (the
+ * connection is NET_WFD_SOCK). */
+#define LZ_UFFD_FD	100
+#define LZ_SOCK_FD	101
+
+/* see remote_int.h */
+int
+lazy_prepare(int cache_fd)
 {
-	int socks[2] = { z->c->fd, wsock };
+	int socks[2] = { NET_WFD_SOCK, LZ_SOCK_FD };
+
+	return space_worker_pager_prepare(LZ_UFFD_FD, cache_fd, socks, 2);
+}
+
+/* Put fd at number want, which must be free (or fd itself).  0 or
+ * -errno. */
+static int
+lz_fd_at(int fd, int want)
+{
+	if (fd == want)
+		return 0;
+	if (fcntl(want, F_GETFD) >= 0)
+		return -EBUSY;
+	return dup2(fd, want) < 0 ? -errno : 0;
+}
+
+/* Enter the handler's own sandbox: its fds where the filter expects
+ * them (*wsock: the socket to the worker, moved), its handler of fatal
+ * signals, then the filter lazy_prepare built.  0 or -errno. */
+static int
+lz_sandbox(struct lz *z, int *wsock)
+{
+	static const int fatal[] = { SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				     SIGABRT };
 	struct sigaction sa;
 	sigset_t sys;
+	size_t i;
+	int err;
 
+	if (*wsock == LZ_UFFD_FD)
+		return -EBUSY;
+	err = lz_fd_at(L.uffd, LZ_UFFD_FD);
+	if (!err)
+		err = lz_fd_at(*wsock, LZ_SOCK_FD);
+	if (err)
+		return err;
+	L.uffd = LZ_UFFD_FD;
+	*wsock = LZ_SOCK_FD;
 	L.ctl = z->ctl;
 	L.worker = z->worker;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = lz_on_sigsys;
+	sa.sa_sigaction = lz_on_fatal;
 	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
+	sigfillset(&sa.sa_mask);
 	sigemptyset(&sys);
-	sigaddset(&sys, SIGSYS);
-	if (sigaction(SIGSYS, &sa, NULL) < 0 ||
-	    sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		if (sigaction(fatal[i], &sa, NULL) < 0 ||
+		    sigaddset(&sys, fatal[i]) < 0)
+			return -errno;
+	if (sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
 		return -errno;
-	return space_worker_pager_sandbox(L.uffd, z->cache->slots ?
-					  z->cache->fd : -1, socks, 2,
-					  z->worker);
+	return space_worker_pager_enter();
 }
 
 /* Index of the lazy page at a (page aligned), or -1. */
@@ -475,8 +522,10 @@ lz_serve(struct lz *z, int sock)
 	};
 	int err;
 
-	if (L.refuse)	/* a call the filter refuses (tests) */
+	if (L.refuse == 1)	/* a call the filter refuses (tests) */
 		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (L.refuse == 2)	/* a crash (tests): a write to NULL */
+		*L.nowhere = 0;
 	for (;;) {
 		if (lz_orphan)
 			_exit(0);
@@ -567,8 +616,9 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	z.zero = z.zbuf + NET_MAX_PAGES * PAGE;
 	net_page_hash(z.zero, z.zero_hash);
 	v = getenv("DET_TEST_LAZY_REFUSE");
-	L.refuse = v && strcmp(v, "1") == 0;
-	err = lz_sandbox(&z, sv[1]);
+	L.refuse = !v ? 0 : strcmp(v, "1") == 0 ? 1 :
+		   strcmp(v, "crash") == 0 ? 2 : 0;
+	err = lz_sandbox(&z, &sv[1]);
 	if (err)
 		lz_fail(&z, "lazy paging: cannot enter its sandbox: %s",
 			strerror(-err));

@@ -528,7 +528,8 @@ remote_worker_main(void)
 	}
 	/* Everything that may allocate, before the image replaces the
 	 * heap: the sandbox's filter, the dirty-page backend's probe. */
-	if (space_worker_prepare())
+	if (space_worker_prepare() ||
+	    lazy_prepare(W.cache.slots ? NET_WFD_CACHE : -1))
 		worker_fail("cannot prepare the sandbox");
 	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
