@@ -48,7 +48,8 @@ BJOB_OBJS := $(BJOB_SRCS:%.c=$(B)/obj/%.o)
 	eval-builds bench-builds
 all: $(B)/lib/libdet.a $(B)/lib/libdet.so $(B)/lib/pkgconfig/libdet.pc \
 	$(B)/bin/detrun $(B)/bin/detd $(APPS) $(PT_APPS) $(TESTS) \
-	$(B)/tests/net_prog $(B)/bin/detsh $(B)/lib/libdetclock.so \
+	$(B)/tests/net_prog $(B)/tests/net_relay $(B)/bin/detsh \
+	$(B)/lib/libdetclock.so \
 	$(B)/lib/libdetdrv.so
 
 deps:
@@ -140,6 +141,11 @@ $(B)/bench/netbench: papers/eval/netbench.c $(B)/lib/libdet.a
 $(B)/tests/net_prog: tests/net_prog.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+
+# A relay that alters one frame on the way (tests/net.sh).
+$(B)/tests/net_relay: tests/net_relay.c $(NET_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(NET_OBJS) $(LIBS)
 
 $(B)/bench/bench: papers/eval/bench.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)

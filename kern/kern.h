@@ -202,6 +202,17 @@ int space_worker_clear_output(int fd);
 /* The lazy handler failed: end the worker (its real pid) with SIGKILL
  * (kill(2) is virtualised in det programs). */
 void space_worker_abort(int worker);
+/* The lazy handler's own seccomp filter: reads of uffd and its
+ * UFFDIO_COPY/ZEROPAGE/WAKE ioctls, preads of cache (the node's page
+ * cache file, -1: none), receiving and sending on the nsocks sockets,
+ * poll, SIGKILL to this worker (as space_worker_abort sends it), exit;
+ * anything else raises SIGSYS, which the handler handles (a handler
+ * installed before).  prepare: in the worker, before the image replaces
+ * its heap (it allocates), with the fd numbers the handler will use;
+ * enter: in the handler, before it serves anything.  0 or -errno. */
+int space_worker_pager_prepare(int uffd, int cache, const int *socks,
+			       int nsocks);
+int space_worker_pager_enter(void);
 /* The real monotonic clock in ns, for measurements only (the program's
  * clocks are logical under detrun and in every child space). */
 uint64_t space_now_ns(void);

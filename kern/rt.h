@@ -140,6 +140,8 @@ struct rt {
 	/* The sandbox (sandbox.c). */
 	void *bpf;		/* the filter, built once */
 	size_t bpf_len;
+	void *pager_bpf;	/* a remote worker's lazy pager's filter */
+	size_t pager_bpf_len;
 	int sandboxed;		/* this process runs under it */
 	uint64_t rand_state;	/* getrandom stream of this space */
 	uint64_t clock_ns;	/* the logical clock */

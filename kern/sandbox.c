@@ -32,6 +32,12 @@
  * processes, threads, exec, ptrace, changing the filter, and anything
  * else.  DET_ALLOW (detrun --allow) adds names to the list.
  *
+ * The lazy pager of a remote worker (user/lib/remote_lazy.c) has a
+ * filter of its own (sandbox_pager_prepare, built in the worker before
+ * the image replaces its heap; sandbox_pager_enter loads it without
+ * allocating): the few calls that serving page faults from a connection
+ * takes; anything else traps, and the pager's handler ends the worker.
+ *
  * The root under detrun (sandbox_root) gets the same emulation of time,
  * randomness and ids, but no allowlist, and its opens are not trapped:
  * a trap while SIGSYS is blocked kills the thread's process, and threads
@@ -231,6 +237,43 @@ rules_allowed_by_user(scmp_filter_ctx ctx, const char *list)
 }
 
 /*
+ * Export ctx's BPF program into runtime memory (*out, *outlen: freed
+ * with rt_munmap), so that loading it later needs no allocation.
+ * 0 or -errno.
+ */
+static int
+bpf_export(scmp_filter_ctx ctx, void **out, size_t *outlen)
+{
+	size_t len = 0;
+	char *mem = NULL;
+	int fd, err = -EIO;
+	ssize_t n;
+
+	fd = memfd_create("det-bpf", MFD_CLOEXEC);
+	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0)
+		goto out;
+	len = (size_t)lseek(fd, 0, SEEK_END);
+	mem = rt_mmap(len, 0);
+	if (!mem || len % sizeof(struct sock_filter)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = pread(fd, mem, len, 0);
+	if (n != (ssize_t)len)
+		goto out;
+	*out = mem;
+	*outlen = len;
+	mem = NULL;
+	err = 0;
+out:
+	if (mem)
+		rt_munmap(mem, len);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/*
  * Build the BPF program once (in the space that forks first); later
  * calls, and children that inherited it, reuse it.  0 or -errno.
  */
@@ -238,10 +281,8 @@ int
 sandbox_prepare(void)
 {
 	scmp_filter_ctx ctx;
-	size_t i, len = 0;
-	char *mem = NULL;
-	int fd = -1, err = -EINVAL;
-	ssize_t n;
+	size_t i;
+	int err = -EINVAL;
 
 	if (rt->bpf_len || getenv("DET_NO_SANDBOX"))
 		return 0;
@@ -256,31 +297,8 @@ sandbox_prepare(void)
 	if (rules_with_args(ctx) ||
 	    rules_allowed_by_user(ctx, getenv("DET_ALLOW")))
 		goto out;
-	fd = memfd_create("det-bpf", MFD_CLOEXEC);
-	if (fd < 0 || seccomp_export_bpf(ctx, fd) < 0) {
-		err = -EIO;
-		goto out;
-	}
-	len = (size_t)lseek(fd, 0, SEEK_END);
-	mem = rt_mmap(len, 0);
-	if (!mem || len % sizeof(struct sock_filter)) {
-		err = -ENOMEM;
-		goto out;
-	}
-	n = pread(fd, mem, len, 0);
-	if (n != (ssize_t)len) {
-		err = -EIO;
-		goto out;
-	}
-	rt->bpf = mem;
-	rt->bpf_len = len;
-	mem = NULL;
-	err = 0;
+	err = bpf_export(ctx, &rt->bpf, &rt->bpf_len);
 out:
-	if (mem)
-		rt_munmap(mem, len);
-	if (fd >= 0)
-		close(fd);
 	seccomp_release(ctx);
 	if (err)
 		pr_err("cannot build the seccomp filter (%s)", strerror(-err));
@@ -730,6 +748,93 @@ sandbox_enter(void)
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		return -errno;
 	rt->sandboxed = 1;
+	return 0;
+}
+
+/*
+ * The pager's allowlist: reading faults from uffd and placing pages with
+ * its copy/zero-page/wake ioctls; reading pages from the node's cache
+ * (pread of cache, when >= 0); receiving and sending on the connection
+ * and on the socket to the worker (socks); poll; ending the worker with
+ * SIGKILL (with RT_KEY, for the root's filter); signal returns; exit.
+ * 0 or -errno.
+ */
+static int
+rules_pager(scmp_filter_ctx ctx, int uffd, int cache, const int *socks,
+	    int nsocks, int worker)
+{
+	static const unsigned long uffd_ioctl[] = {
+		UFFDIO_COPY, UFFDIO_ZEROPAGE, UFFDIO_WAKE,
+	};
+	static const int plain[] = {
+		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(restart_syscall), SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
+	};
+	struct scmp_arg_cmp c[2];
+	size_t i;
+	int r = 0, k;
+
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		r |= rule(ctx, plain[i], 0, NULL);
+	if (cache >= 0) {
+		c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)cache);
+		r |= rule(ctx, SCMP_SYS(pread64), 1, c);
+	}
+	c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)uffd);
+	r |= rule(ctx, SCMP_SYS(read), 1, c);
+	for (i = 0; i < sizeof(uffd_ioctl) / sizeof(uffd_ioctl[0]); i++) {
+		c[1] = SCMP_A1(SCMP_CMP_EQ, uffd_ioctl[i]);
+		r |= rule(ctx, SCMP_SYS(ioctl), 2, c);
+	}
+	for (k = 0; k < nsocks; k++) {
+		c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)socks[k]);
+		r |= rule(ctx, SCMP_SYS(recvfrom), 1, c);
+		r |= rule(ctx, SCMP_SYS(sendto), 1, c);
+		r |= rule(ctx, SCMP_SYS(sendmsg), 1, c);
+	}
+	c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)worker);
+	c[1] = SCMP_A1(SCMP_CMP_EQ, SIGKILL);
+	r |= rule(ctx, SCMP_SYS(kill), 2, c);
+	return r;
+}
+
+/* see sandbox.h */
+int
+sandbox_pager_prepare(int uffd, int cache, const int *socks, int nsocks,
+		      int worker)
+{
+	scmp_filter_ctx ctx;
+	int err;
+
+	if (rt->pager_bpf_len)
+		return 0;
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	err = rules_pager(ctx, uffd, cache, socks, nsocks, worker) ?
+	      -EINVAL : 0;
+	if (!err)
+		err = bpf_export(ctx, &rt->pager_bpf, &rt->pager_bpf_len);
+	seccomp_release(ctx);
+	return err;
+}
+
+/* see sandbox.h */
+int
+sandbox_pager_enter(void)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)(rt->pager_bpf_len /
+					sizeof(struct sock_filter)),
+		.filter = rt->pager_bpf,
+	};
+
+	if (!rt->pager_bpf_len)
+		return -EINVAL;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
 	return 0;
 }
 

@@ -30,6 +30,17 @@ int sandbox_patch_vdso(void);
  * only traps time, randomness and CPU queries, and the vDSO patch. */
 int sandbox_root(void);
 
+/* The lazy pager of a remote worker: only reads of uffd and its
+ * copy/zero-page/wake ioctls, preads of cache (the node's page cache;
+ * -1: none), sends and receives on socks, poll, SIGKILL to worker, exit;
+ * anything else raises SIGSYS (the caller's handler).  Unlike the
+ * children's filter, DET_NO_SANDBOX does not turn it off.  prepare
+ * builds it into runtime memory (it allocates: before the image
+ * replaces the heap); enter loads it (no allocation).  0 or -errno. */
+int sandbox_pager_prepare(int uffd, int cache, const int *socks, int nsocks,
+			  int worker);
+int sandbox_pager_enter(void);
+
 /* A SIGSEGV with context ucv from rdtsc/rdtscp while the TSC is trapped:
  * emulate it with the logical clock and return 1; else 0. */
 int sandbox_tsc_fault(void *ucv);

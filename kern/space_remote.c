@@ -247,6 +247,22 @@ space_worker_abort(int worker)
 	syscall(SYS_kill, worker, SIGKILL, RT_KEY);
 }
 
+/* see kern.h */
+int
+space_worker_pager_prepare(int uffd, int cache, const int *socks,
+			   int nsocks)
+{
+	return sandbox_pager_prepare(uffd, cache, socks, nsocks,
+				     (int)rt_getpid());
+}
+
+/* see kern.h */
+int
+space_worker_pager_enter(void)
+{
+	return sandbox_pager_enter();
+}
+
 /* see space.h */
 void
 space_lazy_fill(void)

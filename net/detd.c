@@ -370,6 +370,7 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 		goto err_close;
 	ctl.shared->tx_seq = c->tx_seq;
 	ctl.shared->rx_seq = c->rx_seq;
+	net_wctl_keys_put(ctl.shared, c);
 	me = getpid();
 	t0 = mono_ns();		/* before the worker can read its clock */
 	pid = fork();
@@ -509,12 +510,19 @@ serve(int fd)
 		dlog(L_WARN, "authentication failed (wrong key); closing");
 		return 1;
 	}
+	if (e == -EPROTONOSUPPORT) {
+		dlog(L_WARN, "handshake failed: the client speaks protocol "
+		     "version %u, this detd %d (another build of det); "
+		     "closing", c.peer_version, NET_VERSION);
+		return 1;
+	}
 	if (e) {
 		dlog(L_WARN, "handshake failed: %s; closing",
 		     net_strerror(e));
 		return 1;
 	}
-	dlog(L_DEBUG, "authenticated");
+	dlog(L_DEBUG, "authenticated (frame tags: %s)",
+	     c.k.kind == NET_TAG_AESGCM ? "AES-GCM" : "Poly1305");
 	c.timeout_ms = 0;	/* a client may hold a connection open */
 	for (;;) {
 		e = net_recv_hdr(&c, &h);

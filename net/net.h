@@ -8,8 +8,10 @@
  * that mean "the peer broke the protocol" are -EPROTO (bad magic,
  * version, type, flags or field), -EMSGSIZE (a length over its limit),
  * -EBADMSG (a frame out of sequence: replayed, dropped or reordered),
- * -EPIPE (the peer closed, possibly mid-frame), -ETIMEDOUT, -EACCES
- * (authentication failed).
+ * -EKEYREJECTED (a frame whose tag is wrong: altered, injected or
+ * reflected on the way), -EPROTONOSUPPORT (the peer speaks another
+ * protocol version), -EPIPE (the peer closed, possibly mid-frame),
+ * -ETIMEDOUT, -EACCES (authentication failed).
  */
 #ifndef NET_NET_H
 #define NET_NET_H
@@ -19,9 +21,10 @@
 #include <sys/uio.h>
 
 #define NET_MAGIC	0x4e544544u	/* "DETN" little endian */
-#define NET_VERSION	1
+#define NET_VERSION	2		/* 2: frames carry tags */
 #define NET_HDR_LEN	16
 #define NET_KEY_LEN	32		/* crypto_auth_KEYBYTES */
+#define NET_TAG_LEN	16		/* crypto_onetimeauth_BYTES */
 #define NET_NONCE_LEN	32
 #define NET_MAC_LEN	32		/* crypto_auth_BYTES */
 #define NET_PAGE	4096u
@@ -74,34 +77,85 @@ struct net_hdr {
 	uint32_t len;		/* payload bytes that follow */
 };
 
-/* One direction-numbered connection.  Invariant: tx_seq/rx_seq count
- * the frames sent/received so far on this connection. */
+/* How frames are tagged (PROTOCOL.md "Frame tags"): chosen in the
+ * handshake -- the client offers AES-GCM with NET_FLAG_GCM in HELLO's
+ * header flags when its CPU can, detd answers the same bit in
+ * CHALLENGE's when it takes it. */
+enum net_tag_kind {
+	NET_TAG_POLY1305 = 0,	/* Poly1305, one-time key by ChaCha20 */
+	NET_TAG_AESGCM = 1,	/* AES-256-GCM, the payload as its AD */
+};
+#define NET_FLAG_GCM	1u
+
+/* A frame's tag being computed (net_tag.c).  Poly1305: libsodium's
+ * state in st.  AES-GCM (one shot: libsodium has no streaming GCM): the
+ * header and the payload's first 16 bytes gathered in m, the rest of
+ * the payload one contiguous piece (ad) -- bad when it came in more. */
+struct net_tag {
+	unsigned char st[256] __attribute__((aligned(16)));
+	unsigned kind;
+	int bad;
+	const uint8_t *key;
+	uint8_t m[NET_HDR_LEN + 16];
+	size_t mlen;
+	const uint8_t *ad;
+	size_t adlen;
+};
+
+/* The session keys of a connection, one per direction, derived from K
+ * and both handshake nonces (net_session_keys), and how they tag. */
+struct net_keys {
+	uint8_t tx[NET_KEY_LEN];	/* frames this side sends */
+	uint8_t rx[NET_KEY_LEN];	/* frames it receives */
+	uint32_t kind;			/* enum net_tag_kind */
+};
+
+/* One direction-numbered connection.  Invariants: tx_seq/rx_seq count
+ * the frames sent/received so far on this connection; when keyed (from
+ * AUTH_OK on), every frame carries a tag under k, and rx_left payload
+ * bytes of the frame being received (whose tag so far is rx_tag) are
+ * still to come. */
 struct net_conn {
 	int fd;
 	uint32_t tx_seq;
 	uint32_t rx_seq;
 	int timeout_ms;		/* per read/write wait; <= 0: none */
 	uint32_t *shared_seq;	/* NULL, or where to mirror tx_seq */
+	int keyed;
+	uint8_t peer_version;	/* after -EPROTONOSUPPORT: the peer's */
+	uint32_t rx_left;
+	struct net_keys k;
+	struct net_tag rx_tag;
 };
 
 /* Largest payload a frame of `type` may carry; 0 for unknown types. */
 uint32_t net_max_len(unsigned type);
 
 /* Parse NET_HDR_LEN bytes at buf into *h and check them: magic,
- * version, known type, flags 0, seq == want_seq, len within the type's
- * limit.  0, -EPROTO, -EMSGSIZE or -EBADMSG.  Pure: the fuzz target. */
+ * version, known type, flags 0 (HELLO, CHALLENGE: NET_FLAG_GCM or 0),
+ * seq == want_seq, len within the type's limit.  0, -EPROTO,
+ * -EPROTONOSUPPORT (h->version is the peer's), -EMSGSIZE or -EBADMSG.
+ * Pure: the fuzz target. */
 int net_hdr_parse(const uint8_t *buf, struct net_hdr *h, uint32_t want_seq);
 
-/* Send one frame whose payload is the iovecs (total <= the limit).
- * 0 or -errno. */
+/* Send one frame whose payload is the iovecs (at most 6; total <= the
+ * limit), with its tag when c is keyed.  0 or -errno (-EOVERFLOW: the
+ * connection has sent 2^32 - 1 frames, its last). */
 int net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
 	      int iovcnt);
 int net_send(struct net_conn *c, unsigned type, const void *p, size_t len);
+/* net_send with header flags (the handshake's NET_FLAG_GCM). */
+int net_send_flags(struct net_conn *c, unsigned type, unsigned flags,
+		   const void *p, size_t len);
 
 /* Receive a frame header (checked as net_hdr_parse does), then its
  * payload with net_recv_body (exactly h->len bytes, in pieces if the
- * caller wants).  0 or -errno.  net_recv does both into buf (cap
- * bytes; a longer payload is -EMSGSIZE). */
+ * caller wants).  On a keyed connection the piece that completes the
+ * payload also reads and checks the frame's tag (-EKEYREJECTED): the
+ * pieces before it are unauthenticated until then, so a caller acts on
+ * none of a frame before its last piece returned 0.  0 or -errno.
+ * net_recv does both into buf (cap bytes; a longer payload is
+ * -EMSGSIZE). */
 int net_recv_hdr(struct net_conn *c, struct net_hdr *h);
 int net_recv_body(struct net_conn *c, void *buf, size_t len);
 int net_recv(struct net_conn *c, struct net_hdr *h, void *buf, size_t cap);
@@ -128,10 +182,52 @@ int net_key_gen(const char *path);
 int net_key_load(const char *path, uint8_t key[NET_KEY_LEN]);
 
 /* Mutual challenge-response (HMAC-SHA512-256 over both fresh nonces);
- * see PROTOCOL.md.  0, or -EACCES when the peer does not know the key,
- * or a protocol error.  The server sends NET_ERROR before -EACCES. */
+ * see PROTOCOL.md.  0 with c keyed (its session keys derived), or
+ * -EACCES when the peer does not know the key, or a protocol error.
+ * The server sends NET_ERROR before -EACCES and -EPROTONOSUPPORT. */
 int net_auth_client(struct net_conn *c, const uint8_t key[NET_KEY_LEN]);
 int net_auth_server(struct net_conn *c, const uint8_t key[NET_KEY_LEN]);
+/* How detd's ERROR frame for a client of another version begins. */
+#define NET_VERSION_TEXT	"protocol version mismatch"
+/* Set libsodium up (its fastest implementations for this CPU) without
+ * touching getrandom(2): in a det program before its first connection.
+ * 0 or -EIO. */
+int net_crypto_init(void);
+
+/* Frame tags (net_tag.c).  The session keys of the client (server 0)
+ * or detd (server 1) from K, the handshake's nonces nc, ns and the tag
+ * kind chosen (a kind changed on the way gives other keys): one key per
+ * direction, so a frame reflected back fails its tag. */
+void net_session_keys(const uint8_t key[NET_KEY_LEN], const uint8_t *nc,
+		      const uint8_t *ns, unsigned kind, int server,
+		      struct net_keys *out);
+/* 1 when this CPU can tag with AES-GCM (AES-NI, PCLMUL; after
+ * net_crypto_init or sodium_init) and it is not turned off
+ * (net_tag_gcm_off). */
+int net_tag_gcm_ok(void);
+/* Never offer or take AES-GCM in this process (DET_NET_TAG=poly1305). */
+void net_tag_gcm_off(void);
+/* The tag of a frame over its header (NET_HDR_LEN bytes, with its seq)
+ * and payload, under the direction's key: Poly1305 with a one-time key
+ * ChaCha20 makes from the key and the seq, or AES-256-GCM with the seq
+ * as nonce.  begin, update for each payload piece in order, then final
+ * (or check: 0, or -EKEYREJECTED when got is not the tag, constant
+ * time).  AES-GCM takes the bytes after the payload's 16th in a single
+ * update (-EINVAL from check, bad set, otherwise); they must stay in
+ * place until final. */
+void net_tag_begin(struct net_tag *t, unsigned kind,
+		   const uint8_t key[NET_KEY_LEN], const uint8_t *hdr);
+void net_tag_update(struct net_tag *t, const void *p, size_t len);
+void net_tag_final(struct net_tag *t, uint8_t out[NET_TAG_LEN]);
+int net_tag_check(struct net_tag *t, const uint8_t got[NET_TAG_LEN]);
+/* Make c keyed with keys k (a process that continues a connection:
+ * detd's worker, the proxy). */
+void net_conn_key(struct net_conn *c, const struct net_keys *k);
+/* c receives no more frames (a worker before user code runs): forget
+ * its receive key; a later receive fails its tag. */
+void net_conn_drop_rx(struct net_conn *c);
+/* Wipe keys (sodium_memzero). */
+void net_keys_wipe(struct net_keys *k);
 
 /* The identity of a program that a node checks before running it. */
 struct net_lib {

@@ -1,9 +1,11 @@
 /*
  * net_proto.c -- framing of the detd protocol (net/PROTOCOL.md): a
  * 16-byte header (magic, version, type, flags, sequence number, length)
- * then the payload.  Every length is checked against its type's limit
+ * then the payload, then (after the handshake) a 16-byte tag over both
+ * (net_tag.c).  Every length is checked against its type's limit
  * before anything is read into memory; a frame out of sequence is
- * refused (replayed, dropped or reordered).
+ * refused (replayed, dropped or reordered), and so is a frame whose tag
+ * is wrong (altered or forged on the way).
  */
 #include <errno.h>
 #include <poll.h>
@@ -96,8 +98,14 @@ net_hdr_parse(const uint8_t *buf, struct net_hdr *h, uint32_t want_seq)
 	h->flags = (uint16_t)(buf[6] | buf[7] << 8);
 	h->seq = get32(buf + 8);
 	h->len = get32(buf + 12);
-	if (h->magic != NET_MAGIC || h->version != NET_VERSION ||
-	    h->type == 0 || h->type >= NET_TYPE_MAX || h->flags != 0)
+	if (h->magic != NET_MAGIC)
+		return -EPROTO;
+	if (h->version != NET_VERSION)
+		return -EPROTONOSUPPORT;
+	if (h->type == 0 || h->type >= NET_TYPE_MAX)
+		return -EPROTO;
+	if (h->flags != 0 && !(h->flags == NET_FLAG_GCM &&
+	    (h->type == NET_HELLO || h->type == NET_CHALLENGE)))
 		return -EPROTO;
 	if (h->seq != want_seq)
 		return -EBADMSG;
@@ -123,9 +131,10 @@ net_wait(int fd, short events, int timeout_ms)
 	return r == 0 ? -ETIMEDOUT : 0;
 }
 
-/* see net.h */
-int
-net_read_full(int fd, void *buf, size_t len, int timeout_ms)
+/* net_read_full, adding what arrives to tag t (when not NULL) while it
+ * is still in the cache. */
+static int
+read_tagged(int fd, void *buf, size_t len, int timeout_ms, struct net_tag *t)
 {
 	uint8_t *p = buf;
 	ssize_t n;
@@ -142,10 +151,19 @@ net_read_full(int fd, void *buf, size_t len, int timeout_ms)
 			return errno == ECONNRESET ? -EPIPE : -errno;
 		if (n == 0)
 			return -EPIPE;
+		if (t)
+			net_tag_update(t, p, (size_t)n);
 		p += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* see net.h */
+int
+net_read_full(int fd, void *buf, size_t len, int timeout_ms)
+{
+	return read_tagged(fd, buf, len, timeout_ms, NULL);
 }
 
 /* see net.h */
@@ -157,7 +175,7 @@ net_write_full(int fd, const struct iovec *iov_in, int iovcnt, int timeout_ms)
 	ssize_t n;
 	int err, i = 0;
 
-	if (iovcnt > 8)
+	if (iovcnt > 8 || iovcnt < 0)
 		return -EINVAL;
 	memcpy(iov, iov_in, sizeof(*iov) * (size_t)iovcnt);
 	while (i < iovcnt) {
@@ -207,31 +225,45 @@ net_read_peek(int fd, int timeout_ms)
 	return n == 0 ? -EPIPE : 0;
 }
 
-/* see net.h */
-int
-net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
-	  int iovcnt)
+/* net_sendv with header flags. */
+static int
+sendv_flags(struct net_conn *c, unsigned type, unsigned flags,
+	    const struct iovec *iov, int iovcnt)
 {
-	uint8_t hdr[NET_HDR_LEN];
+	uint8_t hdr[NET_HDR_LEN], tag[NET_TAG_LEN];
+	struct net_tag t;
 	struct iovec v[8];
 	size_t len = 0;
 	int i, err;
 
-	if (iovcnt > 7)
+	if (iovcnt > 6 || iovcnt < 0)
 		return -EINVAL;
 	for (i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
 	if (type == 0 || type >= NET_TYPE_MAX || len > net_max_len(type))
 		return -EMSGSIZE;
+	if (c->tx_seq == UINT32_MAX)
+		return -EOVERFLOW;	/* a seq, and so a frame key, again */
 	put32(hdr, NET_MAGIC);
 	hdr[4] = NET_VERSION;
 	hdr[5] = (uint8_t)type;
-	hdr[6] = hdr[7] = 0;
+	hdr[6] = (uint8_t)flags;
+	hdr[7] = (uint8_t)(flags >> 8);
 	put32(hdr + 8, c->tx_seq);
 	put32(hdr + 12, (uint32_t)len);
 	v[0].iov_base = hdr;
 	v[0].iov_len = sizeof(hdr);
 	memcpy(v + 1, iov, sizeof(*iov) * (size_t)iovcnt);
+	if (c->keyed) {
+		net_tag_begin(&t, c->k.kind, c->k.tx, hdr);
+		for (i = 0; i < iovcnt; i++)
+			net_tag_update(&t, iov[i].iov_base, iov[i].iov_len);
+		net_tag_final(&t, tag);
+		if (t.bad)
+			return -EINVAL;	/* GCM: the bulk in one iovec */
+		v[++iovcnt].iov_base = tag;
+		v[iovcnt].iov_len = sizeof(tag);
+	}
 	err = net_write_full(c->fd, v, iovcnt + 1, c->timeout_ms);
 	if (err)
 		return err;
@@ -243,11 +275,41 @@ net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
 
 /* see net.h */
 int
+net_sendv(struct net_conn *c, unsigned type, const struct iovec *iov,
+	  int iovcnt)
+{
+	return sendv_flags(c, type, 0, iov, iovcnt);
+}
+
+/* see net.h */
+int
 net_send(struct net_conn *c, unsigned type, const void *p, size_t len)
 {
 	struct iovec v = { .iov_base = (void *)p, .iov_len = len };
 
-	return net_sendv(c, type, &v, len ? 1 : 0);
+	return sendv_flags(c, type, 0, &v, len ? 1 : 0);
+}
+
+/* see net.h */
+int
+net_send_flags(struct net_conn *c, unsigned type, unsigned flags,
+	       const void *p, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)p, .iov_len = len };
+
+	return sendv_flags(c, type, flags, &v, len ? 1 : 0);
+}
+
+/* The frame being received is complete: read its tag and check it.
+ * 0, -EKEYREJECTED, or a read error. */
+static int
+rx_tag_check(struct net_conn *c)
+{
+	uint8_t got[NET_TAG_LEN];
+	int err;
+
+	err = net_read_full(c->fd, got, sizeof(got), c->timeout_ms);
+	return err ? err : net_tag_check(&c->rx_tag, got);
 }
 
 /* see net.h */
@@ -261,17 +323,41 @@ net_recv_hdr(struct net_conn *c, struct net_hdr *h)
 	if (err)
 		return err;
 	err = net_hdr_parse(buf, h, c->rx_seq);
+	if (err == -EPROTONOSUPPORT)
+		c->peer_version = h->version;
 	if (err)
 		return err;
 	c->rx_seq++;
-	return 0;
+	if (!c->keyed)
+		return 0;
+	net_tag_begin(&c->rx_tag, c->k.kind, c->k.rx, buf);
+	c->rx_left = h->len;
+	return h->len ? 0 : rx_tag_check(c);
 }
 
 /* see net.h */
 int
 net_recv_body(struct net_conn *c, void *buf, size_t len)
 {
-	return net_read_full(c->fd, buf, len, c->timeout_ms);
+	int err, gcm;
+
+	if (!c->keyed)
+		return net_read_full(c->fd, buf, len, c->timeout_ms);
+	if (len > c->rx_left || (len == 0 && c->rx_left))
+		return -EPROTO;		/* not this frame's payload */
+	if (len == 0)
+		return 0;	/* a frame without payload: checked */
+	/* Poly1305 takes the bytes as they arrive (still in the cache);
+	 * GCM the whole piece at once. */
+	gcm = c->k.kind == NET_TAG_AESGCM;
+	err = read_tagged(c->fd, buf, len, c->timeout_ms,
+			  gcm ? NULL : &c->rx_tag);
+	if (err)
+		return err;
+	if (gcm)
+		net_tag_update(&c->rx_tag, buf, len);
+	c->rx_left -= (uint32_t)len;
+	return c->rx_left ? 0 : rx_tag_check(c);
 }
 
 /* see net.h */

@@ -62,6 +62,21 @@ net_wctl_destroy(struct net_wctl *w)
 }
 
 /* see net_worker.h */
+void
+net_wctl_keys_put(struct net_wctl_page *p, const struct net_conn *c)
+{
+	p->keys = c->k;
+}
+
+/* see net_worker.h */
+void
+net_wctl_keys_take(struct net_wctl_page *p, struct net_conn *c)
+{
+	net_conn_key(c, &p->keys);
+	net_keys_wipe(&p->keys);
+}
+
+/* see net_worker.h */
 long
 net_worker_policy_nr(int sock)
 {
@@ -99,6 +114,10 @@ net_strerror(int err)
 		return "length over the protocol's limit";
 	case -EBADMSG:
 		return "frame out of sequence (replayed or reordered)";
+	case -EKEYREJECTED:
+		return "frame tag wrong (altered or forged on the way)";
+	case -EPROTONOSUPPORT:
+		return "protocol version mismatch (another build of det)";
 	case -EPIPE:
 		return "connection closed (truncated frame)";
 	case -ETIMEDOUT:

@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include "net.h"
+
 #define NET_WFD_SOCK	3
 #define NET_WFD_POLICY	4
 #define NET_WFD_CTL	5
@@ -36,6 +38,11 @@ enum net_status_kind {
 struct net_wctl_page {
 	uint32_t tx_seq;
 	uint32_t rx_seq;
+	/* The session's frame keys, from detd to the worker, which takes
+	 * them (net_wctl_keys_take wipes them here).  detd keeps its own
+	 * copy: it never reads keys back from this page, which the worker's
+	 * user code can write. */
+	struct net_keys keys;
 	int exec_errno;
 	int done;
 	int code;
@@ -55,6 +62,11 @@ struct net_wctl {
 	int fd;
 	struct net_wctl_page *shared;
 };
+
+/* detd: hand c's session keys to the worker on the page. */
+void net_wctl_keys_put(struct net_wctl_page *p, const struct net_conn *c);
+/* The worker: key c with them, and wipe them from the page. */
+void net_wctl_keys_take(struct net_wctl_page *p, struct net_conn *c);
 
 /* detd: make the control page (memfd, mapped shared).  0 or -errno. */
 int net_wctl_create(struct net_wctl *w);

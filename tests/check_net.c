@@ -1,9 +1,11 @@
 /*
  * check_net.c -- the wire protocol and detd (stage 1): framing limits,
- * SPAWN payloads, keys, authentication (wrong key, replay), and a daemon
- * that keeps serving good clients while hostile ones send garbage,
- * oversized, truncated, replayed or out-of-sequence frames -- each
- * costing only its own connection and one log line.
+ * frame tags (altered, replayed, dropped, reflected frames), SPAWN
+ * payloads, keys, authentication (wrong key, replay, another protocol
+ * version), and a daemon that keeps serving good clients while hostile
+ * ones send garbage, oversized, truncated, replayed, out-of-sequence or
+ * forged frames -- each costing only its own connection and one log
+ * line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -192,6 +194,8 @@ mkhdr(uint8_t *b, uint32_t magic, uint8_t ver, uint8_t type,
 	memcpy(b + 12, &len, 4);
 }
 
+#define V	NET_VERSION
+
 static const struct {
 	uint32_t magic;
 	uint8_t ver, type;
@@ -199,19 +203,24 @@ static const struct {
 	uint32_t seq, len;
 	int want;
 } hdr_cases[] = {
-	{ NET_MAGIC, 1, NET_PING, 0, 0, 5, 0 },
-	{ NET_MAGIC, 1, NET_PING, 0, 0, 64, 0 },
-	{ NET_MAGIC, 1, NET_PING, 0, 0, 65, -EMSGSIZE },
-	{ NET_MAGIC, 1, NET_PAGES, 0, 0, 8 + 256 * 4096, 0 },
-	{ NET_MAGIC, 1, NET_PAGES, 0, 0, 9 + 256 * 4096, -EMSGSIZE },
-	{ NET_MAGIC, 1, NET_HELLO, 0, 0, 0xffffffffu, -EMSGSIZE },
-	{ NET_MAGIC, 1, NET_AUTH_OK, 0, 0, 1, -EMSGSIZE },
-	{ NET_MAGIC ^ 1, 1, NET_PING, 0, 0, 0, -EPROTO },
-	{ NET_MAGIC, 2, NET_PING, 0, 0, 0, -EPROTO },
-	{ NET_MAGIC, 1, 0, 0, 0, 0, -EPROTO },
-	{ NET_MAGIC, 1, NET_TYPE_MAX, 0, 0, 0, -EPROTO },
-	{ NET_MAGIC, 1, NET_PING, 1, 0, 0, -EPROTO },
-	{ NET_MAGIC, 1, NET_PING, 0, 1, 0, -EBADMSG },
+	{ NET_MAGIC, V, NET_PING, 0, 0, 5, 0 },
+	{ NET_MAGIC, V, NET_PING, 0, 0, 64, 0 },
+	{ NET_MAGIC, V, NET_PING, 0, 0, 65, -EMSGSIZE },
+	{ NET_MAGIC, V, NET_PAGES, 0, 0, 8 + 256 * 4096, 0 },
+	{ NET_MAGIC, V, NET_PAGES, 0, 0, 9 + 256 * 4096, -EMSGSIZE },
+	{ NET_MAGIC, V, NET_HELLO, 0, 0, 0xffffffffu, -EMSGSIZE },
+	{ NET_MAGIC, V, NET_AUTH_OK, 0, 0, 1, -EMSGSIZE },
+	{ NET_MAGIC ^ 1, V, NET_PING, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, V + 1, NET_PING, 0, 0, 0, -EPROTONOSUPPORT },
+	{ NET_MAGIC, V - 1, NET_PING, 0, 0, 0, -EPROTONOSUPPORT },
+	{ NET_MAGIC, V, 0, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, V, NET_TYPE_MAX, 0, 0, 0, -EPROTO },
+	{ NET_MAGIC, V, NET_PING, 1, 0, 0, -EPROTO },
+	{ NET_MAGIC, V, NET_HELLO, NET_FLAG_GCM, 0, 32, 0 },
+	{ NET_MAGIC, V, NET_CHALLENGE, NET_FLAG_GCM, 0, 64, 0 },
+	{ NET_MAGIC, V, NET_HELLO, 2, 0, 32, -EPROTO },
+	{ NET_MAGIC, V, NET_AUTH, NET_FLAG_GCM, 0, 32, -EPROTO },
+	{ NET_MAGIC, V, NET_PING, 0, 1, 0, -EBADMSG },
 };
 
 START_TEST(test_hdr_table)
@@ -224,6 +233,170 @@ START_TEST(test_hdr_table)
 	ck_assert_int_eq(net_hdr_parse(b, &h, 0), hdr_cases[_i].want);
 	if (hdr_cases[_i].want == 0)
 		ck_assert_uint_eq(h.len, hdr_cases[_i].len);
+}
+END_TEST
+
+/* Frame tags: what the path does to the frames between a sender keyed
+ * as a client after its handshake and a receiver keyed as its detd. */
+enum tamper {
+	T_NONE,		/* delivered as sent */
+	T_HDR,		/* the type changed (to one the header check takes) */
+	T_PAYLOAD,	/* one payload bit flipped */
+	T_TAG,		/* one tag bit flipped */
+	T_REPLAY,	/* delivered twice */
+	T_REPLAY_SEQ,	/* delivered twice, the copy's seq made the next */
+	T_DROP,		/* the first frame dropped */
+	T_DROP_SEQ,	/* ... and the second's seq made the first's */
+	T_REFLECT,	/* the receiver's own frame sent back to it */
+	T_UNTAGGED,	/* from a sender without keys */
+	T_EMPTY,	/* a frame without payload */
+	T_EMPTY_TAG,	/* ... with one tag bit flipped */
+	T_PIECES,	/* PAGES received as address, then pages */
+	T_PIECES_BAD,	/* ... with the last page byte flipped */
+};
+
+static const struct {
+	enum tamper how;
+	int want;	/* the receiver's last net_recv* */
+} tag_cases[] = {
+	{ T_NONE, 0 }, { T_HDR, -EKEYREJECTED },
+	{ T_PAYLOAD, -EKEYREJECTED }, { T_TAG, -EKEYREJECTED },
+	{ T_REPLAY, -EBADMSG }, { T_REPLAY_SEQ, -EKEYREJECTED },
+	{ T_DROP, -EBADMSG }, { T_DROP_SEQ, -EKEYREJECTED },
+	{ T_REFLECT, -EKEYREJECTED }, { T_UNTAGGED, -EKEYREJECTED },
+	{ T_EMPTY, 0 }, { T_EMPTY_TAG, -EKEYREJECTED },
+	{ T_PIECES, 0 }, { T_PIECES_BAD, -EKEYREJECTED },
+};
+
+/* Take n bytes the test's side of a socket pair holds. */
+static void
+grab(int fd, uint8_t *p, size_t n)
+{
+	ck_assert_int_eq(net_read_full(fd, p, n, 3000), 0);
+}
+
+static void
+put(int fd, const uint8_t *p, size_t n)
+{
+	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Each case with Poly1305 (_i < ncases), then with AES-GCM. */
+#define NTAG	(sizeof(tag_cases) / sizeof(tag_cases[0]))
+
+START_TEST(test_tag_table)
+{
+	static uint8_t pages[8 + NET_PAGE], got[8 + NET_PAGE];
+	static uint8_t f[2][NET_HDR_LEN + sizeof(pages) + NET_TAG_LEN];
+	uint8_t key[NET_KEY_LEN], nc[NET_NONCE_LEN], ns[NET_NONCE_LEN];
+	struct net_conn snd = { .timeout_ms = 3000 }, rcv = snd;
+	enum tamper how = tag_cases[_i % NTAG].how;
+	unsigned kind = _i < (int)NTAG ? NET_TAG_POLY1305 : NET_TAG_AESGCM;
+	struct net_keys kc, ks;
+	struct net_hdr h;
+	size_t n = NET_HDR_LEN + 5 + NET_TAG_LEN;
+	uint32_t seq;
+	int a[2], b[2], r;
+
+	ck_assert_int_eq(net_crypto_init(), 0);
+	if (kind == NET_TAG_AESGCM && !net_tag_gcm_ok())
+		return;		/* no AES-NI here */
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(nc, sizeof(nc));
+	randombytes_buf(ns, sizeof(ns));
+	net_session_keys(key, nc, ns, kind, 0, &kc);
+	net_session_keys(key, nc, ns, kind, 1, &ks);
+	ck_assert_uint_eq(kc.kind, kind);
+	ck_assert(memcmp(kc.tx, ks.rx, NET_KEY_LEN) == 0);
+	ck_assert(memcmp(kc.rx, ks.tx, NET_KEY_LEN) == 0);
+	ck_assert(memcmp(kc.tx, kc.rx, NET_KEY_LEN) != 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	snd.fd = a[0];
+	rcv.fd = b[1];
+	if (how != T_UNTAGGED)
+		net_conn_key(&snd, &kc);
+	net_conn_key(&rcv, &ks);
+	/* Two frames as the sender sends them, caught on the way. */
+	if (how == T_EMPTY || how == T_EMPTY_TAG) {
+		ck_assert_int_eq(net_send(&snd, NET_LAZY_END, NULL, 0), 0);
+		n = NET_HDR_LEN + NET_TAG_LEN;
+	} else if (how == T_PIECES || how == T_PIECES_BAD) {
+		randombytes_buf(pages, sizeof(pages));
+		ck_assert_int_eq(net_send(&snd, NET_PAGES, pages,
+					  sizeof(pages)), 0);
+		n = NET_HDR_LEN + sizeof(pages) + NET_TAG_LEN;
+	} else {
+		ck_assert_int_eq(net_send(&snd, NET_PING, "hello", 5), 0);
+	}
+	ck_assert_int_eq(net_send(&snd, NET_PING, "world", 5), 0);
+	grab(a[1], f[0], how == T_UNTAGGED ? n - NET_TAG_LEN : n);
+	grab(a[1], f[1], how == T_UNTAGGED ? NET_HDR_LEN + 5 :
+	     NET_HDR_LEN + 5 + NET_TAG_LEN);
+	switch (how) {
+	case T_HDR:
+		f[0][5] = NET_PONG;
+		break;
+	case T_PAYLOAD:
+		f[0][NET_HDR_LEN + 2] ^= 1;
+		break;
+	case T_TAG:
+	case T_EMPTY_TAG:
+		f[0][n - 1] ^= 0x80;
+		break;
+	case T_PIECES_BAD:
+		f[0][n - NET_TAG_LEN - 1] ^= 4;
+		break;
+	default:
+		break;
+	}
+	if (how == T_REFLECT) {
+		/* The receiver's own first frame comes back to it. */
+		ck_assert_int_eq(net_send(&rcv, NET_PING, "hello", 5), 0);
+		grab(b[0], f[0], n);
+		put(b[0], f[0], n);
+	} else if (how == T_DROP || how == T_DROP_SEQ) {
+		seq = 0;
+		if (how == T_DROP_SEQ)
+			memcpy(f[1] + 8, &seq, 4);
+		put(b[0], f[1], NET_HDR_LEN + 5 + NET_TAG_LEN);
+	} else if (how == T_UNTAGGED) {
+		put(b[0], f[0], n - NET_TAG_LEN);
+		put(b[0], f[1], NET_HDR_LEN + 5);
+	} else {
+		put(b[0], f[0], n);
+	}
+	if (how == T_PIECES || how == T_PIECES_BAD) {
+		ck_assert_int_eq(net_recv_hdr(&rcv, &h), 0);
+		ck_assert_int_eq(net_recv_body(&rcv, got, 8), 0);
+		r = net_recv_body(&rcv, got + 8, sizeof(got) - 8);
+		if (r == 0)
+			ck_assert_mem_oracle(got, pages, sizeof(pages));
+	} else {
+		memset(got, 0, 8);
+		r = net_recv(&rcv, &h, got, sizeof(got));
+		if (r == 0 && h.len)
+			ck_assert(memcmp(got, "hello", 5) == 0);
+	}
+	if (how == T_REPLAY || how == T_REPLAY_SEQ) {
+		ck_assert_int_eq(r, 0);
+		seq = 1;
+		if (how == T_REPLAY_SEQ)
+			memcpy(f[0] + 8, &seq, 4);
+		put(b[0], f[0], n);
+		r = net_recv(&rcv, &h, got, sizeof(got));
+	}
+	ck_assert_int_eq(r, tag_cases[_i % NTAG].want);
+	/* An untouched frame passes, and then the stream goes on. */
+	if (r == 0 && how != T_REFLECT) {
+		put(b[0], f[1], NET_HDR_LEN + 5 + NET_TAG_LEN);
+		ck_assert_int_eq(net_recv(&rcv, &h, got, sizeof(got)), 0);
+		ck_assert(memcmp(got, "world", 5) == 0);
+	}
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
 }
 END_TEST
 
@@ -395,7 +568,16 @@ START_TEST(test_auth_ping)
 
 	detd_start();
 	ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	/* AES-GCM where both sides can (the same machine here). */
+	ck_assert_uint_eq(c.k.kind, net_tag_gcm_ok() ? NET_TAG_AESGCM :
+			  NET_TAG_POLY1305);
 	ping_ok(&c);
+	ping_ok(&c);
+	close(c.fd);
+	/* A client that does not offer it gets Poly1305. */
+	net_tag_gcm_off();
+	ck_assert_int_eq(connect_auth(keyf, &c), 0);
+	ck_assert_uint_eq(c.k.kind, NET_TAG_POLY1305);
 	ping_ok(&c);
 	close(c.fd);
 }
@@ -463,20 +645,36 @@ START_TEST(test_replay)
 }
 END_TEST
 
-/* Raw bytes from a hostile client, as one connection. */
-static void
-hostile(const void *p, size_t n, int auth_first)
-{
-	struct net_conn c;
+/* How a hostile client sends its bytes. */
+enum { RAW, AUTH_RAW, AUTH_CUT, AUTH_TAGGED };
 
-	if (auth_first) {
+/* Raw bytes from a hostile client, as one connection: before the
+ * handshake (RAW) or after it -- as they are (AUTH_RAW), then closing
+ * its side (AUTH_CUT: a truncated frame), or as a whole frame followed
+ * by its right tag (AUTH_TAGGED: the parsers behind the tag check). */
+static void
+hostile(const void *p, size_t n, int how)
+{
+	uint8_t f[400];
+	struct net_conn c;
+	struct net_tag t;
+
+	ck_assert_uint_le(n + NET_TAG_LEN, sizeof(f));
+	memcpy(f, p, n);
+	if (how != RAW) {
 		ck_assert_int_eq(connect_auth(keyf, &c), 0);
 	} else {
 		c.fd = net_connect(addr, 2000);
 		ck_assert_int_ge(c.fd, 0);
 	}
-	ck_assert_int_eq(send(c.fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-	if (n < NET_HDR_LEN || auth_first > 1)
+	if (how == AUTH_TAGGED) {
+		net_tag_begin(&t, c.k.kind, c.k.tx, f);
+		net_tag_update(&t, f + NET_HDR_LEN, n - NET_HDR_LEN);
+		net_tag_final(&t, f + n);
+		n += NET_TAG_LEN;
+	}
+	ck_assert_int_eq(send(c.fd, f, n, MSG_NOSIGNAL), (ssize_t)n);
+	if (n < NET_HDR_LEN || how == AUTH_CUT)
 		shutdown(c.fd, SHUT_WR);	/* truncated */
 	ck_assert_msg(closed_by_peer(c.fd), "detd kept a hostile "
 		      "connection open");
@@ -488,7 +686,7 @@ hostile(const void *p, size_t n, int auth_first)
  * keeps being served, and new ones are accepted. */
 START_TEST(test_hostile_clients)
 {
-	uint8_t b[64], garbage[300];
+	uint8_t b[64 + NET_TAG_LEN], garbage[300];
 	struct net_conn good, good2;
 	int i;
 
@@ -497,34 +695,81 @@ START_TEST(test_hostile_clients)
 	ping_ok(&good);
 	for (i = 0; i < (int)sizeof(garbage); i++)
 		garbage[i] = (uint8_t)(i * 37 + 11);
-	hostile(garbage, sizeof(garbage), 0);		/* bad magic */
+	hostile(garbage, sizeof(garbage), RAW);		/* bad magic */
 	ping_ok(&good);
-	mkhdr(b, NET_MAGIC, 1, NET_HELLO, 0, 0, 1u << 30);
-	hostile(b, NET_HDR_LEN, 0);			/* oversized */
-	mkhdr(b, NET_MAGIC, 1, NET_HELLO, 0, 0, NET_NONCE_LEN);
-	hostile(b, 7, 0);				/* truncated hdr */
-	mkhdr(b, NET_MAGIC, 1, NET_PING, 0, 2, 32);
-	hostile(b, NET_HDR_LEN + 5, 2);			/* truncated body,
+	mkhdr(b, NET_MAGIC, V, NET_HELLO, 0, 0, 1u << 30);
+	hostile(b, NET_HDR_LEN, RAW);			/* oversized */
+	mkhdr(b, NET_MAGIC, V, NET_HELLO, 0, 0, NET_NONCE_LEN);
+	hostile(b, 7, RAW);				/* truncated hdr */
+	mkhdr(b, NET_MAGIC, V, NET_PING, 0, 2, 32);
+	hostile(b, NET_HDR_LEN + 5, AUTH_CUT);		/* truncated body,
 							   after auth */
-	mkhdr(b, NET_MAGIC, 1, NET_PING, 0, 0, 1);	/* replayed seq */
-	hostile(b, NET_HDR_LEN + 1, 1);
-	mkhdr(b, NET_MAGIC, 1, NET_SPAWN, 0, 2, 8);	/* spawn, garbage */
+	mkhdr(b, NET_MAGIC, V, NET_PING, 0, 0, 1);	/* replayed seq */
+	hostile(b, NET_HDR_LEN + 1, AUTH_TAGGED);
+	mkhdr(b, NET_MAGIC, V, NET_SPAWN, 0, 2, 8);	/* spawn, garbage */
 	memset(b + NET_HDR_LEN, 0xff, 8);
-	hostile(b, NET_HDR_LEN + 8, 1);
-	mkhdr(b, NET_MAGIC, 1, NET_PAGES, 0, 2, 8);	/* out of place */
-	hostile(b, NET_HDR_LEN + 8, 1);
+	hostile(b, NET_HDR_LEN + 8, AUTH_TAGGED);
+	mkhdr(b, NET_MAGIC, V, NET_PAGES, 0, 2, 8);	/* out of place */
+	hostile(b, NET_HDR_LEN + 8, AUTH_TAGGED);
+	mkhdr(b, NET_MAGIC, V, NET_PING, 0, 2, 5);	/* a forged tag */
+	memset(b + NET_HDR_LEN, 'x', 5 + NET_TAG_LEN);
+	hostile(b, NET_HDR_LEN + 5 + NET_TAG_LEN, AUTH_RAW);
 	ping_ok(&good);
 	ck_assert_int_eq(connect_auth(keyf, &good2), 0);
 	ping_ok(&good2);
 	close(good2.fd);
 	close(good.fd);
-	/* One line per hostile connection (7), none for the good ones. */
-	ck_assert_int_eq(log_wait("closing", 7), 7);
-	ck_assert_int_eq(log_count("bad frame"), 2);
+	/* One line per hostile connection (8), none for the good ones. */
+	ck_assert_int_eq(log_wait("closing", 8), 8);
+	ck_assert_int_eq(log_count("bad frame"), 3);
+	ck_assert_int_eq(log_count("frame tag wrong"), 1);
 	ck_assert_int_eq(log_count("malformed SPAWN"), 1);
 	ck_assert_int_eq(log_count("unexpected frame"), 1);
 	ck_assert_int_eq(log_count("handshake failed"), 3);
 	ck_assert_int_eq(log_count(": error:"), 0);
+}
+END_TEST
+
+/* A client of another protocol version (an older or newer det): detd
+ * answers ERROR saying so (its own version in the header) and logs one
+ * line naming both versions; a new client meeting such an answer says
+ * "protocol version mismatch".  Nothing else happens. */
+START_TEST(test_version_mismatch)
+{
+	uint8_t b[NET_HDR_LEN + NET_NONCE_LEN], key[NET_KEY_LEN];
+	char text[NET_MAX_TEXT + 1] = "";
+	struct net_conn c = { .timeout_ms = 3000 };
+	struct net_hdr h;
+	int sv[2];
+
+	detd_start();
+	c.fd = net_connect(addr, 2000);
+	ck_assert_int_ge(c.fd, 0);
+	mkhdr(b, NET_MAGIC, V - 1, NET_HELLO, 0, 0, NET_NONCE_LEN);
+	memset(b + NET_HDR_LEN, 1, NET_NONCE_LEN);
+	ck_assert_int_eq(send(c.fd, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	ck_assert_int_eq(net_recv(&c, &h, text, NET_MAX_TEXT), 0);
+	ck_assert_int_eq(h.type, NET_ERROR);
+	ck_assert_ptr_nonnull(strstr(text, NET_VERSION_TEXT));
+	ck_assert(closed_by_peer(c.fd));
+	close(c.fd);
+	ck_assert_int_eq(log_wait("speaks protocol version", 1), 1);
+	snprintf(text, sizeof(text), "client speaks protocol version %d, "
+		 "this detd %d", V - 1, V);
+	ck_assert_int_eq(log_count(text), 1);
+	ck_assert_int_eq(log_count("detd["), 2);	/* and "listening" */
+	/* The client's side: a server answering in another version. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	mkhdr(b, NET_MAGIC, V + 1, NET_CHALLENGE, 0, 0, 0);
+	ck_assert_int_eq(send(sv[1], b, NET_HDR_LEN, 0), NET_HDR_LEN);
+	memset(&c, 0, sizeof(c));
+	c.fd = sv[0];
+	c.timeout_ms = 3000;
+	memset(key, 3, sizeof(key));
+	ck_assert_int_eq(net_auth_client(&c, key), -EPROTONOSUPPORT);
+	ck_assert_int_eq(c.keyed, 0);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -625,6 +870,7 @@ net_suite(void)
 
 	tcase_add_loop_test(tc, test_hdr_table, 0,
 			    sizeof(hdr_cases) / sizeof(hdr_cases[0]));
+	tcase_add_loop_test(tc, test_tag_table, 0, 2 * NTAG);
 	tcase_add_loop_test(tc, test_lazy_ranges, 0,
 			    sizeof(lazy_cases) / sizeof(lazy_cases[0]));
 	tcase_add_loop_test(tc, test_resume_parse, 0,
@@ -640,6 +886,7 @@ net_suite(void)
 	tcase_add_test(tc, test_wrong_key);
 	tcase_add_test(tc, test_replay);
 	tcase_add_test(tc, test_hostile_clients);
+	tcase_add_test(tc, test_version_mismatch);
 	tcase_add_test(tc, test_spawn_refused);
 	suite_add_tcase(s, tc);
 	return s;

@@ -181,6 +181,55 @@ check "--lazy, 1% of 256 MiB touched: same result, on the node, faults served" \
 	>"$tmp/sparse.lazy2" 2>&1
 check "--lazy again: same result, the pages came from the node's cache" \
 	'cmp -s "$tmp/sparse.local" "$tmp/sparse.lazy2" && [ $(grep "ended: exit" "$tmp/lo1.log" | tail -1 | sed -n "s/.*, \([0-9]*\) lazily on.*/\1/p") -lt 1000 ]'
+# The paging process has a seccomp filter of its own: a call outside it
+# (forced here by a variable only tests set) ends it and its worker, the
+# node says why, and the child re-runs locally with the same result.
+(cd "$tmp" && DET_TEST_LAZY_REFUSE=1 "$R" --lazy --nodes "$L" \
+	--key "$tmp/key" -- "$P" work 0 1 0 0 0) >"$tmp/refuse.out" 2>&1
+echo "exit $?" >>"$tmp/refuse.out"
+grep -v "^det: node 1 failed" "$tmp/refuse.out" >"$tmp/refuse.rest"
+check "--lazy, the paging process makes a refused call: same result, re-ran locally" \
+	'cmp -s "$tmp/local.work" "$tmp/refuse.rest" && grep -q "node 1 failed for child 1 (.*lazy paging: its sandbox refused system call [0-9]" "$tmp/refuse.out"'
+check "--lazy, the refused call: one line in the node's log" \
+	'[ $(grep -c "ended: error 0: lazy paging: its sandbox refused" "$tmp/lo1.log") -eq 1 ]'
+# A paging process that crashes (forced the same way) ends its worker
+# too, instead of leaving the child waiting on a page forever.
+(cd "$tmp" && DET_TEST_LAZY_REFUSE=crash "$R" --lazy --nodes "$L" \
+	--key "$tmp/key" -- "$P" work 0 1 0 0 0) >"$tmp/crash.out" 2>&1
+echo "exit $?" >>"$tmp/crash.out"
+grep -v "^det: node 1 failed" "$tmp/crash.out" >"$tmp/crash.rest"
+check "--lazy, the paging process crashes: same result, re-ran locally" \
+	'cmp -s "$tmp/local.work" "$tmp/crash.rest" && grep -q "node 1 failed for child 1 (.*lazy paging: it died of signal 11" "$tmp/crash.out"'
+# While a lazy child waits: its paging process runs under a filter of
+# its own (as many filters as its worker: the root's, if any, and one).
+local_run slow 0 0 0
+(cd "$tmp" && "$R" --lazy --nodes "${L%%,*}" --key "$tmp/key" \
+	-- "$P" slow 0 1 0) >"$tmp/lazyslow.out" 2>&1 &
+run=$!
+pagers=0
+filtered=0
+for i in $(seq 30); do
+	sleep 0.2
+	for w in $(pgrep -f "^$P slow"); do
+		pp=$(awk '/^PPid/ { print $2 }' /proc/$w/status 2>/dev/null)
+		[ "$(cat /proc/$pp/comm 2>/dev/null)" = detd ] || continue
+		for g in $(pgrep -P "$w"); do
+			pagers=$((pagers + 1))
+			a=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$w/status)
+			b=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$g/status)
+			[ "$(awk '/^Seccomp:/ { print $2 }' /proc/$g/status)" = 2 ] &&
+				[ "${b:-0}" -ge 1 ] && [ "$a" = "$b" ] &&
+				filtered=$((filtered + 1))
+		done
+	done
+	[ $pagers -gt 0 ] && break
+done
+wait $run
+echo "exit $?" >>"$tmp/lazyslow.out"
+check "--lazy: the paging process of a waiting child has its own seccomp filter" \
+	'[ $pagers -ge 1 ] && [ $filtered -eq $pagers ]'
+check "--lazy slow: same result as local, ran on the node" \
+	'grep -v "^det: node" "$tmp/lazyslow.out" | cmp -s "$tmp/local.slow" - && ! grep -q "node 1 failed" "$tmp/lazyslow.out"'
 DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
 check "bad DET_LAZY: one line, the program runs" \
 	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'
@@ -230,6 +279,49 @@ check "wrong key: same result (ran locally), one line says why" \
 	'cmp -s "$tmp/local.work" "$tmp/badkey.rest" && grep -q "node 1 failed for child 1 (.*authentication failed" "$tmp/badkey.out"'
 check "wrong key: nothing ran on the node, one detd log line" \
 	'[ $after -eq $before ] && [ $(grep -c "authentication failed" "$tmp/lo1.log") -eq 1 ]'
+
+# A man in the middle alters one frame after the handshake (a byte of
+# the first PAGES frame to the node, or of the first DIRTY frame back):
+# the receiver's tag check refuses it, the child re-runs locally with
+# the same result; an altered PAGES frame costs the node one log line.
+tamper() {	# NAME DIRECTION TYPE
+	"$B/tests/net_relay" "${L%%,*}" "$2" "$3" >"$tmp/$1.addr" \
+		2>"$tmp/$1.relay" &
+	pids="$pids $!"
+	for i in $(seq 50); do
+		[ -s "$tmp/$1.addr" ] && break
+		sleep 0.1
+	done
+	(cd "$tmp" && "$R" --nodes "$(cat "$tmp/$1.addr")" --key "$tmp/key" \
+		-- "$P" work 0 1 0 0 0) >"$tmp/$1.out" 2>&1
+	echo "exit $?" >>"$tmp/$1.out"
+	grep -v "^det: node 1 failed" "$tmp/$1.out" >"$tmp/$1.rest"
+}
+tagged=$(grep -c "frame tag wrong" "$tmp/lo1.log")
+tamper tamper_pages c2s 11
+check "a PAGES frame altered on the way: same result, the child re-ran locally" \
+	'cmp -s "$tmp/local.work" "$tmp/tamper_pages.rest" && grep -q "node 1 failed for child 1" "$tmp/tamper_pages.out" && grep -q "altered frame" "$tmp/tamper_pages.relay"'
+check "a PAGES frame altered: the node logged one line" \
+	'[ $(($(grep -c "frame tag wrong" "$tmp/lo1.log") - tagged)) -eq 1 ]'
+tamper tamper_dirty s2c 15
+check "a DIRTY frame altered on the way: refused, same result (ran locally)" \
+	'cmp -s "$tmp/local.work" "$tmp/tamper_dirty.rest" && grep -q "node 1 failed for child 1 (.*frame tag wrong" "$tmp/tamper_dirty.out"'
+
+# Frame tags: AES-GCM where both CPUs have it (this machine, likely),
+# Poly1305 when the client does not offer it; the same result either way.
+start_detd "$tmp/tags.log" 127.0.0.1:0 --verbose || exit 1
+for t in auto poly1305; do
+	(cd "$tmp" && DET_NET_TAG=$t "$R" --nodes "$addr" --key "$tmp/key" \
+		-- "$P" work 0 1 0 0 0) >"$tmp/tags.$t" 2>&1
+	echo "exit $?" >>"$tmp/tags.$t"
+done
+check "DET_NET_TAG=poly1305 and auto: same result, ran on the node" \
+	'cmp -s "$tmp/local.work" "$tmp/tags.auto" && cmp -s "$tmp/local.work" "$tmp/tags.poly1305" && [ $(grep -c "ended: exit" "$tmp/tags.log") -eq 2 ]'
+check "DET_NET_TAG=poly1305: the node used Poly1305; auto: AES-GCM on a CPU with AES-NI" \
+	'[ $(grep -c "frame tags: Poly1305" "$tmp/tags.log") -ge 1 ] && { grep -q "frame tags: AES-GCM" "$tmp/tags.log" || ! { grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo; }; }'
+DET_NET_TAG=sha1 "$P" work 0 >"$tmp/badtag.out" 2>&1
+check "bad DET_NET_TAG: one line, the program runs" \
+	'[ $(grep -c "^det: DET_NET_TAG=sha1" "$tmp/badtag.out") -eq 1 ] && grep -q digest "$tmp/badtag.out"'
 
 # Not under detrun (ASLR on): the worker's addresses differ; refused
 # with a reason, the child runs locally, the result is right.
@@ -309,7 +401,6 @@ kill_mid_child() {
 }
 
 # A detd killed while its child runs: the child re-runs locally.
-local_run slow 0 0 0
 kill_mid_child killed
 check "detd killed mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/killed.rest" && grep -q "node 1 failed for child 1" "$tmp/killed.out"'

@@ -19,6 +19,10 @@
  *                                        contiguous 1% (from the middle);
  *                                        run with DET_LAZY=0 and =1
  *
+ *   netbench tags MIB                    frame tags (net_tag.c) over MIB MiB
+ *                                        of 1 MiB frames: AES-GCM (where
+ *                                        the CPU has it), Poly1305, and a
+ *                                        memcpy of the same bytes (MB/s)
  *   netbench matmult N K [NODE...]       C = A x B (N x N doubles), rows
  *                                        split over K children, child k
  *                                        on NODE[k % #NODES] (0: local)
@@ -211,6 +215,61 @@ populate(size_t mib, int reps)
 	return 0;
 }
 
+/* MB/s of tagging mib MiB as 1 MiB frames with kind (as net_sendv
+ * does), or of copying them (kind < 0); reps times into v. */
+static int
+tag_rate(int kind, size_t mib, int reps, double *v)
+{
+	static uint8_t hdr[NET_HDR_LEN], key[NET_KEY_LEN], tag[NET_TAG_LEN];
+	size_t len = mib << 20, off;
+	uint8_t *big = malloc(len), *dst = malloc(1 << 20);
+	struct net_tag t;
+	int i;
+
+	if (!big || !dst)
+		return -1;
+	for (off = 0; off < len; off++)
+		big[off] = (uint8_t)(off * 131 + (off >> 12));
+	for (i = 0; i < reps; i++) {
+		double t0 = now_ms();
+
+		for (off = 0; off < len; off += 1 << 20) {
+			if (kind < 0) {
+				memcpy(dst, big + off, 1 << 20);
+				continue;
+			}
+			net_tag_begin(&t, (unsigned)kind, key, hdr);
+			net_tag_update(&t, big + off, 8);
+			net_tag_update(&t, big + off + 8, (1 << 20) - 8);
+			net_tag_final(&t, tag);
+		}
+		v[i] = (double)len / 1e6 / ((now_ms() - t0) / 1e3);
+	}
+	free(big);
+	free(dst);
+	return 0;
+}
+
+/* netbench tags MIB: "R tags.gcm.MBps", "R tags.poly1305.MBps",
+ * "R tags.memcpy.MBps". */
+static int
+tags(size_t mib)
+{
+	double v[5];
+
+	if (net_crypto_init())
+		return 1;
+	if (net_tag_gcm_ok() && tag_rate(NET_TAG_AESGCM, mib, 5, v) == 0)
+		report("tags.gcm.MBps", v, 5, "MB/s");
+	if (tag_rate(NET_TAG_POLY1305, mib, 5, v))
+		return 1;
+	report("tags.poly1305.MBps", v, 5, "MB/s");
+	if (tag_rate(-1, mib, 5, v))
+		return 1;
+	report("tags.memcpy.MBps", v, 5, "MB/s");
+	return 0;
+}
+
 static uint64_t result;
 
 /* The child: read 1% of the pages, write one word (the space stays the
@@ -352,6 +411,8 @@ main(int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[1], "matmult") == 0)
 		return matmult((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 			       argc - 4, argv + 4);
+	if (argc >= 3 && strcmp(argv[1], "tags") == 0)
+		return tags((size_t)atol(argv[2]));
 	if (argc >= 3 && strcmp(argv[1], "tcpserve") == 0)
 		return tcpserve(argv[2], argc > 3 ? argv[3][0] : 0);
 	if (argc >= 5 && strcmp(argv[1], "tcpsend") == 0)

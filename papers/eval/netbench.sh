@@ -7,7 +7,9 @@
 # fork of a NET_BENCH_MIB (default 1024) MiB space whose child reads
 # 1% of it (a node without page cache: every page travels), and on a
 # node with a page cache the same fork repeated with the space unchanged
-# (bytes counted on the veth).  BENCH_QUICK=1: 128 MiB, fewer repetitions.
+# (bytes counted on the veth); the cold fork with Poly1305 frame tags
+# instead of AES-GCM, and the tags' speed on one core against memcpy.
+# BENCH_QUICK=1: 128 MiB, fewer repetitions.
 B=${1:-build}
 cd "$(dirname "$0")/../.." || exit 2
 B=$(cd "$B" && pwd)
@@ -76,6 +78,13 @@ say "remote fork, $MIB MiB, node without cache, --compress (lz4), once"
 (cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key DET_COMPRESS=1 \
 	setarch -R "$NB" fork 1 "$MIB" 1 "${NS}h" | sed 's/netfork/lz4fork/') \
 	>>"$RAW" || say "lz4 fork FAILED"
+# Frame tags: the same cold fork with Poly1305 forced (the default is
+# AES-GCM where both CPUs have AES-NI), and the tags' own speed.
+say "remote fork, $MIB MiB, node without cache, Poly1305 tags, once"
+(cd "$tmp" && DET_NODES=$NODES DET_KEY_FILE=$tmp/key DET_NET_TAG=poly1305 \
+	setarch -R "$NB" fork 1 "$MIB" 1 "${NS}h" | sed 's/netfork/polyfork/') \
+	>>"$RAW" || say "poly1305 fork FAILED"
+"$NB" tags 256 >>"$RAW" || say "tags FAILED"
 # Lazy vs eager: a child reading a contiguous 1% (from the middle), on
 # the node without cache; the time from the worker's start to fn's first
 # instruction is the worker's own ("image in place", detd -v).
@@ -119,6 +128,10 @@ popms=$(val populate.ms)
 cold=$(val netfork.first.MiBps)
 coldc=$(val cachefork.first.MiBps)
 coldz=$(val lz4fork.first.MiBps)
+coldp=$(val polyfork.first.MiBps)
+tgcm=$(val tags.gcm.MBps)
+tpoly=$(val tags.poly1305.MBps)
+tcopy=$(val tags.memcpy.MBps)
 coldzb=$(val lz4fork.first.bytes)
 again=$(val cachefork.again.bytes)
 againms=$(val cachefork.again.ms)
@@ -146,6 +159,8 @@ bytes=$((MIB * 1048576))
 	awk -v p="$popms" -v s="$MIB" -v t="$tcp" 'BEGIN { printf "| making %d MiB of fresh memory alone (MADV_POPULATE_WRITE on the node) | %.0f ms | TCP sends it in %.0f ms | %.2fx | -- |\n", s, p, (t > 0 ? s / t * 1e3 : 0), (t > 0 ? p / (s / t * 1e3) : 0) }'
 	awk -v m="$eagerms" -v s="$MIB" -v t="$tcp" -v f="$tcpf" 'BEGIN { c = (m > 0 ? s / (m / 1e3) : 0); printf "| the same, median of the later forks (each as cold: no cache) | %.0f MiB/s | TCP %.0f MiB/s (fresh memory: %.0f) | %.2fx (%.2fx) | -- |\n", c, t, f, (t > 0 ? c / t : 0), (f > 0 ? c / f : 0) }'
 	awk -v c="$coldz" -v t="$tcp" -v b="$coldzb" -v s="$bytes" 'BEGIN { printf "| cold remote fork, --compress (lz4; %.0f%% of the bytes sent) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", 100 * b / s, c, t, (t > 0 ? c / t : 0) }'
+	awk -v c="$coldp" -v t="$tcp" 'BEGIN { printf "| cold remote fork, Poly1305 frame tags (default: AES-GCM where both CPUs can) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
+	awk -v g="$tgcm" -v p="$tpoly" -v m="$tcopy" 'BEGIN { printf "| frame tags on one core, 1 MiB frames: AES-GCM / Poly1305 | %.0f / %.0f MB/s | memcpy %.0f MB/s | %.2fx / %.2fx | -- |\n", g, p, m, (m > 0 ? g / m : 0), (m > 0 ? p / m : 0) }'
 	awk -v c="$coldc" -v t="$tcp" 'BEGIN { printf "| cold remote fork (node with a page cache) | %.0f MiB/s | TCP %.0f MiB/s | %.2fx | -- |\n", c, t, (t > 0 ? c / t : 0) }'
 	awk -v a="$again" -v b="$bytes" 'BEGIN { printf "| the same fork again, space unchanged (cache) | %.0f bytes sent | %d bytes of space | %.3f%% | <= 1%% |\n", a, b, 100 * a / b }'
 	awk -v a="$againms" -v e="$eagerms" 'BEGIN { printf "| its time | %.0f ms | %.0f ms without cache | %.2fx | -- |\n", a, e, (a > 0 ? e / a : 0) }'

@@ -158,6 +158,12 @@ remote_setup(void)
 		fprintf(stderr, "det: DET_COMPRESS=%s: expected 0 or 1; "
 			"ignored\n", v);
 	R->compress = v && strcmp(v, "1") == 0;
+	v = getenv("DET_NET_TAG");
+	if (v && *v && strcmp(v, "poly1305") != 0 && strcmp(v, "auto") != 0)
+		fprintf(stderr, "det: DET_NET_TAG=%s: expected poly1305 or "
+			"auto; ignored\n", v);
+	if (v && strcmp(v, "poly1305") == 0)
+		net_tag_gcm_off();
 	v = getenv("DET_LAZY");
 	if (v && *v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 		fprintf(stderr, "det: DET_LAZY=%s: expected 0 or 1; "
@@ -333,6 +339,10 @@ remote_connect(struct remote_child *rc, unsigned node)
 	err = remote_identity(rc->why, sizeof(rc->why));
 	if (err)
 		return;
+	if (net_crypto_init()) {
+		snprintf(rc->why, sizeof(rc->why), "cannot set libsodium up");
+		return;
+	}
 	c.fd = net_connect(addr, R->timeout_ms);
 	if (c.fd < 0) {
 		snprintf(rc->why, sizeof(rc->why), "%.80s: %.100s", addr,
@@ -342,8 +352,10 @@ remote_connect(struct remote_child *rc, unsigned node)
 	}
 	err = net_auth_client(&c, R->key);
 	if (err) {
+		/* An older detd closes on a version it does not know. */
 		snprintf(rc->why, sizeof(rc->why), "%.80s: %.100s", addr,
-			 net_strerror(err));
+			 err == -EPIPE ? "closed during the handshake (a detd "
+			 "of another version?)" : net_strerror(err));
 		close(c.fd);
 		return;
 	}
@@ -360,6 +372,8 @@ remote_connect(struct remote_child *rc, unsigned node)
 	rc->sock = c.fd;
 	rc->tx_seq = c.tx_seq;
 	rc->rx_seq = c.rx_seq;
+	rc->keys = c.k;
+	net_keys_wipe(&c.k);
 }
 
 /* see remote.h */
@@ -386,6 +400,7 @@ remote_fork(unsigned child, unsigned node, det_fn fn, void *arg,
 	if (rc->sock >= 0)
 		close(rc->sock);	/* the proxy has its copy */
 	rc->sock = -1;
+	net_keys_wipe(&rc->keys);
 	if (r != DET_OK)
 		rc->active = 0;
 	return r;

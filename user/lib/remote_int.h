@@ -39,6 +39,7 @@ struct remote_child {
 	unsigned node;
 	int sock;		/* authenticated connection, or -1 */
 	uint32_t tx_seq, rx_seq;
+	struct net_keys keys;	/* its frame keys (wiped once forked) */
 	det_fn fn;
 	void *arg;
 	uintptr_t sp;		/* the parent's stack pointer at det_fork */
@@ -104,6 +105,9 @@ void remote_proxy(void *arg);
  * lazy_stop: fn ended: stop it, take the connection back (its frame
  * counters from ctl); 0 or -errno (it failed). */
 size_t lazy_setup(const uint64_t (*reg)[2], uint32_t nreg, int devfd);
+/* Before the image (it allocates): build the handler's seccomp filter
+ * (cache_fd: the node's page cache, -1: none).  0 or -errno. */
+int lazy_prepare(int cache_fd);
 const void *lazy_ranges(void);
 int lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	       struct net_cache *cache, uint8_t *frame);

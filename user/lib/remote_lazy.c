@@ -13,24 +13,31 @@
  * satisfies) is placed with UFFDIO_COPY in write-protect mode, so it
  * reads as "not written by fn" to the dirty tracking.  A process, not a
  * thread: fn cannot reach its memory, and it needs no system call the
- * sandbox refuses.  When fn ends, the worker asks the handler to stop:
- * it sends LAZY_END, reads until the client's LAZY_END (dropping pages
- * still in flight), leaves the frame counters on the control page and
- * exits; then the worker sends the dirty pages as usual.  If the
- * handler fails, it says why on the control page and kills the worker
- * (detd reports an error; the client re-runs fn elsewhere).
+ * sandbox refuses.  It reads frames from the network, so it has a
+ * seccomp filter of its own (kern's sandbox_pager: the calls serving
+ * faults takes, nothing else); a refused call ends it and the worker,
+ * saying which on the control page.  When fn ends, the worker asks the
+ * handler to stop: it sends LAZY_END, reads until the client's LAZY_END
+ * (dropping pages still in flight), leaves the frame counters on the
+ * control page and exits; then the worker sends the dirty pages as
+ * usual.  If the handler fails, it says why on the control page and
+ * kills the worker (detd reports an error; the client re-runs fn
+ * elsewhere).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <lz4.h>
@@ -54,6 +61,13 @@ static struct {
 	int uffd;		/* for the handler; -1: none */
 	int sock;		/* to the handler while fn runs; -1: none */
 	pid_t pid;
+	/* In the handler: for its SIGSYS handler. */
+	struct net_wctl_page *ctl;
+	pid_t worker;
+	int refuse;		/* DET_TEST_LAZY_REFUSE=1 or crash (tests
+				   only): make one refused call, or crash,
+				   once serving */
+	volatile int *nowhere;	/* NULL */
 } L DET_PRIVATE = { .uffd = -1, .sock = -1 };
 
 /* The handler's state (its own process: plain memory). */
@@ -130,6 +144,107 @@ lz_fail(struct lz *z, const char *fmt, ...)
 	va_end(ap);
 	space_worker_abort(z->worker);
 	_exit(1);
+}
+
+/*
+ * A fatal signal in the handler: SIGSYS, its filter refused a system
+ * call (a bug, or code that came in with a frame), or a crash (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGABRT).  Say which on the control page
+ * (without stdio: a signal handler), end the worker as lz_fail does
+ * (detd reports the error, the client runs fn elsewhere), leave: a
+ * handler that died silently would leave fn waiting on a page forever.
+ */
+static void
+lz_on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	static const char sys[] = "lazy paging: its sandbox refused system "
+				  "call ";
+	static const char die[] = "lazy paging: it died of signal ";
+	const char *msg = sig == SIGSYS ? sys : die;
+	size_t len = sig == SIGSYS ? sizeof(sys) - 1 : sizeof(die) - 1;
+	char *p = L.ctl->failed;
+	char num[12];
+	int n = 0, nr = sig == SIGSYS ? si->si_syscall : sig;
+
+	(void)uc;
+	if (lz_orphan)
+		_exit(0);
+	memcpy(p, msg, len);
+	p += len;
+	do
+		num[n++] = (char)('0' + nr % 10);
+	while ((nr /= 10) > 0 && n < (int)sizeof(num));
+	while (n > 0)
+		*p++ = num[--n];
+	*p = 0;
+	space_worker_abort(L.worker);
+	_exit(1);
+}
+
+/* The fds the handler serves from, at numbers fixed when its filter is
+ * built (before the image replaces the worker's heap: libseccomp
+ * allocates): its userfaultfd and its socket to the worker (the
+ * connection is NET_WFD_SOCK). */
+#define LZ_UFFD_FD	100
+#define LZ_SOCK_FD	101
+
+/* see remote_int.h */
+int
+lazy_prepare(int cache_fd)
+{
+	int socks[2] = { NET_WFD_SOCK, LZ_SOCK_FD };
+
+	return space_worker_pager_prepare(LZ_UFFD_FD, cache_fd, socks, 2);
+}
+
+/* Put fd at number want, which must be free (or fd itself).  0 or
+ * -errno. */
+static int
+lz_fd_at(int fd, int want)
+{
+	if (fd == want)
+		return 0;
+	if (fcntl(want, F_GETFD) >= 0)
+		return -EBUSY;
+	return dup2(fd, want) < 0 ? -errno : 0;
+}
+
+/* Enter the handler's own sandbox: its fds where the filter expects
+ * them (*wsock: the socket to the worker, moved), its handler of fatal
+ * signals, then the filter lazy_prepare built.  0 or -errno. */
+static int
+lz_sandbox(struct lz *z, int *wsock)
+{
+	static const int fatal[] = { SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+				     SIGABRT };
+	struct sigaction sa;
+	sigset_t sys;
+	size_t i;
+	int err;
+
+	if (*wsock == LZ_UFFD_FD)
+		return -EBUSY;
+	err = lz_fd_at(L.uffd, LZ_UFFD_FD);
+	if (!err)
+		err = lz_fd_at(*wsock, LZ_SOCK_FD);
+	if (err)
+		return err;
+	L.uffd = LZ_UFFD_FD;
+	*wsock = LZ_SOCK_FD;
+	L.ctl = z->ctl;
+	L.worker = z->worker;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = lz_on_fatal;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&sys);
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		if (sigaction(fatal[i], &sa, NULL) < 0 ||
+		    sigaddset(&sys, fatal[i]) < 0)
+			return -errno;
+	if (sigprocmask(SIG_UNBLOCK, &sys, NULL) < 0)
+		return -errno;
+	return space_worker_pager_enter();
 }
 
 /* Index of the lazy page at a (page aligned), or -1. */
@@ -407,6 +522,10 @@ lz_serve(struct lz *z, int sock)
 	};
 	int err;
 
+	if (L.refuse == 1)	/* a call the filter refuses (tests) */
+		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	if (L.refuse == 2)	/* a crash (tests): a write to NULL */
+		*L.nowhere = 0;
 	for (;;) {
 		if (lz_orphan)
 			_exit(0);
@@ -447,7 +566,8 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	struct ucred cr;
 	struct sigaction sa;
 	socklen_t crlen = sizeof(cr);
-	int sv[2];
+	const char *v;
+	int sv[2], err;
 
 	if (L.uffd < 0 || !L.n)
 		return 0;
@@ -495,6 +615,13 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 		lz_fail(&z, "lazy paging: out of memory");
 	z.zero = z.zbuf + NET_MAX_PAGES * PAGE;
 	net_page_hash(z.zero, z.zero_hash);
+	v = getenv("DET_TEST_LAZY_REFUSE");
+	L.refuse = !v ? 0 : strcmp(v, "1") == 0 ? 1 :
+		   strcmp(v, "crash") == 0 ? 2 : 0;
+	err = lz_sandbox(&z, &sv[1]);
+	if (err)
+		lz_fail(&z, "lazy paging: cannot enter its sandbox: %s",
+			strerror(-err));
 	/* Not before the worker registered the ranges: placing a page
 	 * there earlier fails (and the page would stay missing). */
 	if (recv(sv[1], z.frame, 4, 0) != 2)

@@ -355,9 +355,10 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 	memcpy(hdr + 16, &n, 4);
 	memcpy(hdr + 20, &bflags, 4);
 	memcpy(hdr + 24, &argv_addr, 8);
-	v[0] = (struct iovec){ hdr, sizeof(hdr) };
-	v[1] = (struct iovec){ reg, n * 16 };
-	err = net_sendv(c, NET_BEGIN, v, 2);
+	/* One piece: an AES-GCM tag takes the payload's bulk contiguous. */
+	memcpy(frame, hdr, sizeof(hdr));
+	memcpy(frame + sizeof(hdr), reg, n * 16);
+	err = net_send(c, NET_BEGIN, frame, sizeof(hdr) + n * 16);
 	for (i = 0; !err && i < 2; i++)
 		err = remote_send_pages(c, PAGE_DOWN(reg[i][0]),
 					PAGE_UP(reg[i][1]));
@@ -659,6 +660,7 @@ remote_proxy(void *arg)
 	int err = -EPIPE;
 
 	memset(&res, 0, sizeof(res));
+	net_conn_key(&c, &rc->keys);
 	if (c.fd < 0) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%s", rc->why);
 		goto fail;

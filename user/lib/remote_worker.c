@@ -733,6 +733,9 @@ remote_worker_main(void)
 	setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	W.c.tx_seq = W.ctl.shared->tx_seq;
 	W.c.rx_seq = W.ctl.shared->rx_seq;
+	if (net_crypto_init())
+		worker_fail("cannot set libsodium up");
+	net_wctl_keys_take(W.ctl.shared, &W.c);
 	W.c.shared_seq = &W.ctl.shared->tx_seq;
 	W.c.timeout_ms = 600000;
 	W.zero = worker_mmap(2 * PAGE);	/* a zero page, a scratch page */
@@ -752,7 +755,8 @@ remote_worker_main(void)
 	}
 	/* Everything that may allocate, before the image replaces the
 	 * heap: the sandbox's filter, the dirty-page backend's probe. */
-	if (space_worker_prepare())
+	if (space_worker_prepare() ||
+	    lazy_prepare(W.cache.slots ? NET_WFD_CACHE : -1))
 		worker_fail("cannot prepare the sandbox");
 	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
