@@ -344,7 +344,6 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 	size_t nlazy = 0;
 	size_t lcap = PAGE_UP(MAX_REGIONS * 16);
 	uint32_t n, bflags = R->lazy ? NET_BEGIN_LAZY : 0;
-	struct iovec v[2];
 	size_t i;
 	int err;
 
