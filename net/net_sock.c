@@ -207,3 +207,39 @@ err_free:
 	freeaddrinfo(res);
 	return err;
 }
+
+/* see net.h */
+int
+net_numeric(const char *hostport, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	struct addrinfo *res, *a;
+	const void *in;
+	unsigned port;
+	int n, err;
+
+	err = resolve(hostport, 0, &res);
+	if (err)
+		return err;
+	/* IPv4 first when the name has both: detd listens there by
+	 * default. */
+	for (a = res; a && a->ai_family != AF_INET; a = a->ai_next)
+		;
+	if (!a)
+		a = res;
+	if (a->ai_family == AF_INET6) {
+		in = &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+		port = ntohs(((struct sockaddr_in6 *)a->ai_addr)->sin6_port);
+	} else {
+		in = &((struct sockaddr_in *)a->ai_addr)->sin_addr;
+		port = ntohs(((struct sockaddr_in *)a->ai_addr)->sin_port);
+	}
+	if (!inet_ntop(a->ai_family, in, host, sizeof(host))) {
+		freeaddrinfo(res);
+		return -EINVAL;
+	}
+	n = snprintf(out, len, a->ai_family == AF_INET6 ? "[%s]:%u" :
+		     "%s:%u", host, port);
+	freeaddrinfo(res);
+	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}

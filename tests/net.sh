@@ -109,7 +109,9 @@ for k in 1 2 3; do
 done
 # A hostfile as cluster tools write them: comments, blank lines, words
 # after the address (Open MPI's "slots=N") are ignored.
-{ echo "# det nodes"; echo; echo "$L" | tr , '\n' | sed 's/$/ slots=2 # a node/'; } \
+# Names are resolved by detrun (localhost for 127.0.0.1).
+{ echo "# det nodes"; echo; echo "$L" | tr , '\n' |
+	sed 's/^127\.0\.0\.1:/localhost:/; s/$/ slots=2 # a node/'; } \
 	>"$tmp/hostfile"
 
 # on_nodes LABEL PREFIX LOGPREFIX NODES MODE...: each mode with its 4
@@ -266,6 +268,12 @@ check "barriers: 4 rounds synced, the conflict reported at sync 1.1" \
 remote_run "$tmp/remote.hostfile" "$tmp/hostfile" work 1 2 3 1 0
 check "--nodes FILE (a hostfile) works like the list" \
 	'cmp -s "$tmp/local.work" "$tmp/remote.hostfile"'
+echo "localhost:1 # fine" >"$tmp/badhosts"
+echo "no-such-host.invalid:7677" >>"$tmp/badhosts"
+"$R" --nodes "$tmp/badhosts" --key "$tmp/key" -- "$P" work 0 >"$tmp/badhosts.out" 2>&1
+rc=$?
+check "--nodes FILE naming an unknown host: one line, exit 2, nothing run" \
+	'[ $rc -eq 2 ] && [ $(wc -l <"$tmp/badhosts.out") -eq 1 ] && grep -q "no-such-host.invalid:7677: .*no such host" "$tmp/badhosts.out" && ! grep -q digest "$tmp/badhosts.out"'
 
 # Wrong key: nothing runs on the node, one log line; the child re-runs
 # locally and the result is the same.

@@ -69,9 +69,10 @@ usage(FILE *f)
 "  --dirty NAME   dirty-page backend: pagemap_scan, pagemap_excl,\n"
 "                 mprotect or hash (default: the best that works here)\n"
 "  --backends     list the backends that work on this machine and exit\n"
-"  --nodes FILE|LIST  nodes for det_fork_on: a file of HOST:PORT lines\n"
-"                 (a hostfile) or HOST:PORT,HOST:PORT; node 1 is the\n"
-"                 first (DET_NODES)\n"
+"  --nodes FILE|LIST  nodes for det_fork_on: a hostfile (a HOST[:PORT]\n"
+"                 a line, words after it and # comments ignored) or\n"
+"                 HOST[:PORT],...; port 7677 by default; names are\n"
+"                 resolved here; node 1 is the first (DET_NODES)\n"
 "  --key FILE     the detd key (DET_KEY_FILE)\n"
 "  --compress     compress the memory shipped to nodes (lz4; pays on\n"
 "                 links slower than the CPUs) (DET_COMPRESS)\n"
@@ -127,21 +128,81 @@ number(const char *flag, const char *s, long lo, long hi)
 	return v;
 }
 
-/* --nodes: a readable file (made absolute) or a HOST:PORT list. */
+/* One node of --nodes ("HOST[:PORT]", blanks around it already
+ * gone; n bytes) resolved and appended to list (cap bytes) with a
+ * comma; what names the hostfile (NULL: a list).  The program's libdet
+ * then never resolves a name: getaddrinfo would allocate in its heap. */
+static void
+node_resolved(const char *what, const char *s, size_t n, char *list,
+	      size_t cap)
+{
+	char hp[300], num[80];
+	size_t k = strlen(list);
+	int err;
+
+	if (n + sizeof(":7677") > sizeof(hp))
+		die("--nodes%s%s: a node name is too long", what ? " " : "",
+		    what ? what : "");
+	memcpy(hp, s, n);
+	hp[n] = 0;
+	if (!strchr(hp, ':') || (hp[0] == '[' && !strstr(hp, "]:")))
+		strcat(hp, ":7677");
+	err = net_numeric(hp, num, sizeof(num));
+	if (err)
+		die("--nodes%s%s: %s: %s", what ? " " : "", what ? what : "",
+		    hp, err == -EINVAL ? "not HOST:PORT, or no such host" :
+		    strerror(-err));
+	if (k + strlen(num) + 2 > cap)
+		die("--nodes: too many nodes");
+	snprintf(list + k, cap - k, "%s%s", k ? "," : "", num);
+}
+
+/*
+ * --nodes: a hostfile (one node a line: the first word counts, '#'
+ * starts a comment -- Slurm's `scontrol show hostnames`, Open MPI's
+ * "host slots=N") or a HOST[:PORT] list; names are resolved here and
+ * DET_NODES gets numeric addresses.
+ */
 static void
 nodes_opt(const char *v)
 {
-	char path[PATH_MAX];
+	static char list[65536], text[65536];
+	const char *p, *q, *sep = ",";
+	size_t n, w;
+	ssize_t r;
+	int fd;
 
-	if (!strchr(v, ',') && access(v, R_OK) == 0) {
-		if (!realpath(v, path))
-			die("--nodes %s: %s", v, strerror(errno));
-		setenv("DET_NODES", path, 1);
-		return;
-	}
-	if (strchr(v, '/') || !*v)
+	if (!strchr(v, ',') && (fd = open(v, O_RDONLY | O_CLOEXEC)) >= 0) {
+		r = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (r < 0 || r == (ssize_t)sizeof(text) - 1)
+			die("--nodes %s: %s", v, r < 0 ? strerror(errno) :
+			    "too large for a hostfile");
+		text[r] = 0;
+		sep = "\n";
+	} else if (strchr(v, '/') || !*v) {
 		die("--nodes %s: no such file, and not a HOST:PORT list", v);
-	setenv("DET_NODES", v, 1);
+	} else {
+		snprintf(text, sizeof(text), "%s", v);
+	}
+	for (p = text; *p; p = *q ? q + 1 : q) {
+		q = p + strcspn(p, sep);
+		n = (size_t)(q - p);
+		if (*sep == '\n')
+			n = strcspn(p, " \t#\n") < n ? strcspn(p, " \t#\n") : n;
+		w = strspn(p, " \t");
+		p += w < n ? w : n;
+		n -= w < n ? w : n;
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+			     p[n - 1] == '\r'))
+			n--;
+		if (n)
+			node_resolved(*sep == ',' ? NULL : v, p, n, list,
+				      sizeof(list));
+	}
+	if (!list[0])
+		die("--nodes %s: no nodes in it", v);
+	setenv("DET_NODES", list, 1);
 }
 
 /* --key: a detd key file that can be used (made absolute). */
