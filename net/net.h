@@ -175,8 +175,8 @@ int net_connect(const char *hostport, int timeout_ms);
 /* The same text -> a listening socket (port 0: any free one). */
 int net_listen(const char *hostport);
 /* The same text, a host name resolved: "a.b.c.d:port" or "[v6]:port"
- * (its first IPv4 address, else its first) into out.  0, -EINVAL (bad text or unknown
- * name), -E2BIG (out too small). */
+ * (its first IPv4 address, else its first) into out.  0, -EINVAL (bad
+ * text or unknown name), -E2BIG (out too small). */
 int net_numeric(const char *hostport, char *out, size_t len);
 
 /* Keys: 32 random bytes in a file of mode 0600.  net_key_gen refuses
