@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -337,6 +338,61 @@ send_status(struct net_conn *c, uint32_t kind, int32_t code,
 	return net_sendv(c, NET_STATUS, v, 3);
 }
 
+/* 1 when the worker has ended (not reaped: waitpid still reports how). */
+static int
+worker_exited(pid_t worker)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PID, (id_t)worker, &si,
+		      WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == worker;
+}
+
+/*
+ * Wait for the worker's first word on sock (net_worker_policy_nr's
+ * result).  Meanwhile, a lazy pager (its pid on the control page) that
+ * ended without finishing (killed from outside: its own failures end
+ * the worker themselves) leaves the child waiting on a page that never
+ * comes: end the worker, saying why; the client re-runs the child.
+ */
+static long
+wait_worker(int sock, pid_t worker, struct net_wctl_page *ctl)
+{
+	struct pollfd p[2] = { { .fd = sock, .events = POLLIN },
+			       { .fd = -1, .events = POLLIN } };
+	int pager = 0, r;
+
+	for (;;) {
+		if (!pager && ctl->pager_pid > 0) {
+			pager = ctl->pager_pid;
+			p[1].fd = (int)syscall(SYS_pidfd_open, pager, 0);
+		}
+		r = poll(p, 2, 200);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0)
+			continue;
+		if (p[0].revents)
+			break;
+		if (p[1].revents && !ctl->pager_done &&
+		    !worker_exited(worker)) {
+			if (!ctl->failed[0])
+				snprintf(ctl->failed, sizeof(ctl->failed),
+					 "lazy paging: its handler died");
+			kill(worker, SIGKILL);
+			break;
+		}
+		if (p[1].revents) {	/* nothing more to watch */
+			close(p[1].fd);
+			p[1].fd = -1;
+		}
+	}
+	if (p[1].fd >= 0)
+		close(p[1].fd);
+	return net_worker_policy_nr(sock);
+}
+
 /*
  * Run one worker for the authenticated connection c, whose SPAWN was
  * checked: fork + exec it, wait for it, then send its output and how it
@@ -385,7 +441,7 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	dlog(L_INFO, "worker %d runs %s", (int)pid, s->exe);
 	/* The worker's first word: done (then it need not have exited),
 	 * a refused system call, or nothing (it died). */
-	nr = net_worker_policy_nr(pol[0]);
+	nr = wait_worker(pol[0], pid, ctl.shared);
 	t1 = mono_ns();
 	if (nr != -2)
 		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)

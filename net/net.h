@@ -227,9 +227,6 @@ int net_tag_check(struct net_tag *t, const uint8_t got[NET_TAG_LEN]);
 /* Make c keyed with keys k (a process that continues a connection:
  * detd's worker, the proxy). */
 void net_conn_key(struct net_conn *c, const struct net_keys *k);
-/* c receives no more frames (a worker before user code runs): forget
- * its receive key; a later receive fails its tag. */
-void net_conn_drop_rx(struct net_conn *c);
 /* Wipe keys (sodium_memzero). */
 void net_keys_wipe(struct net_keys *k);
 

@@ -4,9 +4,9 @@
  *
  *   session   m = BLAKE2b-256 keyed with K of ("detd-kx" kind nc ns)
  *   keys      k_cs = KDF(m, 1, "detdsess"), k_sc = KDF(m, 2, "detdsess")
- *   frame     Poly1305:  otk = ChaCha20(k_dir, nonce = seq)[0..32)
+ *   frame     Poly1305:  otk = ChaCha20(k_dir, nonce = seq type)[0..32)
  *                        tag = Poly1305(otk, header || payload)
- *             AES-GCM:   tag = the GCM tag under k_dir, nonce = seq, of
+ *             AES-GCM:   tag = the GCM tag under k_dir, nonce = seq type, of
  *                        plaintext header || payload[0..16) (the
  *                        ciphertext is dropped) and additional data
  *                        payload[16..)
@@ -14,11 +14,16 @@
  * Fresh nonces from both sides make the keys new in every session; one
  * key per direction keeps a frame from being reflected; the seq (in the
  * header and in the nonce) makes every frame's key stream different, so
- * a replayed, reordered or dropped frame fails.  Poly1305 is the MAC half
- * of secretbox's construction (with ChaCha20) and streams; GCM runs
- * about twice as fast on CPUs with AES-NI and PCLMUL, but libsodium only
- * has it one-shot, so the bulk of a payload must be one contiguous
- * piece (it is, for every frame det sends and receives).
+ * a replayed, reordered or dropped frame fails.  The nonce also holds
+ * the frame's type: detd continues the worker's numbering from a
+ * counter on the control page, which the worker's user code could set
+ * back, but the frames detd sends after the worker (OUTPUT, STATUS) are
+ * of types the worker never sends, so no nonce is used twice.
+ * Poly1305 is the MAC half of secretbox's construction (with ChaCha20)
+ * and streams; GCM runs about twice as fast on CPUs with AES-NI and
+ * PCLMUL, but libsodium only has it one-shot, so the bulk of a payload
+ * must be one contiguous piece (it is, for every frame det sends and
+ * receives).
  */
 #include <errno.h>
 #include <sodium.h>
@@ -88,6 +93,7 @@ net_tag_begin(struct net_tag *t, unsigned kind,
 		return;
 	}
 	memcpy(nonce, hdr + 8, 4);	/* the seq, little endian */
+	nonce[4] = hdr[5];		/* and the type (below) */
 	crypto_stream_chacha20(otk, sizeof(otk), nonce, key);
 	crypto_onetimeauth_init((crypto_onetimeauth_state *)t->st, otk);
 	sodium_memzero(otk, sizeof(otk));
@@ -133,6 +139,7 @@ net_tag_final(struct net_tag *t, uint8_t out[NET_TAG_LEN])
 		return;
 	}
 	memcpy(nonce, t->m + 8, 4);	/* the seq, little endian */
+	nonce[4] = t->m[5];		/* and the type (below) */
 	if (t->bad || crypto_aead_aes256gcm_encrypt_detached(c, out, &n,
 			t->m, t->mlen, t->ad, t->adlen, NULL, nonce, t->key))
 		t->bad = 1;
@@ -161,13 +168,6 @@ net_conn_key(struct net_conn *c, const struct net_keys *k)
 	c->k = *k;
 	c->keyed = 1;
 	c->rx_left = 0;
-}
-
-/* see net.h */
-void
-net_conn_drop_rx(struct net_conn *c)
-{
-	sodium_memzero(c->k.rx, sizeof(c->k.rx));
 }
 
 /* see net.h */

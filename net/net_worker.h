@@ -55,6 +55,8 @@ struct net_wctl_page {
 	uint64_t t_image;	/* the image is in place (GO) */
 	uint64_t pages_lazy;	/* of pages_sent: while the child ran */
 	uint64_t faults;	/* FAULT frames: pages the child waited for */
+	int pager_pid;		/* the worker's lazy pager (real pid), or 0 */
+	int pager_done;		/* it ended as it should (not killed) */
 	char failed[256];
 };
 

@@ -232,6 +232,29 @@ check "--lazy: the paging process of a waiting child has its own seccomp filter"
 	'[ $pagers -ge 1 ] && [ $filtered -eq $pagers ]'
 check "--lazy slow: same result as local, ran on the node" \
 	'grep -v "^det: node" "$tmp/lazyslow.out" | cmp -s "$tmp/local.slow" - && ! grep -q "node 1 failed" "$tmp/lazyslow.out"'
+# The paging process killed from outside while the child waits: detd
+# notices (it watches the pager's pid), ends the worker, the child
+# re-runs locally with the same result.
+(cd "$tmp" && "$R" --lazy --nodes "${L%%,*}" --key "$tmp/key" \
+	-- "$P" slow 0 1 0) >"$tmp/pagerkill.out" 2>&1 &
+run=$!
+killed=0
+for i in $(seq 30); do
+	sleep 0.2
+	for w in $(pgrep -f "^$P slow"); do
+		pp=$(awk '/^PPid/ { print $2 }' /proc/$w/status 2>/dev/null)
+		[ "$(cat /proc/$pp/comm 2>/dev/null)" = detd ] || continue
+		for g in $(pgrep -P "$w"); do
+			kill -9 "$g" && killed=$((killed + 1))
+		done
+	done
+	[ $killed -gt 0 ] && break
+done
+wait $run
+echo "exit $?" >>"$tmp/pagerkill.out"
+grep -v "^det: node 1 failed" "$tmp/pagerkill.out" >"$tmp/pagerkill.rest"
+check "--lazy, the paging process killed from outside: same result, re-ran locally" \
+	'[ $killed -ge 1 ] && cmp -s "$tmp/local.slow" "$tmp/pagerkill.rest" && grep -q "node 1 failed for child 1 (.*its handler died" "$tmp/pagerkill.out"'
 DET_LAZY=maybe "$P" work 0 >"$tmp/badlazy.out" 2>&1
 check "bad DET_LAZY: one line, the program runs" \
 	'[ $(grep -c "^det: DET_LAZY=maybe" "$tmp/badlazy.out") -eq 1 ] && grep -q digest "$tmp/badlazy.out"'

@@ -130,6 +130,17 @@ lz_on_term(int sig)
 	lz_orphan = 1;
 }
 
+/* The handler ends because the worker ended or no longer needs it: say
+ * so on the control page (detd takes an end without it for a handler
+ * killed from outside), leave. */
+static void __attribute__((noreturn))
+lz_leave(void)
+{
+	if (L.ctl)
+		L.ctl->pager_done = 1;
+	_exit(0);
+}
+
 /* The handler cannot go on: say why, end the worker (detd reports an
  * error and the client runs fn elsewhere), leave. */
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -138,7 +149,7 @@ lz_fail(struct lz *z, const char *fmt, ...)
 	va_list ap;
 
 	if (lz_orphan)
-		_exit(0);	/* the worker's end says how it ended */
+		lz_leave();	/* the worker's end says how it ended */
 	va_start(ap, fmt);
 	vsnprintf(z->ctl->failed, sizeof(z->ctl->failed), fmt, ap);
 	va_end(ap);
@@ -168,7 +179,7 @@ lz_on_fatal(int sig, siginfo_t *si, void *uc)
 
 	(void)uc;
 	if (lz_orphan)
-		_exit(0);
+		lz_leave();
 	memcpy(p, msg, len);
 	p += len;
 	do
@@ -296,7 +307,7 @@ lz_place(struct lz *z, uint64_t a, const uint8_t *src, size_t n)
 				continue;
 			m = (size_t)cp.copy / PAGE;	/* partly done */
 		} else if (errno == ESRCH) {
-			_exit(0);	/* the worker is gone */
+			lz_leave();	/* the worker is gone */
 		} else if (m > 1 && (errno == ENOENT || errno == EINVAL)) {
 			/* fn split the mapping (mprotect, munmap): one
 			 * page at a time. */
@@ -528,7 +539,7 @@ lz_serve(struct lz *z, int sock)
 		*L.nowhere = 0;
 	for (;;) {
 		if (lz_orphan)
-			_exit(0);
+			lz_leave();
 		if (poll(p, z->stopping ? 2 : 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -552,6 +563,7 @@ lz_serve(struct lz *z, int sock)
 		}
 	}
 	z->ctl->rx_seq = z->c->rx_seq;
+	z->ctl->pager_done = 1;
 	send(sock, "done", 4, MSG_NOSIGNAL);
 	_exit(0);
 }
@@ -584,12 +596,14 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 		close(L.uffd);	/* kern tracks with its own copy */
 		L.uffd = -1;
 		L.sock = sv[0];
+		ctl->pager_pid = L.pid;	/* detd watches it */
 		return 0;
 	}
 	/* The handler: ends with the worker (whose real pid the socket
 	 * knows: getpid is virtual in a det program); detd writes again
 	 * only when it has ended (it holds the worker's NET_WFD_POLICY). */
 	close(sv[0]);
+	L.ctl = ctl;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = lz_on_term;
 	sigemptyset(&sa.sa_mask);
@@ -625,7 +639,7 @@ lazy_start(struct net_conn *c, struct net_wctl_page *ctl,
 	/* Not before the worker registered the ranges: placing a page
 	 * there earlier fails (and the page would stay missing). */
 	if (recv(sv[1], z.frame, 4, 0) != 2)
-		_exit(0);	/* the worker could not begin */
+		lz_leave();	/* the worker could not begin */
 	lz_serve(&z, sv[1]);
 }
 
