@@ -394,4 +394,24 @@ check "link cut mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/cut.rest" && grep -q "node 2 failed for child 1" "$tmp/cut.out"'
 check "link cut: noticed within 20 s" '[ $(($(date +%s) - t0)) -lt 20 ]'
 
+# A link cut after two merged barriers of the remote child: it goes on
+# locally from the worker's checkpoint of the last one.
+before=$(grep -c "worker .* runs" "$tmp/ns2.log")
+(cd "$tmp" && "$R" --nodes "$N" --key "$tmp/key" --node-timeout 2000 \
+	-- "$P" barlate 0 2 0) >"$tmp/cutbar.out" 2>&1 &
+run=$!
+for i in $(seq 50); do
+	[ "$(grep -c "worker .* runs" "$tmp/ns2.log")" -gt "$before" ] &&
+		break
+	sleep 0.1
+done
+sleep 1.5
+ip link set "${NS}h2" down
+wait $run
+echo "exit $?" >>"$tmp/cutbar.out"
+ip link set "${NS}h2" up
+grep -v "^det: node 2 failed" "$tmp/cutbar.out" >"$tmp/cutbar.rest"
+check "link cut after merged barriers: same result, from the checkpoint" \
+	'cmp -s "$tmp/local.barlate" "$tmp/cutbar.rest" && grep -q "node 2 failed for child 1 .*went on locally from its last barrier" "$tmp/cutbar.out"'
+
 [ $fails -eq 0 ]
