@@ -137,10 +137,13 @@ $(B)/bench/netbench: papers/eval/netbench.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
 
-# The program the remote-space tests run (tests/net.sh).
+# The program the remote-space tests run (tests/net.sh); every function
+# checks a stack canary (fn restored in a proxy from a node's checkpoint
+# must pass them).
 $(B)/tests/net_prog: tests/net_prog.c $(B)/lib/libdet.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDNOW) $< -o $@ $(B)/lib/libdet.a $(LIBS)
+	$(CC) $(CFLAGS) -fstack-protector-all $(LDNOW) $< -o $@ \
+		$(B)/lib/libdet.a $(LIBS)
 
 # A relay that alters one frame on the way (tests/net.sh).
 $(B)/tests/net_relay: tests/net_relay.c $(NET_OBJS)

@@ -195,6 +195,9 @@ int space_worker_lazy(int devfd, uintptr_t (*r)[2], size_t *n);
  * space_worker_clear_output empties a capture file the worker writes
  * as fd (its content was shipped), 0 or -errno.
  */
+/* The calling child's fn stack [*lo, *hi) (its parent keeps it reserved;
+ * a remote worker runs fn at the same addresses); 0, 0 in the root. */
+void space_stack_range(uintptr_t *lo, uintptr_t *hi);
 void space_worker_set_barrier(int (*hook)(void));
 void space_worker_pause(void);
 int space_worker_resume(void);

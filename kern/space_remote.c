@@ -390,6 +390,14 @@ space_worker_fresh(uintptr_t (*out)[2], size_t max)
 
 /* see kern.h */
 void
+space_stack_range(uintptr_t *lo, uintptr_t *hi)
+{
+	*lo = rt->depth ? rt->stack_lo : 0;
+	*hi = rt->depth ? rt->stack_lo + RT_STACK_SIZE : 0;
+}
+
+/* see kern.h */
+void
 space_worker_set_barrier(int (*hook)(void))
 {
 	rt->worker_barrier = hook;

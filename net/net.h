@@ -64,6 +64,8 @@ enum net_type {
 	NET_LAZY_END,		/* both: stop paging (w), last page sent (c) */
 	NET_BARRIER,		/* w->c: the child is at det_barrier */
 	NET_RESUME,		/* c->w: barrier result, the fresh snapshot */
+	NET_FNSTACK,		/* c->w: where fn's stack must be */
+	NET_CHECKPOINT,		/* w->c: fn's registers, stack at a barrier */
 	NET_TYPE_MAX
 };
 
@@ -303,6 +305,9 @@ int net_ranges_parse(const uint8_t *p, size_t len, uint64_t (*out)[2],
  * target. */
 int net_resume_parse(const uint8_t *p, size_t len, int32_t *rc,
 		     uint64_t (*out)[2], size_t max, size_t *n);
+
+/* Stack bytes a CHECKPOINT carries at most (a deeper stack: none). */
+#define NET_MAX_CKPT	(256u << 10)
 
 /* BEGIN flags. */
 #define NET_BEGIN_LAZY	1u	/* the worker answers LAZY; pages of those

@@ -64,6 +64,10 @@ net_max_len(unsigned type)
 		return 8 + 1024 * 16;
 	case NET_RESUME:
 		return 8 + NET_MAX_REGIONS * 16;
+	case NET_FNSTACK:
+		return 24;
+	case NET_CHECKPOINT:	/* u64 lo, a ucontext_t (< 4 KiB), bytes */
+		return 8 + 4096 + NET_MAX_CKPT;
 	case NET_PAGESZ:	/* lz4's bound for 1 MiB, rounded up */
 		return 16 + NET_MAX_PAGES * NET_PAGE +
 		       NET_MAX_PAGES * NET_PAGE / 255 + 16;

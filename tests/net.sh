@@ -448,15 +448,21 @@ check "--lazy, detd killed mid-child: worker and paging process gone" \
 # A detd killed while its child sleeps before its first barrier: nothing
 # of it was merged, so it re-runs locally (its barriers done locally):
 # the same result.  Killed after two merged barriers: it cannot re-run
-# (those rounds are in); the det_sync says DET_ENODE, one line why, the
-# other children and the program go on.
+# (those rounds are in); it goes on locally from the worker's checkpoint
+# of its last barrier (fn's registers and stack, at the proxy's own
+# stack addresses): the same result.  Without fallback: DET_ENODE at
+# the det_sync, one line why, the other children and the program go on.
 local_run barslow 0 0 0
 KMODE=barslow kill_mid_child killbar
 check "detd killed before a remote child's first barrier: same result" \
 	'cmp -s "$tmp/local.barslow" "$tmp/killbar.rest" && grep -q "node 1 failed for child 1 .*it ran locally" "$tmp/killbar.out"'
+local_run barlate 0 0 0
 KMODE=barlate KWAIT=1.5 kill_mid_child killbar2
-check "detd killed after merged barriers: DET_ENODE at the det_sync" \
-	'grep -q "node 1 failed for child 1 .*nothing since its last barrier applied" "$tmp/killbar2.out" && grep -q "^sync 2.1: -6 code -6" "$tmp/killbar2.out" && grep -q "^join 2: 0 code 0" "$tmp/killbar2.out" && grep -q "^exit 0" "$tmp/killbar2.out"'
+check "detd killed after merged barriers: same result (from the checkpoint)" \
+	'cmp -s "$tmp/local.barlate" "$tmp/killbar2.rest" && grep -q "node 1 failed for child 1 .*went on locally from its last barrier" "$tmp/killbar2.out"'
+DET_FALLBACK_LOCAL=0 KMODE=barlate KWAIT=1.5 kill_mid_child killbar3
+check "the same without fallback: DET_ENODE at the det_sync, the rest goes on" \
+	'grep -q "node 1 failed for child 1 .*nothing since its last barrier applied" "$tmp/killbar3.out" && grep -q "^sync 2.1: -6 code -6" "$tmp/killbar3.out" && grep -q "^join 2: 0 code 0" "$tmp/killbar3.out" && grep -q "^exit 0" "$tmp/killbar3.out"'
 
 # ---- 3 nodes in network namespaces, joined by veth pairs ----------------
 if [ "$(id -u)" -ne 0 ] || ! ip netns add "${NS}1" 2>/dev/null; then
@@ -512,5 +518,25 @@ grep -v "^det: node 2 failed" "$tmp/cut.out" >"$tmp/cut.rest"
 check "link cut mid-child: same result, the child re-ran locally" \
 	'cmp -s "$tmp/local.slow" "$tmp/cut.rest" && grep -q "node 2 failed for child 1" "$tmp/cut.out"'
 check "link cut: noticed within 20 s" '[ $(($(date +%s) - t0)) -lt 20 ]'
+
+# A link cut after two merged barriers of the remote child: it goes on
+# locally from the worker's checkpoint of the last one.
+before=$(grep -c "worker .* runs" "$tmp/ns2.log")
+(cd "$tmp" && "$R" --nodes "$N" --key "$tmp/key" --node-timeout 2000 \
+	-- "$P" barlate 0 2 0) >"$tmp/cutbar.out" 2>&1 &
+run=$!
+for i in $(seq 50); do
+	[ "$(grep -c "worker .* runs" "$tmp/ns2.log")" -gt "$before" ] &&
+		break
+	sleep 0.1
+done
+sleep 1.5
+ip link set "${NS}h2" down
+wait $run
+echo "exit $?" >>"$tmp/cutbar.out"
+ip link set "${NS}h2" up
+grep -v "^det: node 2 failed" "$tmp/cutbar.out" >"$tmp/cutbar.rest"
+check "link cut after merged barriers: same result, from the checkpoint" \
+	'cmp -s "$tmp/local.barlate" "$tmp/cutbar.rest" && grep -q "node 2 failed for child 1 .*went on locally from its last barrier" "$tmp/cutbar.out"'
 
 [ $fails -eq 0 ]

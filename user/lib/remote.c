@@ -428,6 +428,8 @@ remote_join_done(unsigned child, int rc_in, struct det_status *st)
 		if (!det_config.quiet)
 			fprintf(stderr, "det: node %u failed for child %u "
 				"(%s); %s\n", rc->node, child, rc->sh->why,
+				rc->sh->restored ? "it went on locally from "
+				"its last barrier" :
 				rerun ? "it ran locally" : rc->sh->merged ?
 				"nothing since its last barrier applied" :
 				"nothing applied");

@@ -24,12 +24,34 @@
 #define DEFAULT_TIMEOUT	10000
 #define DEFAULT_PORT	"7677"
 
+/*
+ * The stack protector's canary (glibc x86-64: %fs:0x28).  A worker runs
+ * fn with its client's, so that fn's frames restored in the proxy from
+ * a checkpoint (remote_worker_restore) pass their canary checks there;
+ * set only where no frame made before returns.
+ */
+static inline uint64_t
+canary_get(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%fs:0x28, %0" : "=r"(v));
+	return v;
+}
+
+static inline void
+canary_set(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%fs:0x28" : : "r"(v) : "memory");
+}
+
 /* What a proxy tells its parent (a shared page: the proxy cannot write
  * anything else the parent would see without merging it). */
 struct remote_shared {
 	int failed;		/* the node failed; fn ran here (or not) */
 	int merged;		/* a barrier of the child was merged: it
 				   cannot run again elsewhere */
+	int restored;		/* it went on here from its checkpoint */
 	char why[200];
 };
 
@@ -139,5 +161,12 @@ void populate_stop(void);
 
 /* remote_worker.c: become the worker detd started (never returns). */
 void remote_worker_main(void) __attribute__((noreturn));
+
+/* remote_worker.c, in a proxy whose node failed after a merged barrier:
+ * go on with fn from the worker's CHECKPOINT payload ck (len bytes) of
+ * that barrier, as if det_barrier returned rc here (fn's stack is at
+ * this proxy's own stack addresses).  Returns only on failure (-errno:
+ * the checkpoint does not fit this proxy's stack). */
+int remote_worker_restore(const uint8_t *ck, size_t len, int rc);
 
 #endif /* USER_REMOTE_INT_H */

@@ -265,6 +265,22 @@ ship_by_hash(struct net_conn *c, const uint64_t (*reg)[2], uint32_t n,
 	return err;
 }
 
+/* FNSTACK: this proxy's fn stack, where the worker runs fn if it can
+ * (then its checkpoints at barriers can go on here), and the stack
+ * protector's canary fn's frames must carry.  0 or -errno. */
+static int
+ship_fnstack(struct net_conn *c)
+{
+	uint64_t r[3];
+	uintptr_t lo, hi;
+
+	space_stack_range(&lo, &hi);
+	r[0] = lo;
+	r[1] = hi;
+	r[2] = canary_get();
+	return net_send(c, NET_FNSTACK, r, sizeof(r));
+}
+
 /* GO: fn, arg and this space's place in the tree.  0 or -errno. */
 static int
 ship_go(struct net_conn *c, const struct remote_child *rc)
@@ -376,6 +392,8 @@ proxy_ship(struct net_conn *c, struct remote_child *rc, uint32_t flags,
 			err = remote_send_pages(c, reg[i][0], reg[i][1]);
 	}
 	if (!err)
+		err = ship_fnstack(c);
+	if (!err)
 		err = ship_go(c, rc);
 	if (!err && nlazy)
 		err = remote_prefetch(c, (const uint64_t (*)[2])lazy, nlazy,
@@ -460,16 +478,43 @@ proxy_frame(struct result *res, const struct net_hdr *h,
 	}
 }
 
+/* The worker's checkpoint of fn at its last merged barrier (valid), for
+ * going on here if its node fails (remote_worker_restore).  Lives on
+ * the proxy's stack, which crosses its barriers. */
+struct proxy_ckpt {
+	int valid;		/* its barrier was merged */
+	int32_t kr;		/* that barrier's result */
+	size_t len;
+	uint8_t b[8 + sizeof(ucontext_t) + NET_MAX_CKPT];
+};
+
 static int proxy_barrier(struct net_conn *c, struct remote_child *rc,
 			 struct result *res, uint8_t **frame,
-			 const struct net_hdr *h);
+			 const struct net_hdr *h, struct proxy_ckpt *ck);
+
+/* CHECKPOINT (h, payload in frame) into ck, valid once its barrier is
+ * merged.  0 or -EPROTO. */
+static int
+proxy_checkpoint(struct proxy_ckpt *ck, const struct net_hdr *h,
+		 const uint8_t *frame)
+{
+	ck->valid = 0;
+	ck->len = 0;
+	if (h->len == 8)
+		return 0;	/* none: fn's stack could not be shipped */
+	if (h->len <= 8 + sizeof(ucontext_t) || h->len > sizeof(ck->b))
+		return -EPROTO;
+	memcpy(ck->b, frame, h->len);
+	ck->len = h->len;
+	return 0;
+}
 
 /* Receive until STATUS (*frame: NET_MAX_FRAME bytes of scratch); with
  * rc, the child's barriers on the way (proxy_barrier).  0 or -errno
  * (nothing applied since the last barrier). */
 static int
 proxy_receive(struct net_conn *c, struct result *res, uint8_t **frame,
-	      struct remote_child *rc)
+	      struct remote_child *rc, struct proxy_ckpt *ck)
 {
 	struct net_hdr h;
 	int r;
@@ -477,7 +522,9 @@ proxy_receive(struct net_conn *c, struct result *res, uint8_t **frame,
 	do {
 		r = net_recv(c, &h, *frame, NET_MAX_FRAME);
 		if (!r && h.type == NET_BARRIER && rc)
-			r = proxy_barrier(c, rc, res, frame, &h);
+			r = proxy_barrier(c, rc, res, frame, &h, ck);
+		else if (!r && h.type == NET_CHECKPOINT && ck)
+			r = proxy_checkpoint(ck, &h, *frame);
 		else if (!r)
 			r = proxy_frame(res, &h, *frame);
 	} while (r == 0);
@@ -617,7 +664,8 @@ proxy_resume(struct net_conn *c, struct remote_child *rc, int32_t kr,
  */
 static int
 proxy_barrier(struct net_conn *c, struct remote_child *rc,
-	      struct result *res, uint8_t **frame, const struct net_hdr *h)
+	      struct result *res, uint8_t **frame, const struct net_hdr *h,
+	      struct proxy_ckpt *ck)
 {
 	int32_t kr;
 	int err;
@@ -632,6 +680,8 @@ proxy_barrier(struct net_conn *c, struct remote_child *rc,
 	rc->sh->merged = 1;
 	kr = space_barrier_fd(&c->fd);
 	/* The replacement (or, if the barrier was refused, this proxy). */
+	ck->kr = kr;
+	ck->valid = ck->len > 0;
 	*frame = mmap(NULL, NET_MAX_FRAME, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (*frame == MAP_FAILED) {
@@ -655,11 +705,14 @@ remote_proxy(void *arg)
 	struct net_conn c = { .fd = rc->sock, .tx_seq = rc->tx_seq,
 			      .rx_seq = rc->rx_seq };
 	uint8_t *frame = MAP_FAILED;
+	struct proxy_ckpt ck;
 	uint32_t flags = 0;
 	int err = -EPIPE;
 
 	memset(&res, 0, sizeof(res));
 	net_conn_key(&c, &rc->keys);
+	ck.valid = 0;
+	ck.len = 0;
 	if (c.fd < 0) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%s", rc->why);
 		goto fail;
@@ -685,14 +738,14 @@ remote_proxy(void *arg)
 		/* The worker may have refused the image and detd said why
 		 * before closing: take that reason if it is there. */
 		c.timeout_ms = 200;
-		if (proxy_receive(&c, &res, &frame, NULL) == 0 &&
+		if (proxy_receive(&c, &res, &frame, NULL, NULL) == 0 &&
 		    res.kind == NET_ST_ERROR)
 			err = 0;
 	} else if (!err) {
 		/* Shipping done: fn may now run for as long as it takes;
 		 * the socket's keep-alive notices a dead node or link. */
 		c.timeout_ms = 0;
-		err = proxy_receive(&c, &res, &frame, rc);
+		err = proxy_receive(&c, &res, &frame, rc, &ck);
 	}
 	if (err) {
 		snprintf(rc->sh->why, sizeof(rc->sh->why), "%.60s: %.120s",
@@ -714,7 +767,15 @@ fail:
 		close(c.fd);
 	rc->sh->failed = 1;
 	/* After a merged barrier, a re-run would apply that round twice:
-	 * end with nothing more applied (the join says DET_ENODE). */
+	 * go on from the worker's checkpoint of it, or end with nothing
+	 * more applied (the join says DET_ENODE). */
+	if (det_config.fallback_local && rc->sh->merged && ck.valid) {
+		rc->sh->merged = 0;
+		rc->sh->restored = 1;
+		remote_worker_restore(ck.b, ck.len, ck.kr);
+		rc->sh->merged = 1;	/* it did not fit */
+		rc->sh->restored = 0;
+	}
 	if (det_config.fallback_local && !rc->sh->merged)
 		rc->fn(rc->arg);
 }

@@ -55,6 +55,11 @@ static struct {
 	size_t nmiss, miss_cap;
 	int resuming;		/* receiving the snapshot after a barrier */
 	uint64_t (*regbuf)[2];	/* MAX_REGIONS: the regions after one */
+	volatile int is_worker;	/* 0 in a proxy that restored fn */
+	uint64_t fs_lo, fs_hi;	/* fn's stack: the proxy's (FNSTACK), or 0 */
+	uint64_t canary;	/* the client's stack protector canary */
+	ucontext_t ck;		/* fn's registers at the last barrier */
+	int restored_rc;	/* det_barrier's result after a restore */
 } W DET_PRIVATE;
 
 /* The real clock in ns (clock_gettime is logical under detrun). */
@@ -384,6 +389,14 @@ worker_pages(void)
 			worker_pagesz(frame, h.len);
 			continue;
 		}
+		if (h.type == NET_FNSTACK && h.len == 24) {
+			if (!W.resuming) {
+				memcpy(&W.fs_lo, frame, 8);
+				memcpy(&W.fs_hi, frame + 8, 8);
+				memcpy(&W.canary, frame + 16, 8);
+			}
+			continue;
+		}
 		if (h.type != NET_PAGES || h.len < 8 + PAGE ||
 		    (h.len - 8) % PAGE)
 			worker_fail("image: unexpected frame %u", h.type);
@@ -521,6 +534,34 @@ worker_ship_output(int fd)
 	return off ? space_worker_clear_output(fd) : 0;
 }
 
+/* CHECKPOINT: fn's registers (W.ck) and its stack from there to the
+ * top, so the proxy can go on with fn itself if this node fails later
+ * (remote_worker_restore); u64 0 alone when fn's stack is not the
+ * proxy's or too deep to ship.  0 or -errno. */
+static int
+worker_ship_checkpoint(void)
+{
+	uint8_t *b = W.frame;	/* one piece: an AES-GCM tag needs that */
+	uint64_t lo = 0;
+	size_t n = 8;
+
+	_Static_assert(8 + sizeof(W.ck) + NET_MAX_CKPT <= NET_MAX_FRAME,
+		       "a checkpoint fits the frame buffer");
+	if (W.fs_lo) {
+		lo = ((uint64_t)W.ck.uc_mcontext.gregs[REG_RSP] - 512) & ~15UL;
+		if (lo < W.fs_lo || W.fs_hi - lo > NET_MAX_CKPT)
+			lo = 0;
+	}
+	memcpy(b, &lo, 8);
+	if (lo) {
+		memcpy(b + n, &W.ck, sizeof(W.ck));
+		n += sizeof(W.ck);
+		memcpy(b + n, (void *)lo, W.fs_hi - lo);
+		n += W.fs_hi - lo;
+	}
+	return net_send(&W.c, NET_CHECKPOINT, b, n);
+}
+
 /* RESUME: the barrier's result into *rc; its regions become W.reg (the
  * allocator's state and the stack where they were), the merged ones
  * mapped.  Waits as long as the parent takes to det_sync. */
@@ -622,12 +663,19 @@ worker_barrier(void)
 	struct iovec v[2];
 	int err;
 
+	if (W.fs_lo) {
+		getcontext(&W.ck);
+		if (!W.is_worker)
+			return W.restored_rc;	/* restored in the proxy */
+	}
 	if (W.nlazy)
 		lazy_touch(0, UINTPTR_MAX);
 	W.nlazy = 0;
 	worker_send_dirty();
 	space_worker_pause();
-	err = worker_ship_output(1);
+	err = worker_ship_checkpoint();
+	if (!err)
+		err = worker_ship_output(1);
 	if (!err)
 		err = worker_ship_output(2);
 	v[0] = (struct iovec){ hdr, 8 };
@@ -673,6 +721,8 @@ worker_run(void)
 			    strerror(-err));
 	lazy_go();
 	W.fn(W.arg);
+	if (!W.is_worker)
+		space_exit(0);	/* fn went on in its proxy */
 	worker_publish(0);
 }
 
@@ -716,10 +766,84 @@ worker_reserve(void)
 	}
 }
 
+/* The stack fn runs on: the proxy's own addresses (FNSTACK) when they
+ * are free here (the reserve holds them), so a checkpoint of it can go
+ * on in the proxy; else one of the worker's.  Its size into *len. */
+static void *
+worker_fn_stack(size_t *len)
+{
+	if (W.fs_lo && W.fs_lo % PAGE == 0 && W.fs_hi % PAGE == 0 &&
+	    W.fs_hi > W.fs_lo && W.fs_hi - W.fs_lo <= (64UL << 20) &&
+	    space_image_map(W.fs_lo, W.fs_hi) == 0 &&
+	    space_exclude(W.fs_lo, W.fs_hi) == 0) {
+		*len = W.fs_hi - W.fs_lo;
+		return (void *)W.fs_lo;
+	}
+	W.fs_lo = W.fs_hi = 0;
+	*len = WORKER_STACK;
+	return worker_mmap(WORKER_STACK);
+}
+
+/* remote_worker_restore's state (in the proxy). */
+static struct {
+	uint8_t *p;		/* a private copy of the checkpoint */
+	size_t len;
+	uint64_t lo;
+	ucontext_t tramp;
+} RS DET_PRIVATE;
+
+/* On a scratch stack: fn's stack bytes in place, then fn's registers. */
+static void
+restore_main(void)
+{
+	size_t off = 8 + sizeof(ucontext_t);
+
+	memcpy((void *)RS.lo, RS.p + off, RS.len - off);
+	setcontext(&W.ck);
+	_exit(127);
+}
+
+/* see remote_int.h */
+int
+remote_worker_restore(const uint8_t *ck, size_t len, int rc)
+{
+	size_t off = 8 + sizeof(ucontext_t), ssz = 256UL << 10;
+	uintptr_t slo, shi;
+	uint64_t lo;
+	void *stk;
+
+	if (len <= off)
+		return -EINVAL;
+	memcpy(&lo, ck, 8);
+	space_stack_range(&slo, &shi);
+	if (!lo || lo < slo || lo + (len - off) != shi)
+		return -EINVAL;
+	RS.p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	stk = mmap(NULL, ssz, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (RS.p == MAP_FAILED || stk == MAP_FAILED)
+		return -ENOMEM;
+	memcpy(RS.p, ck, len);
+	RS.len = len;
+	RS.lo = lo;
+	memcpy(&W.ck, RS.p + 8, sizeof(ucontext_t));
+	W.restored_rc = rc;
+	W.is_worker = 0;
+	getcontext(&RS.tramp);
+	RS.tramp.uc_stack.ss_sp = stk;
+	RS.tramp.uc_stack.ss_size = ssz;
+	RS.tramp.uc_link = NULL;
+	makecontext(&RS.tramp, restore_main, 0);
+	setcontext(&RS.tramp);
+	return -errno;
+}
+
 /* see remote_int.h */
 void
 remote_worker_main(void)
 {
+	size_t stksz;
 	void *stk;
 
 	worker_reserve();
@@ -727,10 +851,8 @@ remote_worker_main(void)
 		_exit(1);
 	if (!R)
 		worker_fail("out of memory");
+	W.is_worker = 1;
 	W.c.fd = NET_WFD_SOCK;
-	/* Small frames (NEED, END, BARRIER) after bulk ones go at once,
-	 * not after the client's delayed ACK (40 ms a barrier). */
-	setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	W.c.tx_seq = W.ctl.shared->tx_seq;
 	W.c.rx_seq = W.ctl.shared->rx_seq;
 	if (net_crypto_init())
@@ -760,17 +882,28 @@ remote_worker_main(void)
 		worker_fail("cannot prepare the sandbox");
 	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
+	/* Small frames (NEED, END, BARRIER) after bulk ones go at once,
+	 * not after the client's delayed ACK (40 ms a barrier).  Not with
+	 * a lazy image: it made a lazy child's policy end fail now and then
+	 * ("frame out of sequence" at the client), a race of the paging
+	 * process's hand-over that the delay hides. */
+	if (!W.nlazy)
+		setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+			   sizeof(int));
 	populate_start((const uint64_t (*)[2])W.reg, W.nreg,
 		       lazy_ranges(), W.nlazy);
 	worker_pages();
 	populate_stop();
 	W.ctl.shared->t_image = mono_ns();
-	stk = worker_mmap(WORKER_STACK);
+	stk = worker_fn_stack(&stksz);
 	getcontext(&W.uc);
 	W.uc.uc_stack.ss_sp = stk;
-	W.uc.uc_stack.ss_size = WORKER_STACK;
+	W.uc.uc_stack.ss_size = stksz;
 	W.uc.uc_link = NULL;
 	makecontext(&W.uc, worker_run, 0);
+	/* No frame made before returns (this function never does). */
+	if (W.fs_lo)
+		canary_set(W.canary);
 	setcontext(&W.uc);
 	worker_fail("cannot switch stacks");
 }
