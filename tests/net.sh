@@ -202,6 +202,17 @@ echo "exit $?" >>"$tmp/crash.out"
 grep -v "^det: node 1 failed" "$tmp/crash.out" >"$tmp/crash.rest"
 check "--lazy, the paging process crashes: same result, re-ran locally" \
 	'cmp -s "$tmp/local.work" "$tmp/crash.rest" && grep -q "node 1 failed for child 1 (.*lazy paging: it died of signal 11" "$tmp/crash.out"'
+# "WORKER PAGER" pid pairs: the paging processes of detd's "slow"
+# workers (a lazy child waiting).
+slow_pagers() {
+	for w in $(pgrep -f "^$P slow"); do
+		pp=$(awk '/^PPid/ { print $2 }' /proc/$w/status 2>/dev/null)
+		[ "$(cat /proc/$pp/comm 2>/dev/null)" = detd ] || continue
+		for g in $(pgrep -P "$w"); do
+			echo "$w $g"
+		done
+	done
+}
 # While a lazy child waits: its paging process runs under a filter of
 # its own (as many filters as its worker: the root's, if any, and one).
 local_run slow 0 0 0
@@ -212,17 +223,15 @@ pagers=0
 filtered=0
 for i in $(seq 30); do
 	sleep 0.2
-	for w in $(pgrep -f "^$P slow"); do
-		pp=$(awk '/^PPid/ { print $2 }' /proc/$w/status 2>/dev/null)
-		[ "$(cat /proc/$pp/comm 2>/dev/null)" = detd ] || continue
-		for g in $(pgrep -P "$w"); do
-			pagers=$((pagers + 1))
-			a=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$w/status)
-			b=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$g/status)
-			[ "$(awk '/^Seccomp:/ { print $2 }' /proc/$g/status)" = 2 ] &&
-				[ "${b:-0}" -ge 1 ] && [ "$a" = "$b" ] &&
-				filtered=$((filtered + 1))
-		done
+	set -- $(slow_pagers)
+	while [ $# -ge 2 ]; do
+		pagers=$((pagers + 1))
+		a=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$1/status)
+		b=$(awk '/^Seccomp_filters/ { print $2 }' /proc/$2/status)
+		[ "$(awk '/^Seccomp:/ { print $2 }' /proc/$2/status)" = 2 ] &&
+			[ "${b:-0}" -ge 1 ] && [ "$a" = "$b" ] &&
+			filtered=$((filtered + 1))
+		shift 2
 	done
 	[ $pagers -gt 0 ] && break
 done
@@ -241,12 +250,10 @@ run=$!
 killed=0
 for i in $(seq 30); do
 	sleep 0.2
-	for w in $(pgrep -f "^$P slow"); do
-		pp=$(awk '/^PPid/ { print $2 }' /proc/$w/status 2>/dev/null)
-		[ "$(cat /proc/$pp/comm 2>/dev/null)" = detd ] || continue
-		for g in $(pgrep -P "$w"); do
-			kill -9 "$g" && killed=$((killed + 1))
-		done
+	set -- $(slow_pagers)
+	while [ $# -ge 2 ]; do
+		kill -9 "$2" && killed=$((killed + 1))
+		shift 2
 	done
 	[ $killed -gt 0 ] && break
 done
