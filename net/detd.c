@@ -46,6 +46,9 @@
 
 #define DEFAULT_LISTEN	"127.0.0.1:7677"
 #define MAX_CONNS	64
+/* How long the worker's processes may take to close their end of its
+ * report socket after it ended without "done" (wait_worker_gone). */
+#define WORKER_GONE_MS	5000
 
 enum { L_ERROR, L_WARN, L_INFO, L_DEBUG };
 
@@ -394,6 +397,40 @@ wait_worker(int sock, pid_t worker, struct net_wctl_page *ctl)
 }
 
 /*
+ * The worker ended without "done" (a refused call, a crash, exit()):
+ * wait until sock reads end of file, i.e. every process that holds the
+ * worker's end of it has ended -- the worker, and its lazy pager, which
+ * keeps it open for this: until its end it may still send a frame on
+ * the connection (FAULT, NEED), numbered from the control page.  Only
+ * then are the frame counters there final, and detd's own frames may
+ * follow (net/PROTOCOL.md, "Lazy paging").  Later words are dropped.
+ * 0, or -ETIMEDOUT after WORKER_GONE_MS (logged by the caller).
+ */
+static int
+wait_worker_gone(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	uint64_t end = mono_ns() + WORKER_GONE_MS * 1000000ull, now;
+	char junk[64];
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		now = mono_ns();
+		if (now >= end)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)((end - now) / 1000000) + 1);
+		if (r < 0 && errno != EINTR)
+			return 0;	/* cannot tell: as before */
+		if (r <= 0)
+			continue;
+		n = recv(sock, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			return 0;
+	}
+}
+
+/*
  * Run one worker for the authenticated connection c, whose SPAWN was
  * checked: fork + exec it, wait for it, then send its output and how it
  * ended.  0 or -errno (already logged).
@@ -443,9 +480,14 @@ run_worker(struct net_conn *c, struct net_spawn *s)
 	 * a refused system call, or nothing (it died). */
 	nr = wait_worker(pol[0], pid, ctl.shared);
 	t1 = mono_ns();
-	if (nr != -2)
+	if (nr != -2) {
+		if (wait_worker_gone(pol[0]))
+			dlog(L_WARN, "worker %d: its processes did not end "
+			     "within %d ms; the result may not reach the "
+			     "client", (int)pid, WORKER_GONE_MS);
 		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 			;
+	}
 	c->tx_seq = ctl.shared->tx_seq;
 	if (ctl.shared->exec_errno) {
 		kind = NET_ST_ERROR;

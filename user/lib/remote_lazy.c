@@ -20,7 +20,11 @@
  * handler to stop: it sends LAZY_END, reads until the client's LAZY_END
  * (dropping pages still in flight), leaves the frame counters on the
  * control page and exits; then the worker sends the dirty pages as
- * usual.  If the handler fails, it says why on the control page and
+ * usual.  A worker that ends without asking (a refused call, a crash,
+ * exit()) gets no LAZY_END sent: the handler leaves at the next frame
+ * boundary, and detd, which waits for its end (the handler keeps the
+ * worker's NET_WFD_POLICY open), sends OUTPUT and STATUS after its last
+ * frame.  If the handler fails, it says why on the control page and
  * kills the worker (detd reports an error; the client re-runs fn
  * elsewhere).
  */
@@ -553,8 +557,14 @@ lz_serve(struct lz *z, int sock)
 			char msg[4];
 
 			/* Take the message: unread, it would reset the
-			 * socket before our answer is read. */
-			recv(sock, msg, sizeof(msg), MSG_DONTWAIT);
+			 * socket before our answer is read.  No "stop" but
+			 * its end: the worker ended without asking (fn hit
+			 * the sandbox, crashed, called exit()); it sends
+			 * no DIRTY or END, so no LAZY_END either: leave
+			 * (detd waits for that before its own frames). */
+			if (recv(sock, msg, sizeof(msg), MSG_DONTWAIT) != 4 ||
+			    memcmp(msg, "stop", 4) != 0)
+				lz_leave();
 			z->stopping = 1;
 			err = net_send(z->c, NET_LAZY_END, NULL, 0);
 			if (err)

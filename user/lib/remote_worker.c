@@ -882,14 +882,13 @@ remote_worker_main(void)
 		worker_fail("cannot prepare the sandbox");
 	W.ctl.shared->t_main = mono_ns();
 	worker_begin();
-	/* Small frames (NEED, END, BARRIER) after bulk ones go at once,
-	 * not after the client's delayed ACK (40 ms a barrier).  Not with
-	 * a lazy image: it made a lazy child's policy end fail now and then
-	 * ("frame out of sequence" at the client), a race of the paging
-	 * process's hand-over that the delay hides. */
-	if (!W.nlazy)
-		setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
-			   sizeof(int));
+	/* Small frames (NEED, FAULT, END, BARRIER) after bulk ones go at
+	 * once, not after the client's delayed ACK (40 ms a barrier).  With
+	 * a lazy image too: the paging process and detd take turns on the
+	 * connection by protocol (lazy_stop; detd waits for the paging
+	 * process's end), not by the delay. */
+	setsockopt(W.c.fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		   sizeof(int));
 	populate_start((const uint64_t (*)[2])W.reg, W.nreg,
 		       lazy_ranges(), W.nlazy);
 	worker_pages();
