@@ -85,23 +85,34 @@ node_add(const char *s, size_t n)
 	return 0;
 }
 
+/* see remote_int.h */
+char *
+remote_read_file(const char *path)
+{
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	while ((r = read(fd, R->maps + n, sizeof(R->maps) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	R->maps[n] = 0;
+	return R->maps;
+}
+
 /* DET_NODES: "host:port,host:port" or a file of them, one a line
- * (a hostfile: only the first word counts; # comments).  Read with
- * open/read: no stdio buffer from the program's heap. */
+ * (a hostfile: only the first word counts; # comments). */
 static int
 nodes_parse(const char *v)
 {
-	char *line, *save = NULL, *buf = R->maps;
+	char *line, *save = NULL, *buf;
 	const char *p, *q;
-	size_t n = 0;
-	ssize_t r;
-	int fd, err = 0;
+	int err = 0;
 
-	if (!strchr(v, ',') && (fd = open(v, O_RDONLY | O_CLOEXEC)) >= 0) {
-		while ((r = read(fd, buf + n, sizeof(R->maps) - 1 - n)) > 0)
-			n += (size_t)r;
-		close(fd);
-		buf[n] = 0;
+	if (!strchr(v, ',') && (buf = remote_read_file(v)) != NULL) {
 		for (line = strtok_r(buf, "\n", &save); !err && line;
 		     line = strtok_r(NULL, "\n", &save))
 			err = node_add(line, strcspn(line, " \t#"));
@@ -210,19 +221,13 @@ remote_nnodes(void)
 int
 layout_hash(uint8_t out[16])
 {
-	char *line, *save = NULL, *buf = R->maps;
-	size_t n = 0, k = 0;
+	char *line, *save = NULL, *buf;
+	size_t k = 0;
 	XXH128_hash_t v;
-	ssize_t r;
-	int fd;
 
-	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	buf = remote_read_file("/proc/self/maps");
+	if (!buf)
 		return -errno;
-	while ((r = read(fd, buf + n, sizeof(R->maps) - 1 - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	buf[n] = 0;
 	R->s.nlibs = 0;
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {

@@ -108,6 +108,10 @@ extern uintptr_t argv_addr;
 /* remote.c */
 int remote_setup(void);
 int layout_hash(uint8_t out[16]);
+/* The file at path read whole into R->maps, NUL-terminated (what does
+ * not fit is cut), with open/read: no stdio buffer from the program's
+ * heap.  Returns R->maps, or NULL (errno set). */
+char *remote_read_file(const char *path);
 /* 1 when fd is a file whose name starts with name. */
 int is_fd_named(int fd, const char *name);
 

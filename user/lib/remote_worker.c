@@ -739,20 +739,13 @@ worker_run(void)
 static void
 worker_reserve(void)
 {
-	char *line, *save = NULL, *buf = R ? R->maps : NULL;
+	char *line, *save = NULL, *buf;
 	unsigned long lo, hi, prev = 0;
-	size_t n = 0;
-	ssize_t r;
-	int fd;
 
 	mmap(NULL, WORKER_RESERVE, PROT_NONE,
 	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!buf || (fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) < 0)
+	if (!R || !(buf = remote_read_file("/proc/self/maps")))
 		return;
-	while ((r = read(fd, buf + n, sizeof(R->maps) - 1 - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	buf[n] = 0;
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
