@@ -180,6 +180,11 @@ int net_listen(const char *hostport);
  * (its first IPv4 address, else its first) into out.  0, -EINVAL (bad
  * text or unknown name), -E2BIG (out too small). */
 int net_numeric(const char *hostport, char *out, size_t len);
+/* The next node of a node list (*pos: where to go on; file: a hostfile,
+ * one node a line whose first word counts, '#' starting a comment, else
+ * a comma-separated list; blanks around a node are not part of it).
+ * Sets *node and returns its length, or 0 at the end. */
+size_t net_nodes_next(const char **pos, int file, const char **node);
 
 /* Keys: 32 random bytes in a file of mode 0600.  net_key_gen refuses
  * to overwrite (-EEXIST).  net_key_load refuses a file of the wrong

@@ -243,3 +243,31 @@ net_numeric(const char *hostport, char *out, size_t len)
 	freeaddrinfo(res);
 	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
 }
+
+/* see net.h */
+size_t
+net_nodes_next(const char **pos, int file, const char **node)
+{
+	const char *p, *end;
+	size_t n;
+
+	for (p = *pos; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, file ? "\n" : ",");
+		if (file) {
+			n = strcspn(p, " \t#\n");	/* the first word */
+		} else {
+			p += strspn(p, " \t");	/* stops at end */
+			n = (size_t)(end - p);
+		}
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+			     p[n - 1] == '\r'))
+			n--;
+		if (n) {
+			*node = p;
+			*pos = *end ? end + 1 : end;
+			return n;
+		}
+	}
+	*pos = p;
+	return 0;
+}

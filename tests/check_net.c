@@ -494,6 +494,40 @@ START_TEST(test_resume_parse)
 }
 END_TEST
 
+/* Node lists as data: the text, hostfile or list, and the nodes
+ * net_nodes_next yields, joined by '|'. */
+static const struct {
+	const char *text;
+	int file;
+	const char *want;
+} nodes_cases[] = {
+	{ "a:1,b:2", 0, "a:1|b:2" },
+	{ " a:1 , ,b\r,  ", 0, "a:1|b" },
+	{ "[::1]:9,x", 0, "[::1]:9|x" },
+	{ "", 0, "" },
+	{ ",,", 0, "" },
+	{ "a:1\nb slots=2\n", 1, "a:1|b" },
+	{ "# nodes\n\nc:3 # one\r\nd\r\n", 1, "c:3|d" },
+	{ "e#x\n  indented\n\tf\ng", 1, "e|g" },
+	{ "a:1,b:2\n", 1, "a:1,b:2" },
+};
+
+START_TEST(test_nodes_table)
+{
+	const char *p = nodes_cases[_i].text, *node;
+	char got[256] = "";
+	size_t n, k = 0;
+
+	while ((n = net_nodes_next(&p, nodes_cases[_i].file, &node))) {
+		ck_assert_uint_lt(k + n + 2, sizeof(got));
+		k += (size_t)snprintf(got + k, sizeof(got) - k, "%s%.*s",
+				      k ? "|" : "", (int)n, node);
+	}
+	ck_assert_str_eq(got, nodes_cases[_i].want);
+	ck_assert_uint_eq(net_nodes_next(&p, nodes_cases[_i].file, &node), 0);
+}
+END_TEST
+
 /* A SPAWN payload survives encode/decode; every truncation and a
  * trailing byte are refused, never read past. */
 START_TEST(test_spawn_roundtrip)
@@ -875,6 +909,8 @@ net_suite(void)
 			    sizeof(lazy_cases) / sizeof(lazy_cases[0]));
 	tcase_add_loop_test(tc, test_resume_parse, 0,
 			    sizeof(resume_cases) / sizeof(resume_cases[0]));
+	tcase_add_loop_test(tc, test_nodes_table, 0,
+			    sizeof(nodes_cases) / sizeof(nodes_cases[0]));
 	tcase_add_test(tc, test_spawn_roundtrip);
 	tcase_add_test(tc, test_cache);
 	suite_add_tcase(s, tc);

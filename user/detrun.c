@@ -167,10 +167,10 @@ static void
 nodes_opt(const char *v)
 {
 	static char list[65536], text[65536];
-	const char *p, *q, *sep = ",";
-	size_t n, w;
+	const char *p = v, *node;
+	int fd, file = 0;
 	ssize_t r;
-	int fd;
+	size_t n;
 
 	if (!strchr(v, ',') && (fd = open(v, O_RDONLY | O_CLOEXEC)) >= 0) {
 		r = read(fd, text, sizeof(text) - 1);
@@ -179,27 +179,13 @@ nodes_opt(const char *v)
 			die("--nodes %s: %s", v, r < 0 ? strerror(errno) :
 			    "too large for a hostfile");
 		text[r] = 0;
-		sep = "\n";
+		p = text;
+		file = 1;
 	} else if (strchr(v, '/') || !*v) {
 		die("--nodes %s: no such file, and not a HOST:PORT list", v);
-	} else {
-		snprintf(text, sizeof(text), "%s", v);
 	}
-	for (p = text; *p; p = *q ? q + 1 : q) {
-		q = p + strcspn(p, sep);
-		n = (size_t)(q - p);
-		if (*sep == '\n')
-			n = strcspn(p, " \t#\n") < n ? strcspn(p, " \t#\n") : n;
-		w = strspn(p, " \t");
-		p += w < n ? w : n;
-		n -= w < n ? w : n;
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
-			     p[n - 1] == '\r'))
-			n--;
-		if (n)
-			node_resolved(*sep == ',' ? NULL : v, p, n, list,
-				      sizeof(list));
-	}
+	while ((n = net_nodes_next(&p, file, &node)))
+		node_resolved(file ? v : NULL, node, n, list, sizeof(list));
 	if (!list[0])
 		die("--nodes %s: no nodes in it", v);
 	setenv("DET_NODES", list, 1);

@@ -61,20 +61,13 @@ uintptr_t argv_addr DET_PRIVATE;	/* main's argv, on the stack */
 
 /* ---- node list and key ---------------------------------------------- */
 
-/* Add "host:port" (or "host": the default port) to the list. */
+/* Add "host:port" (or "host": the default port; n > 0 bytes) to the
+ * list. */
 static int
 node_add(const char *s, size_t n)
 {
 	char *d;
 
-	while (n && (*s == ' ' || *s == '\t')) {
-		s++;
-		n--;
-	}
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		n--;
-	if (n == 0)
-		return 0;
 	if (R->nnodes == MAX_NODES || n + 8 > sizeof(R->node[0]))
 		return -E2BIG;
 	d = R->node[R->nnodes++];
@@ -103,29 +96,23 @@ remote_read_file(const char *path)
 	return R->maps;
 }
 
-/* DET_NODES: "host:port,host:port" or a file of them, one a line
- * (a hostfile: only the first word counts; # comments). */
+/* DET_NODES: "host:port,host:port" or a hostfile of them
+ * (net_nodes_next). */
 static int
 nodes_parse(const char *v)
 {
-	char *line, *save = NULL, *buf;
-	const char *p, *q;
-	int err = 0;
+	const char *p = v, *node;
+	int file = 0, err = 0;
+	size_t n;
 
-	if (!strchr(v, ',') && (buf = remote_read_file(v)) != NULL) {
-		for (line = strtok_r(buf, "\n", &save); !err && line;
-		     line = strtok_r(NULL, "\n", &save))
-			err = node_add(line, strcspn(line, " \t#"));
-		return err;
-	}
-	if (strchr(v, '/'))
+	if (!strchr(v, ',') && (p = remote_read_file(v)) != NULL)
+		file = 1;
+	else if (strchr(v, '/'))
 		return -ENOENT;
-	for (p = v; !err && *p; p = *q ? q + 1 : q) {
-		q = strchr(p, ',');
-		if (!q)
-			q = p + strlen(p);
-		err = node_add(p, (size_t)(q - p));
-	}
+	else
+		p = v;
+	while (!err && (n = net_nodes_next(&p, file, &node)))
+		err = node_add(node, n);
 	return err;
 }
 
